@@ -1,0 +1,44 @@
+# The two set-up commands: `make demo` and `make test`. Both build .venv from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_STAMP := $(VENV)/.installed-test
+DEMO_STAMP := $(VENV)/.installed-demo
+SANDBOX_PORT ?= 8765
+LAB_PORT ?= 8888
+
+.PHONY: test lint bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[demo]'
+	touch $@
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check modelarts_nb tests benchmarks
+	$(BIN)/mypy modelarts_nb
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks
+
+# Starts the sandbox API and JupyterLab on notebooks/, both on 127.0.0.1 only.
+demo: $(DEMO_STAMP)
+	@$(BIN)/python -m modelarts_nb.sandbox --port $(SANDBOX_PORT) --env-file $(VENV)/sandbox.env & \
+	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+	  for i in $$(seq 50); do [ -s $(VENV)/sandbox.env ] && break; sleep 0.1; done; \
+	  set -a; . $(VENV)/sandbox.env; set +a; \
+	  echo "JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab (sandbox API at $$MODELARTS_ENDPOINT)"; \
+	  $(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --no-browser --notebook-dir notebooks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,426 @@
+"""``PoolsClient``: show, list, delete and watch ModelArts resource pools over httpx.
+
+Safety rules live here because every caller (magic, panel, scripts) goes through them:
+names are validated before any request; GETs are retried within a small budget; a 401 is never
+retried; a DELETE is sent once per call, and when its answer is lost the pool is read back before
+anything else is decided (gone or Deleting → accepted; still there → at most one more DELETE).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from . import errors, rules
+from ._version import __version__
+from .auth import AkSkAuth, TokenAuth
+from .models import Pool
+from .names import check_display_name, check_pool_id, looks_like_pool_id
+from .retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after, poll_delay
+from .settings import Settings, resolve_settings
+from .signer import canonical_query
+
+__all__ = ["PoolsClient", "DEFAULT_TIMEOUT"]
+
+log = logging.getLogger("modelarts_nb")
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_STATUS_ERRORS: dict[int, type[errors.ApiError]] = {
+    401: errors.AuthenticationError,
+    403: errors.PermissionDenied,
+    404: errors.PoolNotFound,
+    429: errors.Throttled,
+}
+_SKEW_WARN_SECONDS = 5 * 60
+
+
+class PoolsClient:
+    """Client for the ModelArts v2 pool API of one project.
+
+    ``transport`` and ``sleep`` are seams for tests; ``retry`` sets the GET retry budget.
+    Use as a context manager, or call ``close()``: afterwards no connection stays open.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=settings.endpoint,
+            auth=_auth_for(settings),
+            timeout=timeout,
+            verify=_verify_for(settings),
+            transport=transport,
+            # loopback (the sandbox) must never be routed through an environment proxy
+            trust_env=not settings.endpoint.startswith(("http://127.", "http://localhost")),
+            headers={"User-Agent": f"modelarts-nb/{__version__}"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> PoolsClient:
+        """Resolve settings (arguments → env → profile → notebook session) and build a client.
+
+        Setting keywords (``project_id``, ``region``, ``endpoint``, ``access_key``...) go to
+        ``resolve_settings``; the rest (``timeout``, ``retry``, ``transport``...) to the client.
+        """
+        client_keys = {"timeout", "retry", "transport", "sleep"}
+        client_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in client_keys}
+        return cls(resolve_settings(**kwargs), **client_kw)
+
+    def __enter__(self) -> PoolsClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        settings = self.settings
+        return f"PoolsClient(endpoint={settings.endpoint!r}, project_id={settings.project_id!r})"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_pool(self, name: str) -> Pool:
+        """GET one pool by id (``metadata.name``); PoolNotFound on 404."""
+        path = self._pool_path(check_pool_id(name))
+        return Pool.from_api(self._get(path, what=f"pool {name}"))
+
+    def list_pools(
+        self, *, label_selector: str | None = None, status: str | None = None
+    ) -> list[Pool]:
+        """GET all pools of the project (the API has no pagination), optionally filtered."""
+        if status is not None and status not in ("created", "failed", "creating"):
+            raise errors.InvalidName(
+                f"invalid status filter {status!r}: use created, failed or creating"
+            )
+        params = [("labelSelector", label_selector), ("status", status)]
+        query = canonical_query((k, v) for k, v in params if v is not None)
+        body = self._get(self._pools_path(), query, what="pool list")
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise errors.ApiError(status=200, what="the pool list answer has no 'items' list")
+        return [Pool.from_api(item) for item in items]
+
+    def resolve(self, name_or_display: str) -> Pool:
+        """The pool whose id is ``name_or_display``, else the one whose display name is.
+
+        Several pools sharing the display name is an error listing their ids: guessing would
+        risk deleting the wrong one.
+        """
+        if looks_like_pool_id(name_or_display):
+            try:
+                return self.get_pool(name_or_display)
+            except errors.PoolNotFound:
+                pass
+        check_display_name(name_or_display)
+        matches = [p for p in self.list_pools() if p.display_name == name_or_display]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            ids = ", ".join(sorted(p.id for p in matches))
+            raise errors.InvalidName(
+                f"{len(matches)} pools are named {name_or_display!r}: {ids}; "
+                "give the pool id instead"
+            )
+        raise errors.PoolNotFound(
+            status=404,
+            what=f"no pool with id or display name {name_or_display!r} in project "
+            f"{self.settings.project_id}",
+        )
+
+    # -- deleting --------------------------------------------------------------------------
+
+    def delete_pool(self, name: str) -> Pool | None:
+        """Delete one pool: read it, refuse prepaid/frozen pools, then send one DELETE.
+
+        Returns the pool as the server reported it after accepting the deletion, or None when
+        it was already gone by the time we looked. A pool that is already Deleting is returned
+        without sending anything.
+        """
+        pool = self.get_pool(name)
+        reason = rules.refusal(pool)
+        if reason:
+            raise errors.DeletionRefused(reason + "; nothing was deleted", pool=pool)
+        if pool.phase == rules.DELETING:
+            return pool
+        return self._delete(pool.id)
+
+    def _delete(self, pool_id: str) -> Pool | None:
+        path = self._pool_path(pool_id)
+        for sent in (1, 2):
+            answer = self._send_delete(path, pool_id, first=sent == 1)
+            if answer is not None:
+                return answer
+            # The answer was lost: the DELETE may or may not have been applied. Look first.
+            try:
+                current = self.get_pool(pool_id)
+            except errors.PoolNotFound:
+                return None
+            if current.phase == rules.DELETING or current.deleted is not None:
+                return current
+            log.debug("DELETE %s: answer lost and pool still %s", pool_id, current.phase)
+        raise errors.ConnectionFailed(
+            f"the answers to two DELETEs of pool {pool_id} were lost and it is still "
+            f"{current.phase}; nothing more was sent — check the connection, then try again"
+        )
+
+    def _send_delete(self, path: str, pool_id: str, *, first: bool) -> Pool | None:
+        """Send DELETE (resent only after an explicit 429 refusal); None if the answer was lost."""
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                response = self._send("DELETE", path)
+            except errors.ConnectionFailed:
+                return None
+            if response.status_code == 429 and attempt < self.retry.attempts:
+                self._sleep(self.retry.delay(attempt, _retry_after(response)))
+                continue
+            if response.status_code in (502, 503, 504):
+                return None  # a gateway answered: the backend may have acted; look before acting
+            if response.status_code == 404 and not first:
+                return None  # our earlier DELETE did it; the caller's GET will confirm
+            if response.is_success:
+                return _pool_or_none(response)
+            raise self._error(response, f"deleting pool {pool_id} failed")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def watch_deletion(
+        self, name: str, *, timeout: float = 3600.0, interval: float | None = None
+    ) -> Iterator[Pool]:
+        """Yield each observed pool until GET answers 404 (done).
+
+        Raises DeletionFailed when the pool reaches an error phase, WaitTimeout (with the last
+        observation) when ``timeout`` seconds pass. ``interval`` fixes the poll cadence; by
+        default it adapts (2 s at first, then ~10 % of the elapsed time, at most 30 s).
+        """
+        check_pool_id(name)
+        start = time.monotonic()
+        seen_deleting = False
+        while True:
+            try:
+                pool = self.get_pool(name)
+            except errors.PoolNotFound:
+                return
+            yield pool
+            seen_deleting = seen_deleting or pool.phase == rules.DELETING or bool(pool.deleted)
+            _check_failed(pool, seen_deleting)
+            elapsed = time.monotonic() - start
+            if elapsed >= timeout:
+                raise errors.WaitTimeout(
+                    f"pool {pool.label} still exists after {elapsed:.0f} s (phase {pool.phase}); "
+                    "the deletion may still finish — watch it again or check the console",
+                    last=pool,
+                )
+            delay = interval if interval is not None else poll_delay(elapsed)
+            self._sleep(max(0.0, min(delay, timeout - elapsed)))
+
+    def wait_until_deleted(
+        self,
+        name: str,
+        *,
+        timeout: float = 3600.0,
+        interval: float | None = None,
+        on_update: Callable[[Pool], None] | None = None,
+    ) -> Pool | None:
+        """Block until the pool is gone; report each observation to ``on_update``.
+
+        Returns the last pool observed before the 404 (None if it was already gone).
+        """
+        last = None
+        for last in self.watch_deletion(name, timeout=timeout, interval=interval):
+            if on_update is not None:
+                on_update(last)
+        return last
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _pools_path(self) -> str:
+        return f"/v2/{self.settings.project_id}/pools"
+
+    def _pool_path(self, pool_id: str) -> str:
+        return f"{self._pools_path()}/{pool_id}"
+
+    def _get(self, path: str, query: str = "", *, what: str) -> Any:
+        """GET with retries on transport errors, 429/502/503/504 and unreadable bodies."""
+        url = f"{path}?{query}" if query else path
+        for attempt in range(1, self.retry.attempts + 1):
+            last = attempt == self.retry.attempts
+            try:
+                response = self._send("GET", url)
+            except errors.ConnectionFailed:
+                if last:
+                    raise
+                self._sleep(self.retry.delay(attempt))
+                continue
+            if response.status_code in RETRYABLE_STATUS and not last:
+                self._sleep(self.retry.delay(attempt, _retry_after(response)))
+                continue
+            if not response.is_success:
+                raise self._error(response, f"reading {what} failed")
+            try:
+                return response.json()
+            except ValueError:
+                if last:
+                    raise errors.ApiError(
+                        status=response.status_code,
+                        request_id=response.headers.get("X-Request-Id"),
+                        what=f"reading {what} failed: the answer was not valid JSON",
+                    ) from None
+                self._sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, method: str, url: str) -> httpx.Response:
+        """One request; transport failures become ConnectionFailed (httpx types never leak)."""
+        started = time.perf_counter()
+        try:
+            response = self._http.request(
+                method, url, headers={"Content-Type": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            log.debug("%s %s failed: %s", method, url, type(exc).__name__)
+            raise errors.ConnectionFailed(
+                f"{method} {self.settings.endpoint}{url.split('?')[0]} failed: "
+                f"{_transport_reason(exc)}"
+            ) from None
+        log.debug(
+            "%s %s -> %s (request id %s, %.0f ms)",
+            method,
+            url,
+            response.status_code,
+            response.headers.get("X-Request-Id"),
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    def _error(self, response: httpx.Response, what: str) -> errors.ApiError:
+        code, message, request_id = _error_fields(response)
+        cls = _STATUS_ERRORS.get(response.status_code)
+        if cls is None:
+            cls = errors.ServerError if response.status_code >= 500 else errors.ApiError
+        kw: dict[str, Any] = {}
+        if cls is errors.Throttled:
+            kw["retry_after"] = _retry_after(response)
+        if cls is errors.AuthenticationError and isinstance(self._http.auth, AkSkAuth):
+            skew = _clock_skew(response)
+            if skew is not None and abs(skew) >= _SKEW_WARN_SECONDS:
+                kw["hint"] = _skew_hint(skew)
+        return cls(
+            status=response.status_code,
+            error_code=code,
+            error_msg=message,
+            request_id=request_id,
+            what=what,
+            **kw,
+        )
+
+
+def _auth_for(settings: Settings) -> httpx.Auth:
+    creds = settings.credentials
+    if creds.access_key and creds.secret_key:
+        return AkSkAuth(
+            creds.access_key,
+            creds.secret_key,
+            project_id=settings.project_id,
+            security_token=creds.security_token,
+        )
+    return TokenAuth(creds.token or "")
+
+
+def _verify_for(settings: Settings) -> ssl.SSLContext | bool:
+    if settings.ca_bundle:
+        try:
+            return ssl.create_default_context(cafile=settings.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise errors.ConfigError(
+                f"cannot load CA bundle {settings.ca_bundle}: {exc.strerror or exc}"
+            ) from None
+    return True
+
+
+def _check_failed(pool: Pool, seen_deleting: bool) -> None:
+    failed = pool.phase in rules.FAILED_PHASES or (
+        seen_deleting and pool.phase in rules.FAILED_AFTER_DELETING
+    )
+    if failed:
+        detail = f": {pool.message}" if pool.message else ""
+        raise errors.DeletionFailed(
+            f"deleting pool {pool.label} failed: it is now {pool.phase}{detail}; "
+            "check the pool in the ModelArts console",
+            last=pool,
+        )
+
+
+def _pool_or_none(response: httpx.Response) -> Pool | None:
+    try:
+        return Pool.from_api(response.json())
+    except ValueError:
+        return None  # accepted, body unreadable: the watch will read the real state
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    return parse_retry_after(response.headers.get("Retry-After"))
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
+    """(error_code, error_msg, request id) from the body forms the SDK accepts."""
+    request_id = response.headers.get("X-Request-Id")
+    try:
+        body = response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        why = f"the answer was not JSON ({kind}); a proxy or gateway may be in the way"
+        return None, why, request_id
+    if not isinstance(body, dict):
+        return None, None, request_id
+    code = body.get("error_code") or body.get("errorCode") or body.get("code")
+    message = body.get("error_msg") or body.get("errorMsg") or body.get("message")
+    request_id = request_id or body.get("request_id")
+    return (
+        str(code) if code is not None else None,
+        str(message) if message is not None else None,
+        str(request_id) if request_id else None,
+    )
+
+
+def _clock_skew(response: httpx.Response) -> float | None:
+    """Seconds our clock is ahead of the server's (negative: behind), from its Date header."""
+    try:
+        server = parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (datetime.now(timezone.utc) - server).total_seconds()
+
+
+def _skew_hint(skew: float) -> str:
+    minutes = round(abs(skew) / 60)
+    direction = "ahead of" if skew > 0 else "behind"
+    return (
+        f"your clock is {minutes} minutes {direction} the server's; signatures older than "
+        "15 minutes are refused — sync the clock (e.g. enable NTP) and try again"
+    )
+
+
+def _transport_reason(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect (is the endpoint right and reachable?)"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return "the connection closed before an answer arrived"
+    return type(exc).__name__

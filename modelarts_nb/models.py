@@ -1,0 +1,210 @@
+"""A lenient, typed view of a ModelArts pool, built from the raw JSON in one visible place.
+
+The server is trusted for nothing structural: every field may be missing or of the wrong type,
+unknown phases are kept as strings, and ``status.resources.<state>`` may be a list *or* a single
+object (the official SDK silently loses the documented list form; we keep both). Whatever looked
+odd is recorded in ``Pool.problems`` so the UI can say so instead of crashing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Pool", "ResourceLine", "STATUS_STATES", "PREPAID", "FROZEN_BITS"]
+
+STATUS_STATES = ("creating", "available", "abnormal", "deleting")
+PREPAID = "1"  # annotation os.modelarts/billing.mode: "0" pay-per-use, "1" yearly/monthly
+FROZEN_BITS = 8 | 16  # spec.controlMode: 8 frozen, 16 frozen by public security
+_BILLING_NAMES = {"0": "pay-per-use", "1": "yearly/monthly"}
+
+
+@dataclass(frozen=True)
+class ResourceLine:
+    """One flavor row of ``spec.resources`` or ``status.resources.<state>``."""
+
+    flavor: str
+    count: int | None
+    max_count: int | None
+    node_pool: str | None
+    azs: tuple[tuple[str, int | None], ...] = ()
+
+    @property
+    def az_split(self) -> str:
+        """``cn-north-4a×2, cn-north-4b×2`` — how the nodes spread over availability zones."""
+        return ", ".join(f"{az}×{n if n is not None else '?'}" for az, n in self.azs)
+
+
+@dataclass(frozen=True)
+class Pool:
+    id: str
+    display_name: str | None = None
+    type: str | None = None
+    scope: tuple[str, ...] = ()
+    phase: str | None = None
+    message: str | None = None
+    billing_mode: str | None = None
+    resource_id: str | None = None
+    control_mode: int = 0
+    created: datetime | None = None
+    deleted: datetime | None = None
+    spec_resources: tuple[ResourceLine, ...] = ()
+    status_resources: Mapping[str, tuple[ResourceLine, ...]] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_prepaid(self) -> bool:
+        return self.billing_mode == PREPAID
+
+    @property
+    def is_frozen(self) -> bool:
+        return bool(self.control_mode & FROZEN_BITS)
+
+    @property
+    def billing_label(self) -> str:
+        if self.billing_mode is None:
+            return "unknown"
+        return _BILLING_NAMES.get(self.billing_mode, f"mode {self.billing_mode}")
+
+    @property
+    def node_count(self) -> int:
+        """Nodes the pool holds now (every status state), falling back to spec counts."""
+        lines = [line for lines in self.status_resources.values() for line in lines]
+        lines = lines or list(self.spec_resources)
+        return sum(line.count or 0 for line in lines)
+
+    @property
+    def label(self) -> str:
+        """``display name (id)`` — both, so nobody confuses two pools with one display name."""
+        return f"{self.display_name} ({self.id})" if self.display_name else self.id
+
+    @classmethod
+    def from_api(cls, body: object) -> Pool:
+        """Build a Pool from a GET/DELETE/list-item body, never raising on odd input."""
+        notes: list[str] = []
+        body = _mapping(body, "pool body", notes)
+        meta = _mapping(body.get("metadata"), "metadata", notes)
+        spec = _mapping(body.get("spec"), "spec", notes)
+        status = _mapping(body.get("status"), "status", notes)
+        labels = _mapping(meta.get("labels"), "metadata.labels", notes, required=False)
+        notes_ann = _mapping(meta.get("annotations"), "metadata.annotations", notes, required=False)
+        pool_id = _text(meta.get("name"), "metadata.name", notes) or "<no id>"
+        return cls(
+            id=pool_id,
+            display_name=_text(labels.get("os.modelarts/name"), "display name", notes),
+            type=_text(spec.get("type"), "spec.type", notes),
+            scope=_scope(spec.get("scope"), notes),
+            phase=_text(status.get("phase"), "status.phase", notes),
+            message=_text(status.get("message"), "status.message", notes),
+            billing_mode=_text(notes_ann.get("os.modelarts/billing.mode"), "billing mode", notes),
+            resource_id=_text(labels.get("os.modelarts/resource.id"), "resource id", notes),
+            control_mode=_int(spec.get("controlMode"), "spec.controlMode", notes) or 0,
+            created=_time(meta.get("creationTimestamp"), "creationTimestamp", notes),
+            deleted=_time(meta.get("deletionTimestamp"), "deletionTimestamp", notes),
+            spec_resources=_lines(spec.get("resources"), "spec.resources", notes),
+            status_resources=_status_resources(status.get("resources"), notes),
+            problems=tuple(notes),
+            raw=body,
+        )
+
+
+def _mapping(value: object, where: str, notes: list[str], required: bool = True) -> Mapping:
+    if isinstance(value, Mapping):
+        return value
+    if value is not None or required:
+        notes.append(f"{where} is {_kind(value)}, expected an object")
+    return {}
+
+
+def _kind(value: object) -> str:
+    return "missing" if value is None else f"a {type(value).__name__}"
+
+
+def _text(value: object, where: str, notes: list[str]) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    notes.append(f"{where} is {_kind(value)}, expected text")
+    return None
+
+
+def _int(value: object, where: str, notes: list[str]) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        notes.append(f"{where} is a bool, expected a number")
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        notes.append(f"{where} is {value!r:.40}, expected a number")
+        return None
+
+
+def _time(value: object, where: str, notes: list[str]) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        notes.append(f"{where} {value!r:.40} is not a timestamp")
+        return None
+
+
+def _scope(value: object, notes: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        notes.append(f"spec.scope is {_kind(value)}, expected a list")
+        return ()
+    return tuple(str(item) for item in value if isinstance(item, (str, int)))
+
+
+def _lines(value: object, where: str, notes: list[str]) -> tuple[ResourceLine, ...]:
+    """Accept a list of flavor objects or one flavor object (both occur)."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    lines = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            notes.append(f"{where} holds {_kind(item)}, expected a flavor object")
+            continue
+        if not item:
+            continue  # the SDK's empty object for "nothing in this state"
+        lines.append(_line(item, where, notes))
+    return tuple(lines)
+
+
+def _line(item: Mapping, where: str, notes: list[str]) -> ResourceLine:
+    azs = []
+    raw_azs = item.get("azs")
+    for az in raw_azs if isinstance(raw_azs, list) else []:
+        if isinstance(az, Mapping):
+            name = _text(az.get("az"), f"{where}.azs.az", notes) or "?"
+            azs.append((name, _int(az.get("count"), f"{where}.azs.count", notes)))
+    if raw_azs is not None and not isinstance(raw_azs, list):
+        notes.append(f"{where}.azs is {_kind(raw_azs)}, expected a list")
+    return ResourceLine(
+        flavor=_text(item.get("flavor"), f"{where}.flavor", notes) or "?",
+        count=_int(item.get("count"), f"{where}.count", notes),
+        max_count=_int(item.get("maxCount"), f"{where}.maxCount", notes),
+        node_pool=_text(item.get("nodePool"), f"{where}.nodePool", notes),
+        azs=tuple(azs),
+    )
+
+
+def _status_resources(value: object, notes: list[str]) -> dict[str, tuple[ResourceLine, ...]]:
+    resources = _mapping(value, "status.resources", notes, required=False)
+    result = {}
+    for state in STATUS_STATES:
+        lines = _lines(resources.get(state), f"status.resources.{state}", notes)
+        if lines:
+            result[state] = lines
+    return result

@@ -1,0 +1,117 @@
+"""Validation of everything that ends up in a URL, done before any request is built.
+
+A pool id goes straight into ``/v2/{project_id}/pools/{pool_name}``; anything that could change
+that path (``/``, ``..``, ``?``, ``#``, ``%``, whitespace, control characters) must be refused here,
+not escaped later, so that a typo can never address a different resource.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from .errors import InvalidName
+
+__all__ = [
+    "check_display_name",
+    "check_endpoint",
+    "check_pool_id",
+    "check_project_id",
+    "check_region",
+    "is_loopback_host",
+    "looks_like_pool_id",
+]
+
+# FACTS.md: starts with a lowercase letter, only [a-z0-9-], does not end in '-', 36-63 chars.
+_POOL_ID = re.compile(r"[a-z][a-z0-9-]{34,61}[a-z0-9]")
+_PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+){1,4}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_EXAMPLE_ID = "mypool-8a1f2c3d4e5f60718293a4b5c6d7e8f9"
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "...'"
+
+
+def looks_like_pool_id(value: str) -> bool:
+    return isinstance(value, str) and _POOL_ID.fullmatch(value) is not None
+
+
+def check_pool_id(value: object) -> str:
+    """Return ``value`` if it is a well-formed pool id (``metadata.name``); else InvalidName."""
+    if not isinstance(value, str) or not looks_like_pool_id(value):
+        raise InvalidName(
+            f"invalid pool id {_describe(value)}: a pool id is 36-63 characters of lowercase "
+            f"letters, digits and '-', starting with a letter (e.g. {_EXAMPLE_ID}); "
+            "nothing was sent"
+        )
+    return value
+
+
+def check_project_id(value: object) -> str:
+    if not isinstance(value, str) or _PROJECT_ID.fullmatch(value) is None:
+        raise InvalidName(
+            f"invalid project id {_describe(value)}: expected letters, digits, '-' or '_' "
+            "(a Huawei project id is 32 hex characters); nothing was sent"
+        )
+    return value
+
+
+def check_display_name(value: object) -> str:
+    """A display name (label ``os.modelarts/name``) is matched locally, never put in a path."""
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or value != value.strip()
+        or len(value) > 128
+        or _CONTROL.search(value)
+    ):
+        raise InvalidName(
+            f"invalid pool name {_describe(value)}: give a pool id or a display name "
+            "(1-128 printable characters, no leading/trailing spaces); nothing was sent"
+        )
+    return value
+
+
+def check_region(value: object) -> str:
+    if not isinstance(value, str) or _REGION.fullmatch(value) is None:
+        raise InvalidName(
+            f"invalid region {_describe(value)}: expected a region id such as cn-north-4"
+        )
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(value: object) -> str:
+    """Return the endpoint without a trailing '/'; plain http is allowed only on loopback."""
+    if not isinstance(value, str) or _CONTROL.search(value) or " " in value:
+        raise InvalidName(f"invalid endpoint {_describe(value)}: expected https://host[:port]")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise InvalidName(f"invalid endpoint {_describe(value)}: {exc}") from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        raise InvalidName(f"invalid endpoint {_describe(value)}: expected https://host[:port]")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise InvalidName(
+            f"invalid endpoint {_describe(value)}: no user info, query or fragment allowed"
+        )
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise InvalidName(
+            f"refusing plain http:// for {host}: credentials and the DELETE would travel "
+            "unencrypted; use https:// (http is only allowed for 127.0.0.1/localhost)"
+        )
+    return value.rstrip("/")

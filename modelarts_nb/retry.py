@@ -1,0 +1,58 @@
+"""Retry and polling cadence, kept apart: retry is for a failed request, polling for progress.
+
+Only idempotent GETs are retried, on transport errors and 429/502/503/504, with capped exponential
+backoff and full jitter, honouring ``Retry-After``. 401 is never retried (Huawei locks an AK/SK
+for 5 minutes after more than 5 failed signatures); DELETE has its own rules in the client.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+__all__ = ["RETRYABLE_STATUS", "RetryPolicy", "parse_retry_after", "poll_delay"]
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4  # in all, for one GET: the first try plus three retries
+    base: float = 0.5
+    cap: float = 8.0
+    max_retry_after: float = 60.0  # never sleep longer than this on a server's say-so
+    rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        ceiling = min(self.cap, self.base * 2 ** (attempt - 1))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` is either seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = now or datetime.now(timezone.utc)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def poll_delay(elapsed: float, *, minimum: float = 2.0, maximum: float = 30.0) -> float:
+    """Adaptive watch cadence: quick at first, then ~10 % of the time already spent.
+
+    The lag between a pool disappearing and us noticing stays within max(2 s, 10 % of the
+    elapsed time) while long deletions cost few GETs.
+    """
+    return min(maximum, max(minimum, elapsed * 0.1))

@@ -1,0 +1,39 @@
+"""What may be deleted with DELETE, and what a watched deletion's phases mean.
+
+Kept as plain data and pure functions so the client, the panel and the magic apply the same rules.
+"""
+
+from __future__ import annotations
+
+from .models import Pool
+
+__all__ = ["DELETING", "FAILED_PHASES", "FAILED_AFTER_DELETING", "refusal"]
+
+DELETING = "Deleting"
+# A deletion that reaches one of these will not finish by itself: report it, don't wait it out.
+FAILED_PHASES = frozenset({"Error"})
+# Abnormal before a deletion starts is a pool with a sick node; after it started, it is a failure.
+FAILED_AFTER_DELETING = frozenset({"Abnormal"})
+
+
+def refusal(pool: Pool) -> str | None:
+    """Why ``pool`` must not be deleted with DELETE, with what to do instead; None if it may."""
+    if pool.control_mode & 16:
+        return (
+            f"pool {pool.label} is frozen by public security (controlMode {pool.control_mode}): "
+            "it accepts no operation and cannot be unsubscribed; contact Huawei Cloud support"
+        )
+    if pool.is_frozen:
+        return (
+            f"pool {pool.label} is frozen (controlMode {pool.control_mode}), usually because the "
+            "account is in arrears: frozen pools accept no operation; top up or renew in the "
+            "Billing Center first, then delete or unsubscribe it"
+        )
+    if pool.is_prepaid:
+        which = f" (resource id {pool.resource_id})" if pool.resource_id else ""
+        return (
+            f"pool {pool.label} is billed yearly/monthly: it is released by unsubscribing, not "
+            f"deleted; in the console open Billing Center → Unsubscriptions and unsubscribe "
+            f"it{which}"
+        )
+    return None

@@ -1,0 +1,228 @@
+"""Where the endpoint, project and credentials come from — and saying so without the secret.
+
+Order (first source that provides a value wins, per value): explicit arguments → environment →
+profile file (``$HUAWEICLOUD_SDK_CREDENTIALS_FILE`` or ``~/.huaweicloud/credentials``) → the
+ModelArts notebook session (``modelarts.session.Session``). Credentials are never mixed across
+sources: the first source holding any credential must hold a complete one. Nothing here contacts
+the network — in particular never the cloud metadata address 169.254.169.254.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .names import check_endpoint, check_project_id, check_region
+
+__all__ = ["Credentials", "Settings", "resolve_settings", "endpoint_for_region"]
+
+_ENV = {
+    "ak": "HUAWEICLOUD_SDK_AK",
+    "sk": "HUAWEICLOUD_SDK_SK",
+    "security_token": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
+    "token": "MODELARTS_AUTH_TOKEN",
+    "region": "MODELARTS_REGION",
+    "endpoint": "MODELARTS_ENDPOINT",
+    "ca_bundle": "MODELARTS_CA_BUNDLE",
+}
+_PROFILE_SECTIONS = ("basic", "basiccredentials")
+_SESSION_ATTRS = {
+    "ak": "access_key",
+    "sk": "secret_key",
+    "security_token": "security_token",
+    "project_id": "project_id",
+    "region": "region_name",
+}
+# The SDK's region table maps every region to .com except this one (FACTS.md §2).
+_ENDPOINT_EXCEPTIONS = {"ap-southeast-1": "https://modelarts.ap-southeast-1.myhuaweicloud.cn"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """AK/SK (optionally temporary, with a security token) or an IAM token. Never printed."""
+
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    source: str = "explicit arguments"
+
+    @property
+    def kind(self) -> str:
+        if self.access_key:
+            return "temporary AK/SK" if self.security_token else "AK/SK"
+        return "IAM token"
+
+    def __repr__(self) -> str:
+        return f"Credentials(kind={self.kind!r}, source={self.source!r})"
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret strings, for redaction checks."""
+        values = (self.access_key, self.secret_key, self.security_token, self.token)
+        return tuple(v for v in values if v)
+
+
+@dataclass(frozen=True)
+class Settings:
+    endpoint: str
+    project_id: str
+    credentials: Credentials
+    region: str | None = None
+    ca_bundle: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line saying where each setting came from, without any secret."""
+        where = self.sources
+        return (
+            f"{self.credentials.kind} from {self.credentials.source}; project "
+            f"{self.project_id} from {where.get('project_id', '?')}; endpoint {self.endpoint} "
+            f"from {where.get('endpoint', '?')}"
+        )
+
+
+def endpoint_for_region(region: str, env: Mapping[str, str] | None = None) -> str:
+    """Default endpoint of a region, honouring the SDK's per-region override variable."""
+    check_region(region)
+    env = os.environ if env is None else env
+    override = env.get(f"HUAWEICLOUD_SDK_REGION_MODELARTS_{region.replace('-', '_').upper()}")
+    if override:
+        return override.split(",")[0].strip()
+    return _ENDPOINT_EXCEPTIONS.get(region, f"https://modelarts.{region}.myhuaweicloud.com")
+
+
+def resolve_settings(
+    *,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    security_token: str | None = None,
+    auth_token: str | None = None,
+    project_id: str | None = None,
+    region: str | None = None,
+    endpoint: str | None = None,
+    ca_bundle: str | None = None,
+    env: Mapping[str, str] | None = None,
+    use_notebook_session: bool = True,
+) -> Settings:
+    """Resolve settings from the sources in order; raise one ConfigError naming what is missing."""
+    env = os.environ if env is None else env
+    explicit = {
+        "ak": access_key,
+        "sk": secret_key,
+        "security_token": security_token,
+        "token": auth_token,
+        "project_id": project_id,
+        "region": region,
+        "endpoint": endpoint,
+        "ca_bundle": ca_bundle,
+    }
+    layers = _layers(explicit, env, use_notebook_session)
+    found: dict[str, tuple[str, str]] = {}
+    credentials: Credentials | None = None
+    for source, values in layers:
+        for key in ("project_id", "region", "endpoint", "ca_bundle"):
+            if values.get(key) and key not in found:
+                found[key] = (values[key], source)
+        if credentials is None:
+            credentials = _credentials(values, source)
+        if credentials and {"project_id", "endpoint"} <= found.keys() | _derivable(found):
+            break
+    return _settings(credentials, found, env)
+
+
+def _derivable(found: Mapping[str, object]) -> set[str]:
+    return {"endpoint"} if "region" in found else set()
+
+
+def _layers(
+    explicit: dict[str, str | None], env: Mapping[str, str], use_session: bool
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """Yield (source name, values) lazily: later sources are read only when still needed."""
+    yield "explicit arguments", {k: v for k, v in explicit.items() if v}
+    yield "environment", {k: env[name] for k, name in _ENV.items() if env.get(name)}
+    default = Path.home() / ".huaweicloud" / "credentials"
+    path = Path(env.get("HUAWEICLOUD_SDK_CREDENTIALS_FILE") or default)
+    if path.is_file():
+        yield f"profile file {path}", _read_profile(path)
+    if use_session:
+        values = _read_notebook_session()
+        if values:
+            yield "ModelArts notebook session", values
+
+
+def _read_profile(path: Path) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"cannot read profile file {path}: {type(exc).__name__}") from None
+    sections = {name.lower(): name for name in parser.sections()}
+    for wanted in _PROFILE_SECTIONS:
+        if wanted in sections:
+            section = parser[sections[wanted]]
+            keys = ("ak", "sk", "security_token", "project_id", "region")
+            return {k: section[k].strip() for k in keys if section.get(k, "").strip()}
+    return {}
+
+
+def _read_notebook_session() -> dict[str, str]:
+    """Inside a ModelArts notebook, ``modelarts.session.Session()`` carries the agency's keys."""
+    try:
+        session = importlib.import_module("modelarts.session").Session()
+    except Exception:  # noqa: BLE001 - not in a ModelArts notebook, or its SDK failed: skip it
+        return {}
+    values = {key: getattr(session, attr, None) for key, attr in _SESSION_ATTRS.items()}
+    return {k: str(v) for k, v in values.items() if isinstance(v, str) and v}
+
+
+def _credentials(values: Mapping[str, str], source: str) -> Credentials | None:
+    ak, sk = values.get("ak"), values.get("sk")
+    if ak and sk:
+        return Credentials(ak, sk, values.get("security_token"), source=source)
+    if ak or sk:
+        missing = "secret key (SK)" if ak else "access key (AK)"
+        raise ConfigError(
+            f"{source} give only half of an AK/SK pair: the {missing} is missing; "
+            f"set both {_ENV['ak']} and {_ENV['sk']}"
+        )
+    if values.get("token"):
+        return Credentials(token=values["token"], source=source)
+    return None
+
+
+def _settings(
+    credentials: Credentials | None, found: dict[str, tuple[str, str]], env: Mapping[str, str]
+) -> Settings:
+    missing = []
+    if credentials is None:
+        missing.append(
+            f"credentials (set {_ENV['ak']} and {_ENV['sk']}, or {_ENV['token']}, "
+            "or put ak/sk in ~/.huaweicloud/credentials under [basic])"
+        )
+    if "project_id" not in found:
+        missing.append(f"the project id (set {_ENV['project_id']} or pass project_id=)")
+    if "endpoint" not in found and "region" not in found:
+        missing.append(f"the region (set {_ENV['region']}, e.g. cn-north-4, or {_ENV['endpoint']})")
+    if missing or credentials is None:
+        raise ConfigError("missing " + "; ".join(missing) + "; nothing was sent")
+    sources = {key: source for key, (_, source) in found.items()}
+    region = found["region"][0] if "region" in found else None
+    if "endpoint" in found:
+        endpoint = check_endpoint(found["endpoint"][0])
+    else:
+        endpoint = check_endpoint(endpoint_for_region(str(region), env))
+        sources["endpoint"] = f"region {region} ({sources['region']})"
+    return Settings(
+        endpoint=endpoint,
+        project_id=check_project_id(found["project_id"][0]),
+        credentials=credentials,
+        region=check_region(region) if region else None,
+        ca_bundle=found["ca_bundle"][0] if "ca_bundle" in found else None,
+        sources=sources,
+    )
