@@ -9,8 +9,8 @@ import copy
 import json
 import logging
 from collections.abc import Callable
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -133,8 +133,12 @@ def test_get_retries_transport_errors_then_gives_one_line(client, app, sleeps):
 
 
 def test_retry_after_is_honoured_and_capped(client, app, sleeps):
-    app.then("GET", err(429, "APIG.0308", "limit", **{"Retry-After": "7"}),
-             err(503, **{"Retry-After": "9999"}), ok())
+    app.then(
+        "GET",
+        err(429, "APIG.0308", "limit", **{"Retry-After": "7"}),
+        err(503, **{"Retry-After": "9999"}),
+        ok(),
+    )
     client.get_pool(POOL)
     assert sleeps == [7.0, 60.0]
 
@@ -149,10 +153,20 @@ def test_backoff_is_exponential_capped_and_jittered():
 @pytest.mark.parametrize(
     "reply,cls,text",
     [
-        (err(401, "APIGW.0301", "Incorrect IAM authentication information: verify aksk signature fail"),
-         AuthenticationError, "not retried"),
-        (err(403, "ModelArts.0210", "project id in URL does not match token"), PermissionDenied,
-         "ModelArts.0210"),
+        (
+            err(
+                401,
+                "APIGW.0301",
+                "Incorrect IAM authentication information: verify aksk signature fail",
+            ),
+            AuthenticationError,
+            "not retried",
+        ),
+        (
+            err(403, "ModelArts.0210", "project id in URL does not match token"),
+            PermissionDenied,
+            "ModelArts.0210",
+        ),
         (NOT_FOUND, PoolNotFound, "not the display name"),
         (err(500, "ModelArts.50005000", "internal error"), ServerError, "ModelArts.50005000"),
         (err(400, "ModelArts.50004000", "Bad request."), ApiError, "Bad request."),
@@ -169,11 +183,14 @@ def test_errors_are_typed_single_line_and_not_retried(client, app, sleeps, reply
 
 
 def test_request_id_from_body_and_html_proxy_page(client, app):
-    app.then("GET", (400, {"error_code": "APIG.0101", "error_msg": "no api", "request_id": "b-9"}, {}))
+    app.then(
+        "GET", (400, {"error_code": "APIG.0101", "error_msg": "no api", "request_id": "b-9"}, {})
+    )
     with pytest.raises(ApiError, match="b-9"):
         client.get_pool(POOL)
-    app.script["GET"] = [(418, b"<html><body>proxy says no</body></html>",
-                          {"Content-Type": "text/html"})]
+    app.script["GET"] = [
+        (418, b"<html><body>proxy says no</body></html>", {"Content-Type": "text/html"})
+    ]
     with pytest.raises(ApiError, match="not JSON \\(text/html\\)"):
         client.get_pool(POOL)
 
@@ -187,14 +204,32 @@ def test_throttled_after_budget_keeps_retry_after(client, app):
 
 def test_clock_skew_is_explained(client, app):
     server_time = datetime.now(timezone.utc) - timedelta(minutes=20)
-    app.then("GET", err(401, "APIGW.0301", "signature expired",
-                        Date=format_datetime(server_time, usegmt=True)))
+    app.then(
+        "GET",
+        err(401, "APIGW.0301", "signature expired", Date=format_datetime(server_time, usegmt=True)),
+    )
     with pytest.raises(AuthenticationError, match="your clock is 20 minutes ahead of"):
         client.get_pool(POOL)
 
 
-@pytest.mark.parametrize("bad", ["", "a/b", "..", "x?y", "x#y", "x%2e", "po ol", "pool\n", "A" * 40,
-                                 "a" * 64, "-" + "a" * 40, POOL + "-", POOL + "/../other"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "a/b",
+        "..",
+        "x?y",
+        "x#y",
+        "x%2e",
+        "po ol",
+        "pool\n",
+        "A" * 40,
+        "a" * 64,
+        "-" + "a" * 40,
+        POOL + "-",
+        POOL + "/../other",
+    ],
+)
 def test_invalid_names_send_nothing(client, app, bad):
     with pytest.raises(InvalidName, match="nothing was sent"):
         client.get_pool(bad)
@@ -211,8 +246,10 @@ def test_delete_happy_path_sends_exactly_one_delete(client, app):
 
 @pytest.mark.parametrize(
     "body,text",
-    [(pool(**{"os.modelarts/billing.mode": "1"}), "unsubscrib"),
-     ({**BODY, "spec": {**BODY["spec"], "controlMode": 8}}, "frozen")],
+    [
+        (pool(**{"os.modelarts/billing.mode": "1"}), "unsubscrib"),
+        ({**BODY, "spec": {**BODY["spec"], "controlMode": 8}}, "frozen"),
+    ],
 )
 def test_prepaid_and_frozen_are_refused_before_delete(client, app, body, text):
     app.then("GET", ok(body))
@@ -234,8 +271,9 @@ def test_not_found_before_delete_sends_no_delete(client, app):
     assert app.count("DELETE") == 0
 
 
-@pytest.mark.parametrize("lost", [httpx.ReadTimeout("t"), httpx.RemoteProtocolError("closed"),
-                                  err(502), err(504)])
+@pytest.mark.parametrize(
+    "lost", [httpx.ReadTimeout("t"), httpx.RemoteProtocolError("closed"), err(502), err(504)]
+)
 @pytest.mark.parametrize("after,expected", [(ok(pool("Deleting")), "Deleting"), (NOT_FOUND, None)])
 def test_lost_delete_answer_is_resolved_by_get_not_resend(client, app, lost, after, expected):
     app.then("GET", ok(), after).then("DELETE", lost)
@@ -268,8 +306,9 @@ def test_delete_not_resent_on_401_or_500(client, app):
 
 
 def test_delete_throttled_is_resent_after_retry_after(client, app, sleeps):
-    app.then("GET", ok()).then("DELETE", err(429, "APIG.0308", "x", **{"Retry-After": "2"}),
-                              ok(pool("Deleting")))
+    app.then("GET", ok()).then(
+        "DELETE", err(429, "APIG.0308", "x", **{"Retry-After": "2"}), ok(pool("Deleting"))
+    )
     client.delete_pool(POOL)
     assert app.count("DELETE") == 2 and sleeps == [2.0]
 
@@ -309,8 +348,11 @@ def test_list_and_resolve_display_names(client, app):
 def test_list_query_is_sorted_and_percent_encoded(client, app):
     app.then("GET", ok({"items": []}))
     client.list_pools(status="created", label_selector="os.modelarts/name=a b")
-    assert app.requests[0].url.raw_path.decode().endswith(
-        "?labelSelector=os.modelarts%2Fname%3Da%20b&status=created")
+    assert (
+        app.requests[0]
+        .url.raw_path.decode()
+        .endswith("?labelSelector=os.modelarts%2Fname%3Da%20b&status=created")
+    )
     with pytest.raises(InvalidName):
         client.list_pools(status="gone")
 

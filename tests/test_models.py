@@ -93,16 +93,24 @@ def test_status_resources_accept_object_form(running):
     pool = Pool.from_api(body)
     table = status_resources_table(pool)
     assert table.to_dict("records") == [
-        {"state": "available", "flavor": "f1", "count": 2, "maxCount": None, "azs": "a×2",
-         "nodePool": None}
+        {
+            "state": "available",
+            "flavor": "f1",
+            "count": 2,
+            "maxCount": None,
+            "azs": "a×2",
+            "nodePool": None,
+        }
     ]
     assert pool.problems == ()
 
 
 def test_empty_pool_gives_empty_tables_with_columns():
     pool = Pool.from_api({"metadata": {"name": "x"}, "spec": {}, "status": {}})
-    for table, columns in ((spec_resources_table(pool), SPEC_COLUMNS),
-                           (status_resources_table(pool), STATUS_COLUMNS)):
+    for table, columns in (
+        (spec_resources_table(pool), SPEC_COLUMNS),
+        (status_resources_table(pool), STATUS_COLUMNS),
+    ):
         assert table.empty and list(table.columns) == columns
 
 
@@ -113,10 +121,15 @@ def test_empty_pool_gives_empty_tables_with_columns():
         [],
         "text",
         {"metadata": "x", "spec": [], "status": 3},
-        {"metadata": {"name": 5, "labels": [], "creationTimestamp": "yesterday"},
-         "spec": {"resources": [1, None, {"count": "many", "azs": "a"}], "controlMode": "x",
-                  "scope": "Train"},
-         "status": {"phase": {"nested": {"deep": [1]}}, "resources": {"available": 7}}},
+        {
+            "metadata": {"name": 5, "labels": [], "creationTimestamp": "yesterday"},
+            "spec": {
+                "resources": [1, None, {"count": "many", "azs": "a"}],
+                "controlMode": "x",
+                "scope": "Train",
+            },
+            "status": {"phase": {"nested": {"deep": [1]}}, "resources": {"available": 7}},
+        },
     ],
 )
 def test_hostile_payloads_never_raise_and_say_what_was_odd(body):

@@ -43,20 +43,35 @@ def test_environment_source(full_env):
 
 def test_explicit_arguments_win(full_env):
     s = resolve_settings(
-        access_key="ARGAK", secret_key="ARGSK", project_id="p1", endpoint="https://x.example",
+        access_key="ARGAK",
+        secret_key="ARGSK",
+        project_id="p1",
+        endpoint="https://x.example",
         env=full_env,
     )
-    assert (s.credentials.access_key, s.project_id, s.endpoint) == ("ARGAK", "p1", "https://x.example")
+    assert (s.credentials.access_key, s.project_id, s.endpoint) == (
+        "ARGAK",
+        "p1",
+        "https://x.example",
+    )
     assert s.sources["project_id"] == "explicit arguments"
 
 
 def test_token_and_temporary_credentials(no_profile):
-    env = {**no_profile, "MODELARTS_AUTH_TOKEN": TOKEN, "HUAWEICLOUD_SDK_PROJECT_ID": PID,
-           "MODELARTS_ENDPOINT": "https://modelarts.example.com/"}
+    env = {
+        **no_profile,
+        "MODELARTS_AUTH_TOKEN": TOKEN,
+        "HUAWEICLOUD_SDK_PROJECT_ID": PID,
+        "MODELARTS_ENDPOINT": "https://modelarts.example.com/",
+    }
     s = resolve_settings(env=env)
     assert s.credentials.kind == "IAM token" and s.endpoint == "https://modelarts.example.com"
     temp = resolve_settings(
-        access_key="A", secret_key="S", security_token="T", project_id=PID, region="cn-east-3",
+        access_key="A",
+        secret_key="S",
+        security_token="T",
+        project_id=PID,
+        region="cn-east-3",
         env=no_profile,
     )
     assert temp.credentials.kind == "temporary AK/SK"
@@ -65,12 +80,14 @@ def test_token_and_temporary_credentials(no_profile):
 @pytest.mark.parametrize("section", ["basic", "basiccredentials", "BasicCredentials"])
 def test_profile_file(tmp_path, section):
     profile = tmp_path / "credentials"
-    profile.write_text(textwrap.dedent(f"""
+    profile.write_text(
+        textwrap.dedent(f"""
         [{section}]
         ak = PROFAK
         sk = PROFSK
         project_id = {PID}
-    """))
+    """)
+    )
     env = {"HUAWEICLOUD_SDK_CREDENTIALS_FILE": str(profile), "MODELARTS_REGION": "cn-north-4"}
     s = resolve_settings(env=env)
     assert s.credentials.access_key == "PROFAK"
@@ -87,8 +104,12 @@ def test_missing_everything_names_each_piece(no_profile):
     with pytest.raises(ConfigError) as info:
         resolve_settings(env=no_profile, use_notebook_session=False)
     text = str(info.value)
-    for piece in ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_PROJECT_ID", "MODELARTS_REGION",
-                  "nothing was sent"):
+    for piece in (
+        "HUAWEICLOUD_SDK_AK",
+        "HUAWEICLOUD_SDK_PROJECT_ID",
+        "MODELARTS_REGION",
+        "nothing was sent",
+    ):
         assert piece in text
 
 
@@ -96,14 +117,16 @@ def test_modelarts_notebook_session(tmp_path, monkeypatch, no_profile):
     pkg = tmp_path / "standin" / "modelarts"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "session.py").write_text(textwrap.dedent(f"""
+    (pkg / "session.py").write_text(
+        textwrap.dedent(f"""
         class Session:
             access_key = "SESSAK"
             secret_key = "SESSSK"
             security_token = "SESSTOKEN"
             project_id = "{PID}"
             region_name = "ap-southeast-1"
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path / "standin"))
     monkeypatch.delitem(sys.modules, "modelarts", raising=False)
     monkeypatch.delitem(sys.modules, "modelarts.session", raising=False)
@@ -126,14 +149,16 @@ def test_region_endpoint_override_variable():
 )
 def test_bad_endpoints_are_refused(no_profile, endpoint):
     with pytest.raises(InvalidName):
-        resolve_settings(access_key="A", secret_key="S", project_id=PID, endpoint=endpoint,
-                         env=no_profile)
+        resolve_settings(
+            access_key="A", secret_key="S", project_id=PID, endpoint=endpoint, env=no_profile
+        )
 
 
 def test_plain_http_is_allowed_on_loopback(no_profile):
     for endpoint in ("http://127.0.0.1:8765", "http://localhost:1", "http://[::1]:9"):
-        s = resolve_settings(access_key="A", secret_key="S", project_id=PID, endpoint=endpoint,
-                             env=no_profile)
+        s = resolve_settings(
+            access_key="A", secret_key="S", project_id=PID, endpoint=endpoint, env=no_profile
+        )
         assert s.endpoint == endpoint
 
 

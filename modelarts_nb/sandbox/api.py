@@ -1,0 +1,114 @@
+"""What the gateway and ModelArts do with a request, independent of the HTTP transport.
+
+Order, as on the real service: route (an unknown method/path is APIG.0101 before anything else),
+authenticate (401 APIGW.0301), check the project (403 ModelArts.0210), then run the operation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from .. import signer
+from .gate import Gate
+from .state import NOT_FOUND, PoolStore
+
+__all__ = ["Reply", "Route", "Service", "route"]
+
+_LIST_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools")
+_POOL_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools/(?P<pool>[^/]+)")
+_ALLOWED = {"list": {"GET"}, "pool": {"GET", "DELETE"}}
+
+NO_API = "The API does not exist or has not been published in the environment"
+PROJECT_MISMATCH = {
+    "error_code": "ModelArts.0210",
+    "error_msg": "project id in URL does not match token",
+}
+BAD_REQUEST = {"error_code": "ModelArts.50004000", "error_msg": "Bad request."}
+
+
+@dataclass(frozen=True)
+class Route:
+    """``kind`` is "list", "pool" or None (not an API path); ``pool`` is the decoded id."""
+
+    kind: str | None
+    project: str | None = None
+    pool: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    auth: str | None = None  # credential kind the request presented
+    accepted: bool = False  # a DELETE that started a deletion
+
+
+def route(path: str) -> Route:
+    """Match the raw path (no query) against the three pool endpoints."""
+    if match := _LIST_RE.fullmatch(path):
+        return Route("list", unquote(match["project"]))
+    if match := _POOL_RE.fullmatch(path):
+        return Route("pool", unquote(match["project"]), unquote(match["pool"]))
+    return Route(None)
+
+
+def apig_error(status: int, code: str, msg: str, request_id: str) -> dict[str, Any]:
+    return {"error_code": code, "error_msg": msg, "request_id": request_id}
+
+
+@dataclass
+class Service:
+    project_id: str
+    store: PoolStore
+    gate: Gate
+
+    def handle(self, method: str, path: str, query: str, headers: Mapping[str, str],
+               body: bytes, request_id: str) -> Reply:
+        """Answer one API request; ``headers`` maps lower-case names to values."""
+        where = route(path)
+        if where.kind is None or method not in _ALLOWED[where.kind]:
+            return Reply(404, apig_error(404, "APIG.0101", NO_API, request_id))
+        result = self.gate.check(method, path, query, headers, body)
+        if result.error is not None:
+            return Reply(401, apig_error(401, "APIGW.0301", result.error, request_id), result.kind)
+        header_project = headers.get("x-project-id")
+        if where.project != self.project_id or (
+            header_project is not None and header_project != where.project
+        ):
+            return Reply(403, dict(PROJECT_MISMATCH), result.kind)
+        status, payload, accepted = self._operate(method, where, query)
+        return Reply(status, payload, result.kind, accepted)
+
+    def _operate(self, method: str, where: Route, query: str) -> tuple[int, dict[str, Any], bool]:
+        if where.kind == "list":
+            params = dict(signer.parse_query(query))
+            try:
+                items = self.store.select(
+                    params.get("labelSelector", ""),
+                    params.get("status", ""),
+                    params.get("workspaceId", ""),
+                )
+            except ValueError:
+                return 400, dict(BAD_REQUEST), False
+            return 200, pool_list(items), False
+        assert where.pool is not None
+        if method == "DELETE":
+            outcome = self.store.delete(where.pool)
+            return outcome.status, outcome.body, outcome.accepted
+        pool = self.store.get(where.pool)
+        return (404, dict(NOT_FOUND), False) if pool is None else (200, pool, False)
+
+    def peek(self, path: str) -> dict[str, Any]:
+        """What a GET on ``path`` would show, with no auth or side effect (malformed faults)."""
+        where = route(path)
+        if where.kind == "pool" and where.pool is not None:
+            return self.store.get(where.pool) or dict(NOT_FOUND)
+        return pool_list(self.store.bodies())
+
+
+def pool_list(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "v2", "kind": "PoolList", "metadata": {}, "items": items}

@@ -1,0 +1,207 @@
+"""The ``Sandbox`` object: a running loopback server plus the handles tests and demos use."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .api import Service
+from .faults import Fault, FaultBook
+from .gate import Gate
+from .records import Recorder, RequestRecord
+from .seed import REGION, seed_pools
+from .server import SandboxServer
+from .state import PoolStore
+
+__all__ = [
+    "DEFAULT_AK",
+    "DEFAULT_PROJECT_ID",
+    "DEFAULT_SK",
+    "DEFAULT_TOKEN",
+    "Sandbox",
+    "start",
+]
+
+# Obviously fake, but shaped like the real thing so that format checks in clients pass.
+DEFAULT_PROJECT_ID = "5a4db0c5fa4e4a1d0000c0ffee5a4db0"  # 32 lowercase hex
+DEFAULT_AK = "SANDBOXFAKEAK0000001"  # 20 uppercase alphanumerics
+DEFAULT_SK = "SandboxFakeSecretKeyNotRealAnywhere00001"  # 40 alphanumerics
+DEFAULT_TOKEN = "MIIS" + "andboxFakeIamTokenNotValidAnywhere" * 6  # IAM tokens start "MII"
+
+
+class Sandbox:
+    """A ModelArts pool API on ``http://127.0.0.1:PORT``; created running by :func:`start`."""
+
+    region = REGION
+
+    def __init__(self, *, port: int = 0, project_id: str = DEFAULT_PROJECT_ID,
+                 ak: str = DEFAULT_AK, sk: str = DEFAULT_SK, token: str = DEFAULT_TOKEN,
+                 security_token: str | None = None, pools: int = 3, delete_seconds: float = 6.0,
+                 seed: int = 0, log: Callable[[str], None] | None = None) -> None:
+        if not (project_id and ak and sk and token):
+            raise ValueError("project_id, ak, sk and token must be non-empty")
+        if pools < 0 or delete_seconds < 0:
+            raise ValueError("pools and delete_seconds must be >= 0")
+        self.project_id, self.ak, self.sk, self.token = project_id, ak, sk, token
+        self.security_token = security_token
+        self.delete_seconds = delete_seconds
+        self.log = log
+        self._extra_pools, self._seed = pools, seed
+        self._offset = 0.0
+        self.store = PoolStore(self.clock, delete_seconds)
+        self.gate = Gate(ak, sk, token, security_token, self.clock)
+        self.service = Service(project_id, self.store, self.gate)
+        self.faults = FaultBook()
+        self.recorder = Recorder()
+        self.store.load(seed_pools(project_id, seed, pools))
+        self._server = SandboxServer(port, self)
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"modelarts-sandbox-{self.port}", daemon=True,
+        )
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else "running"
+        return f"<Sandbox {self.endpoint} project={self.project_id} {state}>"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving, including keep-alive connections; safe to call more than once."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.close_connections()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Reseed the pools and forget faults, requests and AK lockouts (clock_offset stays)."""
+        self.faults.clear()
+        self.recorder.clear()
+        self.gate.reset()
+        self.store.load(seed_pools(self.project_id, self._seed, self._extra_pools))
+
+    # -- the clock -------------------------------------------------------------------------------
+    def clock(self) -> float:
+        """The server's idea of now (epoch seconds): real time plus ``clock_offset``."""
+        return time.time() + self._offset
+
+    @property
+    def clock_offset(self) -> float:
+        return self._offset
+
+    @clock_offset.setter
+    def clock_offset(self, seconds: float) -> None:
+        self._offset = float(seconds)
+
+    # -- environment -----------------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        """Variables that point the SDK chain and modelarts_nb at this sandbox."""
+        env = {
+            "HUAWEICLOUD_SDK_AK": self.ak,
+            "HUAWEICLOUD_SDK_SK": self.sk,
+            "HUAWEICLOUD_SDK_PROJECT_ID": self.project_id,
+            "MODELARTS_ENDPOINT": self.endpoint,
+            "MODELARTS_REGION": self.region,
+        }
+        if self.security_token is not None:
+            env["HUAWEICLOUD_SDK_SECURITY_TOKEN"] = self.security_token
+        return env
+
+    def export_env(self) -> dict[str, str]:
+        env = self.env()
+        os.environ.update(env)
+        return env
+
+    # -- requests and faults ---------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """API requests (admin ones excluded) in arrival order; a copy, safe to keep."""
+        return self.recorder.snapshot()
+
+    def count(self, method: str | None = None, pool: str | None = None) -> int:
+        return sum(
+            1
+            for record in self.requests
+            if (method is None or record.method == method.upper())
+            and (pool is None or record.pool == pool)
+        )
+
+    def clear_requests(self) -> None:
+        self.recorder.clear()
+
+    def accepted_deletes(self, pool_id: str) -> int:
+        """DELETEs that really started a deletion of ``pool_id`` (refusals and repeats excluded)."""
+        return self.store.accepted(pool_id)
+
+    def inject(self, fault: Fault) -> None:
+        """Queue a fault; a copy is stored, so the caller's object is never consumed."""
+        self.faults.add(dataclasses.replace(fault))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def pending_faults(self) -> list[Fault]:
+        return [dataclasses.replace(fault) for fault in self.faults.pending()]
+
+    # -- pools -----------------------------------------------------------------------------------
+    def pool_ids(self) -> list[str]:
+        return self.store.ids()
+
+    def pool_json(self, pool_id: str) -> dict[str, Any] | None:
+        """The body a GET would return now (a deep copy), or None when the pool is gone."""
+        return self.store.get(pool_id)
+
+    def add_pool(self, body: dict[str, Any]) -> str:
+        """Add (or replace) a pool from a full Pool body; returns its id (metadata.name)."""
+        return self.store.add(body)
+
+    def remove_pool(self, pool_id: str) -> None:
+        self.store.remove(pool_id)
+
+    def set_phase(self, pool_id: str, phase: str, message: str = "") -> None:
+        """Force ``status.phase``; "Deleting" starts the deletion clock, others stop it."""
+        self.store.set_phase(pool_id, phase, message)
+
+    def fail_deletion(self, pool_id: str, phase: str | None = "Error", message: str = "") -> None:
+        """Make deletions of this pool end in ``phase`` instead of a 404 (None undoes it)."""
+        self.store.fail_deletion(pool_id, phase, message or "Failed to delete the resource pool")
+
+    def display_names(self) -> dict[str, list[str]]:
+        names: dict[str, list[str]] = {}
+        for body in self.store.bodies():
+            label = body["metadata"].get("labels", {}).get("os.modelarts/name", "")
+            names.setdefault(label, []).append(body["metadata"]["name"])
+        return names
+
+
+def start(*, port: int = 0, project_id: str = DEFAULT_PROJECT_ID, ak: str = DEFAULT_AK,
+          sk: str = DEFAULT_SK, token: str = DEFAULT_TOKEN, security_token: str | None = None,
+          pools: int = 3, delete_seconds: float = 6.0, seed: int = 0) -> Sandbox:
+    """Start a sandbox on 127.0.0.1 (``port=0`` picks a free port) and return it running."""
+    return Sandbox(port=port, project_id=project_id, ak=ak, sk=sk, token=token,
+                   security_token=security_token, pools=pools, delete_seconds=delete_seconds,
+                   seed=seed)

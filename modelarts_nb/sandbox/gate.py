@@ -1,0 +1,138 @@
+"""The API gateway's authentication, as Huawei's APIG does it (FACTS.md §1.4, §3b, §3c).
+
+AK/SK signatures are recomputed from what actually arrived (method, raw path, raw query, the
+received values of the signed headers, the body) with the same pure functions the client uses,
+so a client that signs anything differently from ``huaweicloudsdkcore`` is caught here.
+Error texts never contain the AK, the signature or any other credential.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .. import signer
+
+__all__ = ["AuthResult", "Gate", "LOCK_AFTER", "LOCK_SECONDS", "MAX_SKEW"]
+
+MAX_SKEW = 15 * 60.0  # X-Sdk-Date tolerance (HWC devg-apisign api-sign-0001)
+LOCK_AFTER = 5  # more than this many consecutive failures locks the AK (HWC ocr_01_0063)
+LOCK_SECONDS = 5 * 60.0
+_MAX_TRACKED = 1024  # bound the failure table, whatever AKs strangers send
+
+_PREFIX = "Incorrect IAM authentication information: "
+NO_AUTH = _PREFIX + "Authorization not found"
+BAD_TOKEN = _PREFIX + "decrypt token fail"
+BAD_SIGNATURE = _PREFIX + "verify aksk signature fail"
+EXPIRED = _PREFIX + "calc ak sk signature fail: signature expired"
+LOCKED = _PREFIX + "AK/SK locked for 5 minutes after repeated authentication failures"
+# The exact APIG text for a missing/wrong X-Security-Token is UNCONFIRMED.
+BAD_SECURITY_TOKEN = _PREFIX + "verify security token fail"
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """``kind`` is what the request presented ("aksk"/"token"/None); ``error`` None means ok."""
+
+    kind: str | None
+    error: str | None
+
+
+@dataclass
+class Gate:
+    """Credentials the sandbox accepts, plus the per-AK failure counters and locks."""
+
+    ak: str
+    sk: str
+    token: str
+    security_token: str | None
+    clock: Callable[[], float]  # the sandbox clock (epoch seconds, includes clock_offset)
+    _failures: dict[str, int] = field(default_factory=dict)
+    _locked_until: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def check(self, method: str, path: str, query: str, headers: Mapping[str, str],
+              body: bytes) -> AuthResult:
+        """Authenticate one request; ``headers`` maps lower-case names to received values."""
+        if "authorization" in headers:
+            return AuthResult("aksk", self._check_aksk(method, path, query, headers, body))
+        if "x-auth-token" in headers:
+            ok = hmac.compare_digest(headers["x-auth-token"].encode(), self.token.encode())
+            return AuthResult("token", None if ok else BAD_TOKEN)
+        return AuthResult(None, NO_AUTH)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._failures.clear()
+            self._locked_until.clear()
+
+    def _check_aksk(self, method: str, path: str, query: str, headers: Mapping[str, str],
+                    body: bytes) -> str | None:
+        parsed = signer.parse_authorization(headers["authorization"])
+        if parsed is None:
+            return BAD_SIGNATURE  # not attributable to an AK, so it cannot count towards a lock
+        access, signed, sig = parsed
+        if self._is_locked(access):
+            return LOCKED
+        error = self._verify(method, path, query, headers, body, access, signed, sig)
+        self._count(access, failed=error is not None)
+        return error
+
+    def _verify(self, method: str, path: str, query: str, headers: Mapping[str, str],
+                body: bytes, access: str, signed: list[str], sig: str) -> str | None:
+        """Check date window, signature and security token, in the gateway's order."""
+        if "x-sdk-date" not in signed or not self._date_ok(headers.get("x-sdk-date", "")):
+            return EXPIRED
+        if any(name not in headers for name in signed):
+            return BAD_SIGNATURE
+        canonical = signer.canonical_request(method, path, query, headers, signed, body)
+        expected = signer.signature(self.sk, headers["x-sdk-date"], canonical)
+        good_ak = hmac.compare_digest(access.encode(), self.ak.encode())
+        good_sig = hmac.compare_digest(sig.encode(), expected.encode())
+        if not (good_ak and good_sig):
+            return BAD_SIGNATURE
+        return self._security_token_error(headers, signed)
+
+    def _security_token_error(self, headers: Mapping[str, str], signed: list[str]) -> str | None:
+        """Temporary AK/SK need their (signed) token; a permanent AK must not carry one."""
+        sent = headers.get("x-security-token")
+        if self.security_token is None:
+            return None if sent is None else BAD_SECURITY_TOKEN
+        if sent is None or "x-security-token" not in signed:
+            return BAD_SECURITY_TOKEN
+        if not hmac.compare_digest(sent.encode(), self.security_token.encode()):
+            return BAD_SECURITY_TOKEN
+        return None
+
+    def _date_ok(self, text: str) -> bool:
+        try:
+            sent = signer.parse_date(text.strip()).timestamp()
+        except ValueError:
+            return False
+        return abs(sent - self.clock()) <= MAX_SKEW
+
+    def _is_locked(self, access: str) -> bool:
+        with self._lock:
+            until = self._locked_until.get(access)
+            if until is None:
+                return False
+            if time.monotonic() < until:
+                return True
+            del self._locked_until[access]
+            self._failures.pop(access, None)
+            return False
+
+    def _count(self, access: str, *, failed: bool) -> None:
+        """Consecutive failures per AK; the 6th locks it (real time, not the skewable clock)."""
+        with self._lock:
+            if not failed:
+                self._failures.pop(access, None)
+                return
+            if access not in self._failures and len(self._failures) >= _MAX_TRACKED:
+                self._failures.pop(next(iter(self._failures)))
+            self._failures[access] = self._failures.get(access, 0) + 1
+            if self._failures[access] > LOCK_AFTER:
+                self._locked_until[access] = time.monotonic() + LOCK_SECONDS

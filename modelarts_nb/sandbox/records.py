@@ -1,0 +1,81 @@
+"""What the sandbox remembers about each API request, with every secret already removed.
+
+Records are what tests assert on ("was the DELETE sent once?", "was it signed?"), and what the
+admin endpoint hands to other processes, so they must never hold a credential: the values of
+``SECRET_HEADERS`` are replaced by ``***`` before a record is even built.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..auth import SECRET_HEADERS
+
+__all__ = ["RequestRecord", "Recorder", "redact"]
+
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as the sandbox saw it.
+
+    ``status`` is None when a fault dropped the connection; ``time`` is the arrival time on the
+    real wall clock (``time.time()``, not shifted by ``clock_offset``); ``auth`` is the kind of
+    credential presented ("aksk"/"token"/None), whether or not it was valid.
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    status: int | None
+    fault: str | None
+    time: float
+    pool: str | None
+    auth: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def redact(headers: Mapping[str, str]) -> dict[str, str]:
+    """Lower-case header names; replace secret values so they cannot leak through records."""
+    return {
+        name.lower(): REDACTED if name.lower() in SECRET_HEADERS else value
+        for name, value in headers.items()
+    }
+
+
+@dataclass
+class Recorder:
+    """Thread-safe store of finished records, kept in *arrival* order.
+
+    A request gets its sequence number when it arrives and is stored once its answer is decided
+    (before any injected delay), so records keep arrival order even when answers overtake.
+    """
+
+    _records: list[tuple[int, RequestRecord]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
+
+    def ticket(self) -> int:
+        with self._lock:
+            return next(self._seq)
+
+    def add(self, ticket: int, record: RequestRecord) -> None:
+        with self._lock:
+            bisect.insort(self._records, (ticket, record), key=lambda item: item[0])
+
+    def snapshot(self) -> list[RequestRecord]:
+        with self._lock:
+            return [record for _, record in self._records]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()

@@ -1,0 +1,179 @@
+"""Fidelity proof: Huawei's own ``huaweicloudsdkmodelarts`` client works against the sandbox.
+
+The SDK signs with its own ``Signer`` (it also signs ``user-agent``), encodes queries its own
+way and parses answers with its own models and exception handler, so passing here means the
+sandbox's gateway behaves like the real one for code we did not write. Credentials and
+project are always explicit and the ``HUAWEICLOUD_*`` variables are removed, so the SDK never
+reaches for IAM, metadata (169.254.169.254) or a profile file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.exceptions.exceptions import (
+    ClientRequestException,
+    ConnectionException,
+    ServerResponseException,
+)
+from huaweicloudsdkcore.http.http_config import HttpConfig
+from huaweicloudsdkmodelarts.v1 import (
+    DeletePoolRequest,
+    ListPoolsRequest,
+    ModelArtsClient,
+    ShowPoolRequest,
+)
+
+from modelarts_nb.sandbox import Fault, Sandbox, start
+
+SECURITY_TOKEN = "SANDBOX-FAKE-SECURITY-TOKEN-0002"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing from the environment may feed the SDK's credential, region or proxy chains."""
+    for name in list(os.environ):
+        upper = name.upper()
+        if upper.startswith(("HUAWEICLOUD_", "HC_CONTAINER_")) or upper.endswith("_PROXY"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if anything (IAM, metadata, a region endpoint) tries to leave the machine."""
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = ipaddress.ip_address(address[0])
+            assert host.is_loopback, f"non-loopback connection attempted to {host}"
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture
+def sb() -> Iterator[Sandbox]:
+    with start(delete_seconds=30) as sandbox:
+        yield sandbox
+
+
+def sdk(
+    sandbox: Sandbox, *, sk: str | None = None, security_token: str | None = None, retries: int = 0
+) -> ModelArtsClient:
+    credentials = BasicCredentials(sandbox.ak, sk or sandbox.sk, sandbox.project_id)
+    if security_token is not None:
+        credentials = credentials.with_security_token(security_token)
+    config = HttpConfig.get_default_config()
+    config.timeout = (5, 5)
+    config.retry_times = retries
+    return (
+        ModelArtsClient.new_builder()
+        .with_credentials(credentials)
+        .with_endpoint(sandbox.endpoint)
+        .with_http_config(config)
+        .build()
+    )
+
+
+def pid(sandbox: Sandbox, display: str) -> str:
+    return sandbox.display_names()[display][0]
+
+
+def test_show_list_delete(sb: Sandbox) -> None:
+    client, pool_id = sdk(sb), pid(sb, "pool-01")
+    shown = client.show_pool(ShowPoolRequest(pool_name=pid(sb, "train-gpu")))
+    assert shown.kind == "Pool" and shown.status.phase == "Running"
+    assert [r.flavor for r in shown.spec.resources] == [
+        "modelarts.vm.gpu.tnt004",
+        "modelarts.vm.gpu.pnt004",
+        "modelarts.vm.cpu.8u",
+    ]
+    assert shown.metadata.annotations.os_modelarts_billing_mode == "0"
+    request = ListPoolsRequest(label_selector="course=ml101,student=s01", status="created")
+    listed = client.list_pools(request)
+    assert listed.kind == "PoolList" and [p.metadata.name for p in listed.items] == [pool_id]
+    deleted = client.delete_pool(DeletePoolRequest(pool_name=pool_id))
+    assert deleted.status.phase == "Deleting" and deleted.metadata.deletion_timestamp
+    assert sb.accepted_deletes(pool_id) == 1
+    records = sb.requests
+    assert [(r.method, r.status, r.auth) for r in records] == [
+        ("GET", 200, "aksk"),
+        ("GET", 200, "aksk"),
+        ("DELETE", 200, "aksk"),
+    ]
+    assert all(r.headers["user-agent"].startswith("huaweicloud-usdk-python/") for r in records)
+    assert records[1].query == "labelSelector=course%3Dml101%2Cstudent%3Ds01&status=created"
+
+
+def test_object_and_list_forms_of_status_resources(sb: Sandbox) -> None:
+    """The SDK models status.resources keys as objects; fed lists, it silently yields nothing."""
+    client = sdk(sb)
+    infer = client.show_pool(ShowPoolRequest(pool_name=pid(sb, "infer-cpu")))
+    assert infer.status.resources.available.count == 2
+    train = client.show_pool(ShowPoolRequest(pool_name=pid(sb, "train-gpu")))
+    assert train.status.resources.available.count is None
+
+
+def test_wrong_sk_is_client_error_401(sb: Sandbox) -> None:
+    with pytest.raises(ClientRequestException) as caught:
+        sdk(sb, sk="Y" * 40).show_pool(ShowPoolRequest(pool_name=pid(sb, "pool-01")))
+    assert caught.value.status_code == 401 and caught.value.error_code == "APIGW.0301"
+    assert caught.value.request_id and len(caught.value.request_id) == 32
+
+
+def test_missing_pool_is_404(sb: Sandbox) -> None:
+    with pytest.raises(ClientRequestException) as caught:
+        sdk(sb).show_pool(ShowPoolRequest(pool_name="missing-" + "0" * 32))
+    assert caught.value.status_code == 404
+    assert caught.value.error_code == "ModelArts.50015001"
+    assert caught.value.error_msg == "pool not found"
+
+
+def test_prepaid_delete_refused(sb: Sandbox) -> None:
+    pool_id = pid(sb, "prepaid-pool")
+    with pytest.raises(ClientRequestException) as caught:
+        sdk(sb).delete_pool(DeletePoolRequest(pool_name=pool_id))
+    assert caught.value.status_code == 400 and caught.value.error_code == "ModelArts.50015010"
+    assert sb.accepted_deletes(pool_id) == 0
+
+
+def test_security_token() -> None:
+    with start(security_token=SECURITY_TOKEN) as sandbox:
+        pool_id = pid(sandbox, "pool-01")
+        shown = sdk(sandbox, security_token=SECURITY_TOKEN).show_pool(
+            ShowPoolRequest(pool_name=pool_id)
+        )
+        assert shown.metadata.name == pool_id
+        assert sandbox.requests[-1].headers["x-security-token"] == "***"
+        with pytest.raises(ClientRequestException) as caught:
+            sdk(sandbox).show_pool(ShowPoolRequest(pool_name=pool_id))
+        assert caught.value.status_code == 401
+        with pytest.raises(ClientRequestException):
+            sdk(sandbox, security_token="wrong").show_pool(ShowPoolRequest(pool_name=pool_id))
+
+
+def test_sdk_transport_retry_honours_429_retry_after(sb: Sandbox) -> None:
+    sb.inject(Fault(method="GET", status=429, retry_after=1))
+    shown = sdk(sb, retries=1).show_pool(ShowPoolRequest(pool_name=pid(sb, "pool-01")))
+    assert shown.status.phase == "Running"
+    assert [(r.status, r.fault) for r in sb.requests] == [(429, "status:429"), (200, None)]
+
+
+def test_sdk_sees_gateway_faults(sb: Sandbox) -> None:
+    client, pool_id = sdk(sb), pid(sb, "pool-01")
+    sb.inject(Fault(status=503))
+    with pytest.raises(ServerResponseException) as caught:
+        client.show_pool(ShowPoolRequest(pool_name=pool_id))
+    assert caught.value.status_code == 503 and caught.value.error_code == "APIG.0202"
+    sb.inject(Fault(method="DELETE", drop="after"))
+    with pytest.raises(ConnectionException):
+        client.delete_pool(DeletePoolRequest(pool_name=pool_id))
+    assert sb.accepted_deletes(pool_id) == 1
