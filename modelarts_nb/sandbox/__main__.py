@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--delete-seconds", type=float, default=6.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--env-file", default=None, help="also write the KEY=VALUE lines here (for make demo)"
+    )
     return parser
 
 
@@ -58,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ModelArts sandbox listening on {sandbox.endpoint}", flush=True)
         for name, value in sandbox.env().items():
             print(f"export {name}={shlex.quote(value)}", flush=True)
+        if args.env_file:
+            lines = [f"{k}={shlex.quote(v)}" for k, v in sandbox.env().items()]
+            with open(args.env_file, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
         print("Press Ctrl-C to stop.", flush=True)
         while not done.wait(0.5):
             pass
