@@ -38,7 +38,10 @@ demo: $(DEMO_STAMP)
 	  for i in $$(seq 50); do [ -s $(VENV)/sandbox.env ] && break; sleep 0.1; done; \
 	  set -a; . $(VENV)/sandbox.env; set +a; \
 	  echo "JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab (sandbox API at $$MODELARTS_ENDPOINT)"; \
-	  $(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --no-browser --notebook-dir notebooks
+	  $(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --no-browser --notebook-dir notebooks \
+	    --LabApp.news_url=None \
+	    --LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate \
+	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
