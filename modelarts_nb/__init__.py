@@ -6,6 +6,8 @@ table functions import pandas when called.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._version import __version__
 from .client import PoolsClient
 from .errors import (
@@ -29,6 +31,8 @@ from .settings import Credentials, Settings, resolve_settings
 from .tables import spec_resources_table, status_resources_table
 
 __all__ = [
+    "load_ipython_extension",
+    "unload_ipython_extension",
     "ApiError",
     "AuthenticationError",
     "ConfigError",
@@ -53,3 +57,28 @@ __all__ = [
     "spec_resources_table",
     "status_resources_table",
 ]
+
+
+def _stop_watches_on_interrupt(result: Any) -> None:
+    """A kernel interrupt also stops every panel's background watch (never a deletion)."""
+    if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
+        from .flow import stop_all_watches
+
+        stop_all_watches()
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext modelarts_nb``: registers ``%pool_delete``; imports stay lazy until then."""
+    from .magic import PoolMagics
+
+    ipython.register_magics(PoolMagics)
+    if _stop_watches_on_interrupt not in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.register("post_run_cell", _stop_watches_on_interrupt)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .flow import stop_all_watches
+
+    stop_all_watches()
+    if _stop_watches_on_interrupt in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.unregister("post_run_cell", _stop_watches_on_interrupt)

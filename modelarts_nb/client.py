@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -201,15 +201,23 @@ class PoolsClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def watch_deletion(
-        self, name: str, *, timeout: float = 3600.0, interval: float | None = None
-    ) -> Iterator[Pool]:
+        self,
+        name: str,
+        *,
+        timeout: float = 3600.0,
+        interval: float | None = None,
+        sleep: Callable[[float], object] | None = None,
+    ) -> Generator[Pool, None, None]:
         """Yield each observed pool until GET answers 404 (done).
 
         Raises DeletionFailed when the pool reaches an error phase, WaitTimeout (with the last
         observation) when ``timeout`` seconds pass. ``interval`` fixes the poll cadence; by
         default it adapts (2 s at first, then ~10 % of the elapsed time, at most 30 s).
+        ``sleep`` replaces the client's sleep, e.g. ``threading.Event().wait`` to make the wait
+        interruptible; the caller stops by closing the generator.
         """
         check_pool_id(name)
+        sleep = sleep or self._sleep
         start = time.monotonic()
         seen_deleting = False
         while True:
@@ -228,7 +236,7 @@ class PoolsClient:
                     last=pool,
                 )
             delay = interval if interval is not None else poll_delay(elapsed)
-            self._sleep(max(0.0, min(delay, timeout - elapsed)))
+            sleep(max(0.0, min(delay, timeout - elapsed)))
 
     def wait_until_deleted(
         self,

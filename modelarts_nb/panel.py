@@ -1,0 +1,175 @@
+"""DeletePanel: stock ipywidgets only (ipywidgets 7.6+ and 8), rendering a DeleteFlow.
+
+The panel holds no rules: buttons call the flow, and every flow change re-renders the widgets
+in place (from the watch thread too: setting widget traits is thread-safe, unlike ``with out:``).
+Displayed, the panel also carries a plain-text and HTML copy of its state, so a notebook opened
+without widget state (nbconvert, GitHub) still shows what was shown — and, where the frontend
+supports display updates, the final outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import ipywidgets as widgets
+
+from .flow import BUSY, DeleteFlow, Step
+from .render import (
+    confirm_prompt_html,
+    flow_html,
+    flow_text,
+    header_html,
+    pool_html,
+    pool_text,
+    tables_html,
+)
+
+__all__ = ["DeletePanel"]
+
+log = logging.getLogger("modelarts_nb")
+_FINAL = frozenset({Step.DELETED, Step.FAILED, Step.CANCELLED, Step.STOPPED, Step.ACCEPTED})
+
+
+def _button(description: str, style: str, css: str, **kw: Any) -> widgets.Button:
+    button = widgets.Button(description=description, button_style=style, **kw)
+    button.add_class(css)
+    return button
+
+
+class DeletePanel(widgets.VBox):
+    """Review → type the name → Delete → watch until gone, for one pool."""
+
+    def __init__(self, flow: DeleteFlow, *, region: str | None = None) -> None:
+        self.flow = flow
+        self.region = region
+        self._handle: Any = None
+        self._displayed_at: int | None = None
+        self.header = widgets.HTML()
+        self.tables = widgets.HTML()
+        self.consequences = widgets.HTML()
+        self.refusal = widgets.HTML()
+        self.typed = widgets.Text(
+            placeholder="type the pool's display name or id to confirm",
+            layout=widgets.Layout(width="420px"),
+        )
+        self.typed.add_class("mnb-confirm")
+        self.delete_button = _button("Delete pool", "danger", "mnb-delete", disabled=True,
+                                     icon="trash")
+        self.cancel_button = _button("Cancel", "", "mnb-cancel")
+        self.refresh_button = _button("Refresh", "info", "mnb-refresh", icon="refresh")
+        self.stop_button = _button("Stop watching", "warning", "mnb-stop", icon="stop")
+        self.status = widgets.HTML()
+        self.status.add_class("mnb-status-line")
+        self.confirm_row = widgets.HBox([self.typed, self.delete_button, self.cancel_button])
+        self.watch_row = widgets.HBox([self.refresh_button, self.stop_button])
+        self.typed.observe(self._on_typed, names="value")
+        self.delete_button.on_click(self._on_delete)
+        self.cancel_button.on_click(lambda _: self.flow.cancel())
+        self.refresh_button.on_click(self._on_refresh)
+        self.stop_button.on_click(lambda _: self.flow.stop())
+        super().__init__(layout=widgets.Layout(border="1px solid #ccc", padding="6px"))
+        self.add_class("mnb-panel")
+        flow.subscribe(self._on_flow)
+        self._render()
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def _on_typed(self, change: dict[str, Any]) -> None:
+        self.delete_button.disabled = not self.flow.can_confirm(change["new"])
+
+    def _on_delete(self, _button: widgets.Button) -> None:
+        self.delete_button.disabled = True  # first, before anything can go wrong
+        self.typed.disabled = True
+        if not self.flow.confirm(self.typed.value):
+            self._render()  # wrong name or already started: nothing was sent
+
+    def _on_refresh(self, _button: widgets.Button) -> None:
+        self.refresh_button.disabled = True
+        try:
+            self.flow.refresh()
+        finally:
+            self.refresh_button.disabled = False
+
+    def _on_flow(self, flow: DeleteFlow) -> None:
+        self._render()
+        if flow.step in _FINAL:
+            self._update_static_copy()
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _render(self) -> None:
+        flow, pool = self.flow, self.flow.pool
+        endpoint = flow.client.settings.endpoint
+        self.header.value = header_html(pool, region=self.region, endpoint=endpoint)
+        self.tables.value = tables_html(pool)
+        self.status.value = flow_html(flow)
+        busy = flow.step in BUSY
+        self.typed.disabled = flow.step is not Step.REVIEW
+        self.delete_button.disabled = not flow.can_confirm(self.typed.value)
+        self.cancel_button.disabled = flow.step is not Step.REVIEW
+        self.stop_button.disabled = not busy
+        self.children = self._children(flow.step)
+
+    def _children(self, step: Step) -> tuple[widgets.Widget, ...]:
+        top: tuple[widgets.Widget, ...] = (self.header, self.tables)
+        if step is Step.REFUSED:
+            self.refusal.value = (
+                "<div class='mnb-refused' style='color:#c62828'><b>This pool cannot be deleted "
+                f"here.</b> {flow_text(self.flow)}</div>"
+            )
+            return (*top, self.refusal, self.status)
+        if step in (Step.REVIEW, Step.CANCELLED):
+            self.consequences.value = confirm_prompt_html(self.flow.pool)
+            return (*top, self.consequences, self.confirm_row, self.status)
+        return (*top, self.status, self.watch_row)
+
+    # -- display -------------------------------------------------------------------------
+
+    def mimebundle(self) -> dict[str, Any]:
+        """The widget view plus a static text/HTML copy for places without widgets."""
+        flow = self.flow
+        endpoint = flow.client.settings.endpoint
+        return {
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self.model_id,
+            },
+            "text/plain": f"{flow_text(flow)}\n\n{pool_text(flow.pool)}",
+            "text/html": flow_html(flow) + pool_html(flow.pool, region=self.region,
+                                                     endpoint=endpoint),
+        }
+
+    def show(self) -> None:
+        """Display now (the magic does this before a foreground watch); once per cell."""
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        self._displayed_at = getattr(shell, "execution_count", None)
+        self._handle = display(self.mimebundle(), raw=True, display_id=True)
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if self._displayed_at is not None and getattr(shell, "execution_count", -1) == (
+            self._displayed_at
+        ):
+            return  # already shown by the magic in this very cell
+        self.show()
+
+    def _update_static_copy(self) -> None:
+        if self._handle is None:
+            return
+        try:
+            self._handle.update(self.mimebundle(), raw=True)
+        except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
+            log.debug("modelarts-nb: display update failed", exc_info=True)
+
+    def close(self) -> None:
+        """Closing the panel stops its watch (never the deletion)."""
+        self.flow.stop()
+        super().close()
+
