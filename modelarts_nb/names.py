@@ -28,6 +28,8 @@ _POOL_ID = re.compile(r"[a-z][a-z0-9-]{34,61}[a-z0-9]")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+){1,4}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Display names are matched locally, but path-like input is refused as a pool name could be.
+_DISPLAY_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f/\\?#%]|\.\.")
 _EXAMPLE_ID = "mypool-8a1f2c3d4e5f60718293a4b5c6d7e8f9"
 
 
@@ -67,11 +69,12 @@ def check_display_name(value: object) -> str:
         or not value.strip()
         or value != value.strip()
         or len(value) > 128
-        or _CONTROL.search(value)
+        or _DISPLAY_FORBIDDEN.search(value)
     ):
         raise InvalidName(
             f"invalid pool name {_describe(value)}: give a pool id or a display name "
-            "(1-128 printable characters, no leading/trailing spaces); nothing was sent"
+            "(1-128 characters without / \\ ? # % .. or leading/trailing spaces); "
+            "nothing was sent"
         )
     return value
 

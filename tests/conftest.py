@@ -29,3 +29,40 @@ def make_client(sb: Sandbox, *, token: bool = False, sk: str | None = None, **kw
 def client(sandbox):
     with make_client(sandbox) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def _ipython():
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    config.HistoryAccessor.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.run_line_magic("load_ext", "modelarts_nb")
+    return shell
+
+
+@pytest.fixture
+def shell(_ipython):
+    """A headless IPython shell with the extension loaded and a clean namespace."""
+    before = set(_ipython.user_ns)
+    yield _ipython
+    for name in set(_ipython.user_ns) - before:
+        del _ipython.user_ns[name]
+
+
+@pytest.fixture
+def env_sandbox(monkeypatch, tmp_path):
+    """A sandbox whose settings are in the environment, as a notebook user would have them."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("HUAWEICLOUD_", "MODELARTS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "no-profile"))
+    with start(pools=3, delete_seconds=0.6) as sb:
+        for name, value in sb.env().items():
+            monkeypatch.setenv(name, value)
+        yield sb

@@ -1,0 +1,164 @@
+"""%pool_delete in a headless IPython shell against the sandbox: what was printed, what was sent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from modelarts_nb.flow import Step
+from modelarts_nb.panel import DeletePanel
+
+
+def run(shell, capsys, line):
+    result = shell.run_cell(line)
+    out = capsys.readouterr()
+    return result, out.out + out.err
+
+
+def deletes(sb):
+    return sb.count(method="DELETE")
+
+
+def test_help_lists_every_option(shell, capsys):
+    _, out = run(shell, capsys, "%pool_delete?")
+    for option in (
+        "POOL",
+        "--project-id",
+        "--region",
+        "--endpoint",
+        "--yes",
+        "--no-wait",
+        "--timeout",
+        "--interval",
+        "--no-widgets",
+        "--debug",
+    ):
+        assert option.lower() in out.lower()
+
+
+def test_returns_panel_and_sends_no_delete(shell, capsys, env_sandbox):
+    result, _ = run(shell, capsys, "p = %pool_delete train-gpu")
+    assert result.success
+    panel = shell.user_ns["p"]
+    assert isinstance(panel, DeletePanel) and panel.flow.step is Step.REVIEW
+    assert panel.flow.pool.display_name == "train-gpu"
+    assert deletes(env_sandbox) == 0 and env_sandbox.count(method="GET") == 1
+
+
+def test_variable_expansion_and_pool_id(shell, capsys, env_sandbox):
+    (pool_id,) = env_sandbox.display_names()["infer-cpu"]
+    shell.user_ns["name"] = pool_id
+    run(shell, capsys, "a = %pool_delete $name")
+    run(shell, capsys, "b = %pool_delete {name.upper().lower()}")
+    assert shell.user_ns["a"].flow.pool.id == pool_id == shell.user_ns["b"].flow.pool.id
+    assert deletes(env_sandbox) == 0
+
+
+@pytest.mark.parametrize(
+    "line,text",
+    [
+        ("%pool_delete team-shared", "2 pools are named 'team-shared'"),
+        ("%pool_delete no-such-pool", "PoolNotFound: no pool with id or display name"),
+        ("%pool_delete ../../x", "InvalidName"),
+        ("%pool_delete", "UsageError"),
+        ("%pool_delete train-gpu --timeout -1", "UsageError"),
+        ("%pool_delete prepaid-pool --yes", "DeletionRefused: pool prepaid-pool"),
+        ("%pool_delete frozen-pool --yes --no-widgets", "frozen"),
+    ],
+)
+def test_errors_fail_the_cell_with_one_line(shell, capsys, env_sandbox, line, text):
+    result, out = run(shell, capsys, line)
+    assert not result.success and result.error_in_exec is not None
+    assert text in out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+    assert deletes(env_sandbox) == 0
+
+
+def test_shared_display_name_lists_both_ids(shell, capsys, env_sandbox):
+    _, out = run(shell, capsys, "%pool_delete team-shared")
+    for pool_id in env_sandbox.display_names()["team-shared"]:
+        assert pool_id in out
+
+
+def test_no_credentials_names_what_is_missing(shell, capsys, monkeypatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith(("HUAWEICLOUD_", "MODELARTS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "none"))
+    result, out = run(shell, capsys, "%pool_delete train-gpu")
+    assert not result.success
+    assert "ConfigError: missing credentials" in out and "HUAWEICLOUD_SDK_AK" in out
+    assert "Traceback" not in out
+
+
+def test_wrong_secret_one_line_one_request(shell, capsys, env_sandbox, monkeypatch):
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "not-the-secret-000000000000000000000000")
+    result, out = run(shell, capsys, "%pool_delete train-gpu --yes")
+    assert isinstance(result.error_in_exec, Exception)
+    assert "AuthenticationError" in out and "APIGW.0301" in out and "request id" in out
+    assert env_sandbox.count() == 1 and deletes(env_sandbox) == 0
+    assert "not-the-secret" not in out
+
+
+def test_debug_shows_the_traceback(shell, capsys, env_sandbox):
+    result, out = run(shell, capsys, "%pool_delete no-such-pool --debug")
+    assert not result.success and "Traceback" in out and "PoolNotFound" in out
+
+
+def test_text_mode_without_yes_prints_tables_and_confirm_line(shell, capsys, env_sandbox):
+    (pool_id,) = env_sandbox.display_names()["train-gpu"]
+    result, out = run(shell, capsys, "%pool_delete train-gpu --no-widgets")
+    assert result.success and result.result is None
+    assert "spec.resources:" in out and "status.resources:" in out and "abnormal" in out
+    assert f"%pool_delete {pool_id} --yes" in out and "Nothing was deleted" in out
+    assert deletes(env_sandbox) == 0
+
+
+def test_text_mode_yes_deletes_once_and_watches(shell, capsys, env_sandbox):
+    (pool_id,) = env_sandbox.display_names()["pool-01"]
+    result, out = run(shell, capsys, "%pool_delete pool-01 --no-widgets --yes --interval 0.2")
+    assert result.success
+    assert "WATCHING" in out and out.strip().splitlines()[-1].startswith("DELETED: pool pool-01")
+    assert env_sandbox.accepted_deletes(pool_id) == 1 and deletes(env_sandbox) == 1
+    assert env_sandbox.pool_json(pool_id) is None
+
+
+def test_widget_mode_yes_shows_panel_deletes_once(shell, capsys, env_sandbox):
+    result, out = run(shell, capsys, "p = %pool_delete pool-02 --yes --interval 0.2")
+    panel = shell.user_ns["p"]
+    assert result.success and panel.flow.step is Step.DELETED
+    assert "DELETED: pool pool-02" in out and "Deleted" in panel.status.value
+    assert deletes(env_sandbox) == 1
+
+
+def test_no_wait_returns_once_accepted(shell, capsys, env_sandbox):
+    (pool_id,) = env_sandbox.display_names()["pool-03"]
+    result, out = run(shell, capsys, "p = %pool_delete pool-03 --yes --no-wait")
+    assert result.success and shell.user_ns["p"].flow.step is Step.ACCEPTED
+    assert env_sandbox.pool_json(pool_id)["status"]["phase"] == "Deleting"
+    assert deletes(env_sandbox) == 1 and "--no-wait" in out
+
+
+def test_already_deleting_pool_is_watched_not_deleted(shell, capsys, env_sandbox):
+    run(shell, capsys, "p = %pool_delete leaving-pool --interval 0.2")
+    panel = shell.user_ns["p"]
+    panel.flow.join(10)
+    assert panel.flow.step is Step.DELETED
+    assert deletes(env_sandbox) == 0
+
+
+def test_terminal_ipython_prints_text_and_sends_no_delete(env_sandbox):
+    code = "%load_ext modelarts_nb\n%pool_delete train-gpu"
+    out = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--quick", "--colors=NoColor", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env_sandbox.env()},
+    )
+    assert "status.resources:" in out.stdout and "Nothing was deleted" in out.stdout
+    assert "DeletePanel" not in out.stdout
+    assert deletes(env_sandbox) == 0 and env_sandbox.count(method="GET") == 1
