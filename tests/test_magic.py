@@ -162,3 +162,20 @@ def test_terminal_ipython_prints_text_and_sends_no_delete(env_sandbox):
     assert "status.resources:" in out.stdout and "Nothing was deleted" in out.stdout
     assert "DeletePanel" not in out.stdout
     assert deletes(env_sandbox) == 0 and env_sandbox.count(method="GET") == 1
+
+
+def test_kernel_interrupt_stops_background_watches(shell, capsys, env_sandbox):
+    import threading
+
+    run(shell, capsys, "p = %pool_delete pool-01 --interval 5")
+    panel = shell.user_ns["p"]
+    panel.typed.value = "pool-01"
+    panel.delete_button.click()
+    while panel.flow.step is not Step.WATCHING:
+        threading.Event().wait(0.02)
+    result, _ = run(shell, capsys, "raise KeyboardInterrupt")
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    panel.flow.join(2)
+    assert panel.flow.step is Step.STOPPED
+    assert not [t for t in threading.enumerate() if t.name.startswith("modelarts-nb-watch")]
+    assert env_sandbox.accepted_deletes(panel.flow.pool.id) == 1
