@@ -38,6 +38,8 @@ _STATUS_ERRORS: dict[int, type[errors.ApiError]] = {
     429: errors.Throttled,
 }
 _SKEW_WARN_SECONDS = 5 * 60
+_LOST = object()  # a DELETE whose answer never arrived
+_ACCEPTED = object()  # a DELETE answered 2xx whose body could not be read
 
 
 class PoolsClient:
@@ -166,14 +168,15 @@ class PoolsClient:
         path = self._pool_path(pool_id)
         for sent in (1, 2):
             answer = self._send_delete(path, pool_id, first=sent == 1)
-            if answer is not None:
+            if isinstance(answer, Pool):
                 return answer
-            # The answer was lost: the DELETE may or may not have been applied. Look first.
+            # Lost, or "accepted" with an unreadable body (maybe not even from ModelArts):
+            # look before acting; a pool not yet deleting gets at most one more DELETE.
             try:
                 current = self.get_pool(pool_id)
             except errors.PoolNotFound:
                 return None
-            if current.phase == rules.DELETING or current.deleted is not None:
+            if current.phase == rules.DELETING or current.deleted:
                 return current
             log.debug("DELETE %s: answer lost and pool still %s", pool_id, current.phase)
         raise errors.ConnectionFailed(
@@ -181,22 +184,29 @@ class PoolsClient:
             f"{current.phase}; nothing more was sent — check the connection, then try again"
         )
 
-    def _send_delete(self, path: str, pool_id: str, *, first: bool) -> Pool | None:
-        """Send DELETE (resent only after an explicit 429 refusal); None if the answer was lost."""
+    def _send_delete(self, path: str, pool_id: str, *, first: bool) -> Pool | object:
+        """Send DELETE, resent only after an explicit 429 refusal.
+
+        Returns the accepted pool, ``_ACCEPTED`` (2xx with an unreadable body) or ``_LOST``
+        (no answer, or a gateway's 502/503/504: the backend may or may not have acted).
+        """
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 response = self._send("DELETE", path)
             except errors.ConnectionFailed:
-                return None
+                return _LOST
             if response.status_code == 429 and attempt < self.retry.attempts:
                 self._sleep(self.retry.delay(attempt, _retry_after(response)))
                 continue
             if response.status_code in (502, 503, 504):
-                return None  # a gateway answered: the backend may have acted; look before acting
+                return _LOST
             if response.status_code == 404 and not first:
-                return None  # our earlier DELETE did it; the caller's GET will confirm
+                return _LOST  # our earlier DELETE did it; the caller's GET will confirm
             if response.is_success:
-                return _pool_or_none(response)
+                try:
+                    return Pool.from_api(response.json())
+                except ValueError:
+                    return _ACCEPTED
             raise self._error(response, f"deleting pool {pool_id} failed")
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -245,13 +255,15 @@ class PoolsClient:
         timeout: float = 3600.0,
         interval: float | None = None,
         on_update: Callable[[Pool], None] | None = None,
+        sleep: Callable[[float], object] | None = None,
     ) -> Pool | None:
         """Block until the pool is gone; report each observation to ``on_update``.
 
         Returns the last pool observed before the 404 (None if it was already gone).
         """
         last = None
-        for last in self.watch_deletion(name, timeout=timeout, interval=interval):
+        watch = self.watch_deletion(name, timeout=timeout, interval=interval, sleep=sleep)
+        for last in watch:
             if on_update is not None:
                 on_update(last)
         return last
@@ -372,13 +384,6 @@ def _check_failed(pool: Pool, seen_deleting: bool) -> None:
             "check the pool in the ModelArts console",
             last=pool,
         )
-
-
-def _pool_or_none(response: httpx.Response) -> Pool | None:
-    try:
-        return Pool.from_api(response.json())
-    except ValueError:
-        return None  # accepted, body unreadable: the watch will read the real state
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -66,3 +66,14 @@ def env_sandbox(monkeypatch, tmp_path):
         for name, value in sb.env().items():
             monkeypatch.setenv(name, value)
         yield sb
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the fault matrix table that tests/test_fault_matrix.py collected, if it ran."""
+    import sys
+
+    module = sys.modules.get("test_fault_matrix")
+    text = module.write_summary() if module else ""
+    if text:
+        terminalreporter.write_sep("-", "fault matrix (also in test-artifacts/fault-matrix.md)")
+        terminalreporter.write(text)
