@@ -60,7 +60,10 @@ class PoolMagics(Magics):
         the arguments, then HUAWEICLOUD_SDK_* / MODELARTS_* variables, then
         ~/.huaweicloud/credentials, then the ModelArts notebook session.
         """
-        args = parse_argstring(self.pool_delete, line)
+        try:
+            args = parse_argstring(self.pool_delete, line)
+        except ValueError as exc:  # e.g. shlex's "No closing quotation"
+            raise UsageError(f"cannot parse the line: {exc}") from None
         if args.timeout <= 0 or (args.interval is not None and args.interval <= 0):
             raise UsageError("--timeout and --interval must be positive numbers of seconds")
         try:
