@@ -6,6 +6,7 @@ AK/SK for 5 minutes after more than 5 failed signatures). Their ``repr`` shows n
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Generator
 from datetime import datetime, timezone
 
@@ -17,6 +18,24 @@ __all__ = ["AkSkAuth", "TokenAuth", "SECRET_HEADERS"]
 
 # Headers whose values must never surface anywhere (logs, errors, reprs, notebooks).
 SECRET_HEADERS = frozenset({"authorization", "x-auth-token", "x-security-token"})
+
+
+def _mask_in_httpx_reprs() -> None:
+    """httpx masks only Authorization in ``repr(headers)``; add Huawei's token headers.
+
+    The set lives in ``httpx._models`` (0.28) or ``httpx._utils`` (0.24-0.27); widening it only
+    ever hides more, for every httpx user in the process.
+    """
+    for name in ("httpx._models", "httpx._utils"):
+        try:
+            sensitive = getattr(importlib.import_module(name), "SENSITIVE_HEADERS", None)
+        except ImportError:
+            continue
+        if isinstance(sensitive, set):
+            sensitive.update(SECRET_HEADERS)
+
+
+_mask_in_httpx_reprs()
 
 
 def _utcnow() -> datetime:
