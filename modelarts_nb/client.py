@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable, Generator
 from datetime import datetime, timezone
@@ -61,9 +62,10 @@ class PoolsClient:
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._http = httpx.Client(
+        self._auth = _auth_for(settings)
+        self._options: dict[str, Any] = dict(
             base_url=settings.endpoint,
-            auth=_auth_for(settings),
+            auth=self._auth,
             timeout=timeout,
             verify=_verify_for(settings),
             transport=transport,
@@ -72,6 +74,8 @@ class PoolsClient:
             headers={"User-Agent": f"modelarts-nb/{__version__}"},
             follow_redirects=False,
         )
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> PoolsClient:
@@ -91,7 +95,23 @@ class PoolsClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        """Drop every connection; a later call opens new ones (a panel's Refresh, say)."""
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
+
+    @property
+    def open_connections(self) -> int:
+        """Connections currently held (0 after ``close()``): for hygiene checks."""
+        pool = getattr(getattr(self._http, "_transport", None), "_pool", None)
+        return len(getattr(pool, "connections", ()))
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(**self._options)
+            return self._http
 
     def __repr__(self) -> str:
         settings = self.settings
@@ -309,7 +329,7 @@ class PoolsClient:
         """One request; transport failures become ConnectionFailed (httpx types never leak)."""
         started = time.perf_counter()
         try:
-            response = self._http.request(
+            response = self._client().request(
                 method, url, headers={"Content-Type": "application/json"}
             )
         except httpx.HTTPError as exc:
@@ -336,7 +356,7 @@ class PoolsClient:
         kw: dict[str, Any] = {}
         if cls is errors.Throttled:
             kw["retry_after"] = _retry_after(response)
-        if cls is errors.AuthenticationError and isinstance(self._http.auth, AkSkAuth):
+        if cls is errors.AuthenticationError and isinstance(self._auth, AkSkAuth):
             skew = _clock_skew(response)
             if skew is not None and abs(skew) >= _SKEW_WARN_SECONDS:
                 kw["hint"] = _skew_hint(skew)

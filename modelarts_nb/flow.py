@@ -134,6 +134,13 @@ class DeleteFlow:
     def refresh(self) -> None:
         """Read the pool once now and report it (a manual check, e.g. after Stop)."""
         try:
+            self._refresh()
+        finally:
+            if not self.running:
+                self.client.close()
+
+    def _refresh(self) -> None:
+        try:
             pool = self.client.get_pool(self.pool.id)
         except PoolNotFound:
             if self.step in (Step.STOPPED, Step.ACCEPTED, Step.WATCHING, Step.DELETED):
@@ -164,7 +171,10 @@ class DeleteFlow:
         self._thread.start()
 
     def _guard(self, target: Callable[..., None], **kw: object) -> None:
-        """Every outcome becomes a state: API errors and even bugs, never a lost traceback."""
+        """Every outcome becomes a state: API errors and even bugs, never a lost traceback.
+
+        Whatever happens, the client's connections are dropped when the work ends.
+        """
         try:
             target(**kw)
         except ModelArtsError as exc:
@@ -175,6 +185,8 @@ class DeleteFlow:
         except Exception as exc:  # noqa: BLE001 - a bug must still be shown, not vanish
             log.exception("modelarts-nb: unexpected error while deleting %s", self.pool.id)
             self._fail_message(f"Unexpected error: {type(exc).__name__}: {exc}")
+        finally:
+            self.client.close()
 
     def _delete_and_watch(self, wait: bool) -> None:
         owner = _REGISTRY.claim(self)

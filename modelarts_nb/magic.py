@@ -80,9 +80,8 @@ def run(args: Any, shell: Any) -> Any:
     )
     try:
         pool = client.resolve(args.pool)
-    except BaseException:
-        client.close()
-        raise
+    finally:
+        client.close()  # nothing stays connected while a panel waits for a person
     flow = DeleteFlow(client, pool, timeout=args.timeout, interval=args.interval)
     if args.yes and flow.step is Step.REFUSED:
         raise DeletionRefused(flow.message + "; nothing was deleted", pool=pool)

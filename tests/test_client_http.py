@@ -178,7 +178,6 @@ def test_invalid_names_reach_no_server(client, sandbox):
 def test_close_leaves_no_open_connection(sandbox):
     client = make_client(sandbox)
     client.get_pool(sandbox.pool_ids()[0])
-    pool = client._http._transport._pool
-    assert len(pool.connections) == 1
+    assert client.open_connections == 1
     client.close()
-    assert len(pool.connections) == 0
+    assert client.open_connections == 0

@@ -45,8 +45,8 @@ def everything_we_can_print(client: PoolsClient) -> list[str]:
         str(settings),
         settings.describe(),
         repr(settings.credentials),
-        repr(client._http.auth),
-        repr(client._http),
+        repr(client._auth),
+        repr(client._client()),
     ]
 
 
