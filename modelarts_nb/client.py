@@ -46,7 +46,8 @@ _ACCEPTED = object()  # a DELETE answered 2xx whose body could not be read
 class PoolsClient:
     """Client for the ModelArts v2 pool API of one project.
 
-    ``transport`` and ``sleep`` are seams for tests; ``retry`` sets the GET retry budget.
+    ``transport``, ``sleep`` and ``clock`` are seams for tests and simulations; ``retry`` sets
+    the GET retry budget.
     Use as a context manager, or call ``close()``: afterwards no connection stays open.
     """
 
@@ -58,10 +59,12 @@ class PoolsClient:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._clock = clock
         self._auth = _auth_for(settings)
         self._options: dict[str, Any] = dict(
             base_url=settings.endpoint,
@@ -84,7 +87,7 @@ class PoolsClient:
         Setting keywords (``project_id``, ``region``, ``endpoint``, ``access_key``...) go to
         ``resolve_settings``; the rest (``timeout``, ``retry``, ``transport``...) to the client.
         """
-        client_keys = {"timeout", "retry", "transport", "sleep"}
+        client_keys = {"timeout", "retry", "transport", "sleep", "clock"}
         client_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in client_keys}
         return cls(resolve_settings(**kwargs), **client_kw)
 
@@ -242,13 +245,13 @@ class PoolsClient:
 
         Raises DeletionFailed when the pool reaches an error phase, WaitTimeout (with the last
         observation) when ``timeout`` seconds pass. ``interval`` fixes the poll cadence; by
-        default it adapts (2 s at first, then ~10 % of the elapsed time, at most 30 s).
+        default it adapts (2 s at first, then ~10 % of the elapsed time, at most 60 s).
         ``sleep`` replaces the client's sleep, e.g. ``threading.Event().wait`` to make the wait
         interruptible; the caller stops by closing the generator.
         """
         check_pool_id(name)
         sleep = sleep or self._sleep
-        start = time.monotonic()
+        start = self._clock()
         seen_deleting = False
         while True:
             try:
@@ -258,7 +261,7 @@ class PoolsClient:
             yield pool
             seen_deleting = seen_deleting or pool.phase == rules.DELETING or bool(pool.deleted)
             _check_failed(pool, seen_deleting)
-            elapsed = time.monotonic() - start
+            elapsed = self._clock() - start
             if elapsed >= timeout:
                 raise errors.WaitTimeout(
                     f"pool {pool.label} still exists after {elapsed:.0f} s (phase {pool.phase}); "

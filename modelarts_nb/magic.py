@@ -47,7 +47,7 @@ class PoolMagics(Magics):
     @argument("--timeout", type=float, default=3600.0, help="seconds to watch (default 3600)")
     @argument(
         "--interval", type=float, default=None,
-        help="seconds between checks (default: adaptive, 2 s rising to 30 s)",
+        help="seconds between checks (default: adaptive, 2 s rising to 60 s)",
     )
     @argument("--no-widgets", action="store_true", help="text and HTML tables, no panel")
     @argument("--debug", action="store_true", help="show full tracebacks")

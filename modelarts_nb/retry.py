@@ -49,7 +49,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max((when - now).total_seconds(), 0.0)
 
 
-def poll_delay(elapsed: float, *, minimum: float = 2.0, maximum: float = 30.0) -> float:
+def poll_delay(elapsed: float, *, minimum: float = 2.0, maximum: float = 60.0) -> float:
     """Adaptive watch cadence: quick at first, then ~10 % of the time already spent.
 
     The lag between a pool disappearing and us noticing stays within max(2 s, 10 % of the
