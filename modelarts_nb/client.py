@@ -24,7 +24,14 @@ from ._version import __version__
 from .auth import AkSkAuth, TokenAuth
 from .models import Pool
 from .names import check_display_name, check_pool_id, looks_like_pool_id
-from .retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after, poll_delay
+from .retry import (
+    RETRYABLE_STATUS,
+    RetryPolicy,
+    Throttle,
+    parse_rate_limit,
+    parse_retry_after,
+    poll_delay,
+)
 from .settings import Settings, resolve_settings
 from .signer import canonical_query
 
@@ -65,6 +72,7 @@ class PoolsClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        self.throttle = Throttle(sleep, clock)
         self._auth = _auth_for(settings)
         self._options: dict[str, Any] = dict(
             base_url=settings.endpoint,
@@ -219,8 +227,7 @@ class PoolsClient:
             except errors.ConnectionFailed:
                 return _LOST
             if response.status_code == 429 and attempt < self.retry.attempts:
-                self._sleep(self.retry.delay(attempt, _retry_after(response)))
-                continue
+                continue  # an explicit refusal: resent after the throttle's pause
             if response.status_code in (502, 503, 504):
                 return _LOST
             if response.status_code == 404 and not first:
@@ -312,7 +319,8 @@ class PoolsClient:
                 self._sleep(self.retry.delay(attempt))
                 continue
             if response.status_code in RETRYABLE_STATUS and not last:
-                self._sleep(self.retry.delay(attempt, _retry_after(response)))
+                if response.status_code != 429:  # the throttle already paused for a 429
+                    self._sleep(self.retry.delay(attempt, _retry_after(response)))
                 continue
             if not response.is_success:
                 raise self._error(response, f"reading {what} failed")
@@ -330,6 +338,7 @@ class PoolsClient:
 
     def _send(self, method: str, url: str) -> httpx.Response:
         """One request; transport failures become ConnectionFailed (httpx types never leak)."""
+        self.throttle.wait()
         started = time.perf_counter()
         try:
             response = self._client().request(
@@ -341,6 +350,8 @@ class PoolsClient:
                 f"{method} {self.settings.endpoint}{url.split('?')[0]} failed: "
                 f"{_transport_reason(exc)}"
             ) from None
+        if response.status_code == 429:
+            self._on_throttled(response)
         log.debug(
             "%s %s -> %s (request id %s, %.0f ms)",
             method,
@@ -350,6 +361,11 @@ class PoolsClient:
             (time.perf_counter() - started) * 1000,
         )
         return response
+
+    def _on_throttled(self, response: httpx.Response) -> None:
+        _, message, _ = _error_fields(response)
+        pause = self.retry.delay(1, _retry_after(response))
+        self.throttle.throttled(pause, parse_rate_limit(message))
 
     def _error(self, response: httpx.Response, what: str) -> errors.ApiError:
         code, message, request_id = _error_fields(response)

@@ -8,11 +8,21 @@ for 5 minutes after more than 5 failed signatures); DELETE has its own rules in 
 from __future__ import annotations
 
 import random
+import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-__all__ = ["RETRYABLE_STATUS", "RetryPolicy", "parse_retry_after", "poll_delay"]
+__all__ = [
+    "RETRYABLE_STATUS",
+    "RetryPolicy",
+    "Throttle",
+    "parse_rate_limit",
+    "parse_retry_after",
+    "poll_delay",
+]
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
@@ -56,3 +66,48 @@ def poll_delay(elapsed: float, *, minimum: float = 2.0, maximum: float = 60.0) -
     elapsed time) while long deletions cost few GETs.
     """
     return min(maximum, max(minimum, elapsed * 0.1))
+
+
+_LIMIT = re.compile(r"limit:\s*(\d+)\s*,\s*time:\s*1\s*(second|minute)", re.IGNORECASE)
+
+
+def parse_rate_limit(message: str | None) -> float | None:
+    """Requests per second from APIG's "policy user over ratelimit,limit:N,time:1 minute"."""
+    match = _LIMIT.search(message or "")
+    if not match or int(match.group(1)) <= 0:
+        return None
+    per_unit = float(match.group(1))
+    return per_unit if match.group(2).lower() == "second" else per_unit / 60.0
+
+
+class Throttle:
+    """One gate for every request of a client, so a 429 slows the whole batch down.
+
+    After a 429 nobody sends before ``Retry-After`` has passed, and from then on requests are
+    spaced to 90 % of the limit the gateway named (or, when it named none, twice as far apart
+    as before) instead of each worker hammering the API on its own schedule.
+    """
+
+    def __init__(self, sleep: Callable[[float], object], clock: Callable[[], float]) -> None:
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._resume_at = 0.0
+        self._next_slot = 0.0
+        self.interval = 0.0  # seconds between two requests; 0 until the first 429
+
+    def wait(self) -> None:
+        """Block until this request's turn."""
+        with self._lock:
+            now = self._clock()
+            turn = max(now, self._resume_at, self._next_slot)
+            self._next_slot = turn + self.interval
+        if turn > now:
+            self._sleep(turn - now)
+
+    def throttled(self, retry_after: float, rate_limit: float | None) -> None:
+        """Record a 429: pause everyone for ``retry_after`` s and pace from then on."""
+        with self._lock:
+            self._resume_at = max(self._resume_at, self._clock() + retry_after)
+            paced = 1.0 / (0.9 * rate_limit) if rate_limit else max(0.05, self.interval * 2)
+            self.interval = max(self.interval, paced)

@@ -99,12 +99,20 @@ def sleeps():
 
 @pytest.fixture
 def client(app, sleeps):
+    """Time is simulated: sleeping advances the clock, and every sleep is recorded."""
     settings = Settings(
         endpoint="https://modelarts.cn-north-4.myhuaweicloud.com",
         project_id=PID,
         credentials=Credentials(AK, SK),
     )
-    with PoolsClient(settings, transport=httpx.MockTransport(app), sleep=sleeps.append) as c:
+    now = [1000.0]
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    transport = httpx.MockTransport(app)
+    with PoolsClient(settings, transport=transport, sleep=sleep, clock=lambda: now[0]) as c:
         yield c
 
 

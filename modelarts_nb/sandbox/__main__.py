@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pools", type=int, default=3, help="generic pools pool-01..")
     parser.add_argument("--delete-seconds", type=float, default=6.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per answer")
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, help="requests/s before 429 APIG.0308"
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     parser.add_argument(
         "--env-file", default=None, help="also write the KEY=VALUE lines here (for make demo)"
@@ -53,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port, project_id=args.project_id, ak=args.ak, sk=args.sk,
             token=args.token, security_token=args.security_token, pools=args.pools,
             delete_seconds=args.delete_seconds, seed=args.seed, log=log,
+            latency=args.latency, rate_limit=args.rate_limit,
         )
     except OSError as exc:
         print(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)

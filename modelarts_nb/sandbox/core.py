@@ -12,6 +12,7 @@ from typing import Any
 from .api import Service
 from .faults import Fault, FaultBook
 from .gate import Gate
+from .limits import RateLimiter
 from .records import Recorder, RequestRecord
 from .seed import REGION, seed_pools
 from .server import SandboxServer
@@ -41,7 +42,8 @@ class Sandbox:
     def __init__(self, *, port: int = 0, project_id: str = DEFAULT_PROJECT_ID,
                  ak: str = DEFAULT_AK, sk: str = DEFAULT_SK, token: str = DEFAULT_TOKEN,
                  security_token: str | None = None, pools: int = 3, delete_seconds: float = 6.0,
-                 seed: int = 0, log: Callable[[str], None] | None = None) -> None:
+                 seed: int = 0, log: Callable[[str], None] | None = None,
+                 latency: float = 0.0, rate_limit: float | None = None) -> None:
         if not (project_id and ak and sk and token):
             raise ValueError("project_id, ak, sk and token must be non-empty")
         if pools < 0 or delete_seconds < 0:
@@ -51,6 +53,8 @@ class Sandbox:
         self.delete_seconds = delete_seconds
         self.log = log
         self._extra_pools, self._seed = pools, seed
+        self.latency = latency  # seconds added to every API answer, like a distant region
+        self.limiter = RateLimiter(rate_limit) if rate_limit else None
         self._offset = 0.0
         self.store = PoolStore(self.clock, delete_seconds)
         self.gate = Gate(ak, sk, token, security_token, self.clock)
@@ -198,10 +202,10 @@ class Sandbox:
         return names
 
 
-def start(*, port: int = 0, project_id: str = DEFAULT_PROJECT_ID, ak: str = DEFAULT_AK,
-          sk: str = DEFAULT_SK, token: str = DEFAULT_TOKEN, security_token: str | None = None,
-          pools: int = 3, delete_seconds: float = 6.0, seed: int = 0) -> Sandbox:
-    """Start a sandbox on 127.0.0.1 (``port=0`` picks a free port) and return it running."""
-    return Sandbox(port=port, project_id=project_id, ak=ak, sk=sk, token=token,
-                   security_token=security_token, pools=pools, delete_seconds=delete_seconds,
-                   seed=seed)
+def start(**options: Any) -> Sandbox:
+    """Start a sandbox on 127.0.0.1 (``port=0`` picks a free port) and return it running.
+
+    Options are :class:`Sandbox`'s: ``port``, ``project_id``, ``ak``, ``sk``, ``token``,
+    ``security_token``, ``pools``, ``delete_seconds``, ``seed``, ``latency``, ``rate_limit``.
+    """
+    return Sandbox(**options)

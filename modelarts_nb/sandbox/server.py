@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import socket
 import sys
 import threading
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 from .api import route
 from .faults import Fault, default_error_body, encode_body, html_page
+from .limits import throttled_body
 from .records import RequestRecord, redact
 
 if TYPE_CHECKING:
@@ -176,8 +178,11 @@ class _Handler(BaseHTTPRequestHandler):
         auth = auth or ("token" if "x-auth-token" in headers else None)
         is_list = where.kind == "list"
         take = functools.partial(sandbox.faults.take, self.command, where.pool, is_list)
-        fault = take(replacing=True)
-        if fault is not None:
+        wait = sandbox.limiter.take() if sandbox.limiter else None
+        fault = None if wait is not None else take(replacing=True)
+        if wait is not None:
+            answer = self._throttled(wait, request_id)
+        elif fault is not None:
             answer = self._fault_answer(fault, path, request_id)
         else:
             reply = sandbox.service.handle(self.command, path, query, headers, body, request_id)
@@ -190,15 +195,24 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox.recorder.add(ticket, RequestRecord(
             method=self.command, path=path, query=query, headers=redact(headers),
             status=None if dropped else answer.status,
-            fault=None if fault is None else fault.label(), time=arrived, pool=where.pool,
+            fault="ratelimit" if wait is not None else (fault.label() if fault else None),
+            time=arrived, pool=where.pool,
             auth=auth,
         ))
-        if fault is not None and fault.delay:
-            time.sleep(fault.delay)
+        delay = sandbox.latency + (fault.delay if fault is not None else 0.0)
+        if delay:
+            time.sleep(delay)
         if dropped:
             self._drop()
         else:
             self._write(answer.status, answer.payload, answer.ctype, request_id, answer.extra)
+
+    def _throttled(self, wait: float, request_id: str) -> _Answer:
+        limiter = self.server.sandbox.limiter
+        assert limiter is not None
+        body = throttled_body(limiter.rate, request_id)
+        retry_after = {"Retry-After": str(max(1, math.ceil(wait)))}
+        return _Answer(429, json.dumps(body).encode(), JSON, retry_after)
 
     def _fault_answer(self, fault: Fault, path: str, request_id: str) -> _Answer:
         """What a gateway or proxy sends instead of the service (unused for drop="before")."""
