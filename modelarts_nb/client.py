@@ -12,16 +12,17 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from . import errors, rules
+from . import bulk, errors, rules
 from ._version import __version__
 from .auth import AkSkAuth, TokenAuth
+from .bulk import BulkItem
 from .models import Pool
 from .names import check_display_name, check_pool_id, looks_like_pool_id
 from .retry import (
@@ -187,13 +188,44 @@ class PoolsClient:
         it was already gone by the time we looked. A pool that is already Deleting is returned
         without sending anything.
         """
-        pool = self.get_pool(name)
+        return self.delete_listed(self.get_pool(name))
+
+    def delete_listed(self, pool: Pool) -> Pool | None:
+        """``delete_pool`` for a pool the caller has just read (by GET or in a LIST)."""
         reason = rules.refusal(pool)
         if reason:
             raise errors.DeletionRefused(reason + "; nothing was deleted", pool=pool)
         if pool.phase == rules.DELETING:
             return pool
-        return self._delete(pool.id)
+        return self._delete(check_pool_id(pool.id))
+
+    def delete_many(
+        self,
+        names: Iterable[str],
+        *,
+        concurrency: int = 8,
+        on_update: Callable[[BulkItem], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> list[BulkItem]:
+        """Delete many pools (ids or unique display names): one LIST, then one DELETE each.
+
+        Never raises for a single pool: each ``BulkItem`` says what happened. See ``bulk``.
+        """
+        return bulk.delete_many(self, names, concurrency=concurrency, on_update=on_update,
+                                stop=stop)
+
+    def watch_many(
+        self,
+        items: list[BulkItem],
+        *,
+        timeout: float = 3600.0,
+        interval: float | None = None,
+        on_update: Callable[[BulkItem], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> list[BulkItem]:
+        """Watch the items ``delete_many`` accepted until each is gone, failed or timed out."""
+        return bulk.watch_many(self, items, timeout=timeout, interval=interval,
+                               on_update=on_update, stop=stop)
 
     def _delete(self, pool_id: str) -> Pool | None:
         path = self._pool_path(pool_id)

@@ -8,6 +8,7 @@ explicitly named pool. Errors before anything is shown fail the cell with one li
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -26,6 +27,58 @@ class DebugError(Exception):
     """Raised instead of a one-line ModelArtsError under ``--debug``, to show the traceback."""
 
 
+def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The settings, watch and output options both magics share."""
+    options = [
+        argument("--project-id", dest="project_id", help="project id (default: settings chain)"),
+        argument("--region", help="region id such as cn-north-4 (default: settings chain)"),
+        argument("--endpoint", help="full API base URL; overrides --region"),
+        argument("--timeout", type=float, default=3600.0, help="seconds to watch (default 3600)"),
+        argument(
+            "--interval",
+            type=float,
+            default=None,
+            help="seconds between checks (default: adaptive, 2 s rising to 60 s)",
+        ),
+        argument("--no-widgets", action="store_true", help="text and HTML tables, no panel"),
+        argument("--debug", action="store_true", help="show full tracebacks"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _parse(magic: Callable[..., Any], line: str) -> Any:
+    try:
+        args = parse_argstring(magic, line)
+    except ValueError as exc:  # e.g. shlex's "No closing quotation"
+        raise UsageError(f"cannot parse the line: {exc}") from None
+    if args.timeout <= 0 or (args.interval is not None and args.interval <= 0):
+        raise UsageError("--timeout and --interval must be positive numbers of seconds")
+    for key, value in vars(args).items():
+        if isinstance(value, str):
+            setattr(args, key, _unquote(value))
+        elif isinstance(value, list):
+            setattr(args, key, [_unquote(v) if isinstance(v, str) else v for v in value])
+    return args
+
+
+def _unquote(value: str) -> str:
+    """IPython's argument splitter keeps the quotes of ``'a b'``; the user meant ``a b``."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _one_line_errors(args: Any, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except ModelArtsError as exc:
+        if args.debug:
+            raise DebugError(str(exc)) from exc
+        raise
+
+
 @magics_class
 class PoolMagics(Magics):
     @magic_arguments()
@@ -34,9 +87,6 @@ class PoolMagics(Magics):
         help="the pool id (metadata.name) or its display name (label os.modelarts/name); "
         "a display name shared by several pools is an error listing their ids",
     )
-    @argument("--project-id", dest="project_id", help="project id (default: settings chain)")
-    @argument("--region", help="region id such as cn-north-4 (default: settings chain)")
-    @argument("--endpoint", help="full API base URL; overrides --region")
     @argument(
         "--yes",
         action="store_true",
@@ -44,13 +94,7 @@ class PoolMagics(Magics):
         "refused); the pool must be named on this same line",
     )
     @argument("--no-wait", action="store_true", help="with --yes: return once accepted")
-    @argument("--timeout", type=float, default=3600.0, help="seconds to watch (default 3600)")
-    @argument(
-        "--interval", type=float, default=None,
-        help="seconds between checks (default: adaptive, 2 s rising to 60 s)",
-    )
-    @argument("--no-widgets", action="store_true", help="text and HTML tables, no panel")
-    @argument("--debug", action="store_true", help="show full tracebacks")
+    @_common
     @line_magic
     def pool_delete(self, line: str) -> Any:
         """Show a ModelArts resource pool and delete it after confirmation.
@@ -60,18 +104,43 @@ class PoolMagics(Magics):
         the arguments, then HUAWEICLOUD_SDK_* / MODELARTS_* variables, then
         ~/.huaweicloud/credentials, then the ModelArts notebook session.
         """
-        try:
-            args = parse_argstring(self.pool_delete, line)
-        except ValueError as exc:  # e.g. shlex's "No closing quotation"
-            raise UsageError(f"cannot parse the line: {exc}") from None
-        if args.timeout <= 0 or (args.interval is not None and args.interval <= 0):
-            raise UsageError("--timeout and --interval must be positive numbers of seconds")
-        try:
-            return run(args, self.shell)
-        except ModelArtsError as exc:
-            if args.debug:
-                raise DebugError(str(exc)) from exc
-            raise
+        args = _parse(self.pool_delete, line)
+        return _one_line_errors(args, lambda: run(args, self.shell))
+
+    @magic_arguments()
+    @argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only pools with this label (repeatable; all must match)",
+    )
+    @argument("--status", choices=["created", "failed", "creating"], help="server-side filter")
+    @argument("--phase", help="only pools in this phase, e.g. Running")
+    @argument("--name", metavar="GLOB", help="display name or id pattern, e.g. 'student-*'")
+    @argument(
+        "--delete",
+        action="store_true",
+        help="delete the listed pools: with --yes unattended, else prints what it would do",
+    )
+    @argument("--yes", action="store_true", help="with --delete: really delete, no panel")
+    @argument("--concurrency", type=int, default=8, help="DELETEs in flight at once (1-32)")
+    @_common
+    @line_magic
+    def pools(self, line: str) -> Any:
+        """List the project's pools as a table, or a panel to select and delete several.
+
+        The panel deletes after you tick pools and type "delete N pools" for exactly the number
+        ticked. --delete --yes (both, plus a filter) deletes unattended and prints a summary.
+        Prepaid, frozen and already-deleting pools are always left out, with the reason.
+        """
+        from .magic_pools import run_pools
+
+        args = _parse(self.pools, line)
+        if not 1 <= args.concurrency <= 32:
+            raise UsageError("--concurrency must be between 1 and 32")
+        terminal = _is_terminal(self.shell)
+        return _one_line_errors(args, lambda: run_pools(args, self.shell, terminal=terminal))
 
 
 def run(args: Any, shell: Any) -> Any:
@@ -155,8 +224,11 @@ def pool_pretext(flow: DeleteFlow) -> str:
 def confirm_line(flow: DeleteFlow, args: Any) -> str:
     """The exact line that deletes this pool: by id, with the same project/region/endpoint."""
     parts = ["%pool_delete", flow.pool.id, "--yes"]
-    for flag, value in (("--project-id", args.project_id), ("--region", args.region),
-                        ("--endpoint", args.endpoint)):
+    for flag, value in (
+        ("--project-id", args.project_id),
+        ("--region", args.region),
+        ("--endpoint", args.endpoint),
+    ):
         if value:
             parts += [flag, shlex.quote(value)]
     return " ".join(parts)

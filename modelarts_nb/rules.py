@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .models import Pool
 
-__all__ = ["DELETING", "FAILED_PHASES", "FAILED_AFTER_DELETING", "refusal"]
+__all__ = ["DELETING", "FAILED_PHASES", "FAILED_AFTER_DELETING", "exclusion", "refusal"]
 
 DELETING = "Deleting"
 # A deletion that reaches one of these will not finish by itself: report it, don't wait it out.
@@ -36,4 +36,15 @@ def refusal(pool: Pool) -> str | None:
             f"deleted; in the console open Billing Center → Unsubscriptions and unsubscribe "
             f"it{which}"
         )
+    return None
+
+
+def exclusion(pool: Pool) -> str | None:
+    """Why a bulk deletion leaves ``pool`` out, in a few words; None if it is deletable."""
+    if pool.is_frozen:
+        return "frozen: no operation is possible"
+    if pool.is_prepaid:
+        return "yearly/monthly: unsubscribe it instead"
+    if pool.phase == DELETING:
+        return "already being deleted"
     return None

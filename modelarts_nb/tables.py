@@ -5,6 +5,7 @@ pandas is imported inside the functions so that ``import modelarts_nb`` stays li
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .models import STATUS_STATES, Pool, ResourceLine
@@ -12,7 +13,15 @@ from .models import STATUS_STATES, Pool, ResourceLine
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SPEC_COLUMNS", "STATUS_COLUMNS", "spec_resources_table", "status_resources_table"]
+__all__ = [
+    "POOLS_COLUMNS",
+    "age_text",
+    "SPEC_COLUMNS",
+    "STATUS_COLUMNS",
+    "pools_table",
+    "spec_resources_table",
+    "status_resources_table",
+]
 
 SPEC_COLUMNS = ["flavor", "count", "maxCount", "nodePool", "azs"]
 STATUS_COLUMNS = ["state", "flavor", "count", "maxCount", "azs", "nodePool"]
@@ -50,3 +59,36 @@ def status_resources_table(pool: Pool) -> pd.DataFrame:
         for line in pool.status_resources.get(state, ())
     ]
     return _frame(rows, STATUS_COLUMNS)
+
+
+POOLS_COLUMNS = ["id", "display name", "phase", "type", "flavors", "billing", "created", "age"]
+
+
+def pools_table(pools: list[Pool], now: datetime | None = None) -> pd.DataFrame:
+    """One row per pool, for the ``%pools`` browser: who, what state, what it holds, how old."""
+    import pandas as pd
+
+    now = now or datetime.now(timezone.utc)
+    rows = [
+        {
+            "id": pool.id,
+            "display name": pool.display_name or "",
+            "phase": pool.phase or "unknown",
+            "type": pool.type or "",
+            "flavors": ", ".join(f"{line.flavor}×{line.count}" for line in pool.spec_resources),
+            "billing": pool.billing_label,
+            "created": pool.created.strftime("%Y-%m-%d %H:%M") if pool.created else "",
+            "age": age_text(now, pool.created),
+        }
+        for pool in pools
+    ]
+    return pd.DataFrame(rows, columns=POOLS_COLUMNS)
+
+
+def age_text(now: datetime, then: datetime | None) -> str:
+    """``3d 4h`` or ``2h 5m``: how long ago ``then`` was."""
+    if then is None:
+        return ""
+    seconds = max(0, int((now - then).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    return f"{days}d {rest // 3600}h" if days else f"{rest // 3600}h {rest % 3600 // 60}m"

@@ -1,0 +1,152 @@
+"""``%pools``: list pools (table or panel) and delete a filtered selection in bulk.
+
+Unattended bulk deletion needs both ``--delete`` and ``--yes`` *and* at least one filter, so that
+no line can ever mean "every pool in the project". Without ``--yes`` it prints what it would delete
+and sends nothing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from . import rules
+from .bulk import DONE, BulkDeletion, BulkItem, ItemState
+from .client import PoolsClient
+from .errors import ModelArtsError
+from .models import Pool
+from .tables import pools_table
+
+__all__ = ["BulkFailed", "run_pools", "select_pools"]
+
+_LABEL = re.compile(r"[A-Za-z0-9._/-]+=[A-Za-z0-9._-]*")
+
+
+class BulkFailed(ModelArtsError):
+    """Some pools of an unattended bulk deletion failed (the others went on)."""
+
+
+def select_pools(pools: list[Pool], *, phase: str | None, name: str | None) -> list[Pool]:
+    """Client-side filters: exact phase, and a glob on the display name or the id."""
+    return [
+        pool
+        for pool in pools
+        if (phase is None or pool.phase == phase)
+        and (
+            name is None
+            or fnmatch.fnmatchcase(pool.display_name or "", name)
+            or fnmatch.fnmatchcase(pool.id, name)
+        )
+    ]
+
+
+def label_selector(labels: list[str]) -> str | None:
+    for label in labels:
+        if not _LABEL.fullmatch(label):
+            raise UsageError(f"--label {label!r}: expected KEY=VALUE, e.g. course=ml101")
+    return ",".join(labels) or None
+
+
+def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
+    if args.delete and not (args.label or args.status or args.phase or args.name):
+        raise UsageError(
+            "--delete needs at least one filter (--label, --name, --phase or --status): "
+            "a bulk deletion must never mean every pool in the project"
+        )
+    selector = label_selector(args.label)
+    client = PoolsClient.from_env(
+        project_id=args.project_id, region=args.region, endpoint=args.endpoint
+    )
+
+    def lister() -> list[Pool]:
+        listed = client.list_pools(label_selector=selector, status=args.status)
+        return select_pools(listed, phase=args.phase, name=args.name)
+
+    try:
+        pools = lister()
+    finally:
+        client.close()
+    if args.delete and args.yes:
+        _unattended(client, pools, args)
+        return None
+    if args.no_widgets or terminal:
+        _show_table(pools)
+        if args.delete:
+            _dry_run(pools, args)
+        return None
+    from .pools_panel import PoolsPanel
+
+    return PoolsPanel(
+        client, lister, concurrency=args.concurrency, timeout=args.timeout, interval=args.interval
+    )
+
+
+def _show_table(pools: list[Pool]) -> None:
+    from IPython.display import display
+
+    table = pools_table(pools)
+    text = table.to_string(index=False) if len(table) else "(no pools match)"
+    display({"text/plain": text, "text/html": table.to_html(index=False, border=0)}, raw=True)
+
+
+def _dry_run(pools: list[Pool], args: Any) -> None:
+    deletable = [p for p in pools if rules.exclusion(p) is None]
+    print(f"Nothing was deleted. --delete would delete {len(deletable)} pool(s):")
+    for pool in deletable:
+        print(f"  {pool.label}")
+    for pool in pools:
+        if rules.exclusion(pool):
+            print(f"  excluded {pool.label}: {rules.exclusion(pool)}")
+    print(f"To delete them, run:\n  {same_line(args)} --delete --yes")
+
+
+def same_line(args: Any) -> str:
+    parts = ["%pools"]
+    for label in args.label:
+        parts += ["--label", shlex.quote(label)]
+    for flag in ("status", "phase", "name", "project_id", "region", "endpoint"):
+        value = getattr(args, flag)
+        if value:
+            parts += [f"--{flag.replace('_', '-')}", shlex.quote(value)]
+    return " ".join(parts)
+
+
+def _unattended(client: PoolsClient, pools: list[Pool], args: Any) -> None:
+    run = BulkDeletion(
+        client,
+        [p.id for p in pools],
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        interval=args.interval,
+    )
+    printed: dict[str, ItemState] = {}
+
+    def progress(batch: BulkDeletion) -> None:
+        for item in batch.items:
+            if printed.get(item.name) is not item.state and item.state is not ItemState.PENDING:
+                printed[item.name] = item.state
+                print(_line(item), flush=True)
+
+    run.subscribe(progress)
+    print(f"Deleting {len(pools)} pool(s), {args.concurrency} at a time…", flush=True)
+    try:
+        run.run(background=False)
+    except KeyboardInterrupt:
+        print("Stopped watching; accepted deletions continue on the server.")
+        raise
+    print(run.summary())
+    failed = [item for item in run.items if item.state is ItemState.FAILED]
+    if failed:
+        raise BulkFailed(
+            f"{len(failed)} of {len(run.items)} pools failed (the others went on): "
+            + "; ".join(f"{item.label}: {item.message}" for item in failed[:3])
+        )
+
+
+def _line(item: BulkItem) -> str:
+    done = "" if item.state not in DONE else f" after {item.elapsed:.0f} s"
+    return f"{item.state.value.upper()}: {item.label}, phase {item.phase}{done} — {item.message}"

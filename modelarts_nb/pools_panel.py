@@ -1,0 +1,217 @@
+"""PoolsPanel: browse pools, tick the ones to delete, confirm once with the count, watch them go.
+
+Stock ipywidgets only. Prepaid, frozen and already-deleting pools get no checkbox tick (disabled,
+with the reason). The confirmation is the sentence ``delete N pools`` for exactly the number
+ticked, so that a changed selection can never ride on an earlier confirmation.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import ipywidgets as widgets
+
+from . import rules
+from .bulk import BulkDeletion, BulkItem, ItemState
+from .client import PoolsClient
+from .models import Pool
+from .render import phase_badge
+from .tables import age_text
+
+__all__ = ["PoolsPanel", "confirm_phrase"]
+
+_RENDER_EVERY = 0.25  # seconds: a 100-pool batch must not flood the frontend
+
+
+def confirm_phrase(count: int) -> str:
+    return f"delete {count} pool" + ("" if count == 1 else "s")
+
+
+def _row_html(pool: Pool, reason: str | None) -> str:
+    flavors = ", ".join(f"{line.flavor}×{line.count}" for line in pool.spec_resources)
+    why = f" <span style='color:#c62828'>— {html.escape(reason)}</span>" if reason else ""
+    return (
+        f"<span style='display:inline-block;width:150px'><b>{html.escape(pool.display_name or '')}"
+        f"</b></span> {phase_badge(pool.phase)} <code>{html.escape(pool.id)}</code> · "
+        f"{html.escape(pool.type or '')} · {html.escape(flavors)} · {pool.billing_label} · "
+        f"age {age_text(datetime.now(timezone.utc), pool.created)}{why}"
+    )
+
+
+class PoolsPanel(widgets.VBox):
+    """A checkbox per pool, select all/none, refresh, one typed confirmation, live progress."""
+
+    def __init__(
+        self,
+        client: PoolsClient,
+        lister: Callable[[], list[Pool]],
+        *,
+        concurrency: int = 8,
+        timeout: float = 3600.0,
+        interval: float | None = None,
+    ) -> None:
+        self.client = client
+        self.lister = lister
+        self.options = {"concurrency": concurrency, "timeout": timeout, "interval": interval}
+        self.run: BulkDeletion | None = None
+        self._rendered_at = 0.0
+        self.title = widgets.HTML()
+        self.select_all = self._button("Select all", "", "mnb-all", self._on_all)
+        self.select_none = self._button("Select none", "", "mnb-none", self._on_none)
+        self.refresh_button = self._button("Refresh", "info", "mnb-refresh", self._on_refresh)
+        self.rows = widgets.VBox()
+        self.typed = widgets.Text(layout=widgets.Layout(width="260px"))
+        self.typed.add_class("mnb-bulk-confirm")
+        self.typed.observe(lambda _change: self._sync_delete(), names="value")
+        self.delete_button = self._button(
+            "Delete selected", "danger", "mnb-bulk-delete", self._on_delete
+        )
+        self.hint = widgets.HTML()
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="done")
+        self.progress.add_class("mnb-progress")
+        self.stop_button = self._button("Stop watching", "warning", "mnb-stop", self._on_stop)
+        self.status = widgets.HTML()
+        self.status.add_class("mnb-bulk-status")
+        self.checks: dict[str, widgets.Checkbox] = {}
+        self.toolbar = widgets.HBox([self.select_all, self.select_none, self.refresh_button])
+        self.confirm_row = widgets.HBox([self.typed, self.delete_button])
+        super().__init__(layout=widgets.Layout(border="1px solid #ccc", padding="6px"))
+        self.add_class("mnb-pools-panel")
+        self._load(lister())
+
+    @staticmethod
+    def _button(text: str, style: str, css: str, handler: Callable[[Any], Any]) -> widgets.Button:
+        button = widgets.Button(description=text, button_style=style)
+        button.add_class(css)
+        button.on_click(handler)
+        return button
+
+    # -- selection -------------------------------------------------------------------------
+
+    def _load(self, pools: list[Pool]) -> None:
+        for row in self.rows.children:  # a refresh must not leak the old rows' widget models
+            for child in row.children:
+                child.close()
+            row.close()
+        self.pools = pools
+        self.checks, rows = {}, []
+        for pool in pools:
+            reason = rules.exclusion(pool)
+            check = widgets.Checkbox(
+                value=False,
+                indent=False,
+                disabled=bool(reason),
+                layout=widgets.Layout(width="28px"),
+            )
+            check.add_class("mnb-check")
+            check.observe(lambda _change: self._sync_delete(), names="value")
+            self.checks[pool.id] = check
+            rows.append(widgets.HBox([check, widgets.HTML(_row_html(pool, reason))]))
+        self.rows.children = rows
+        self.title.value = (
+            f"<b>{len(pools)} pools</b> in project <code>{self.client.settings.project_id}"
+            "</code>. Tick pools, then type the sentence shown to delete them."
+        )
+        self._show(self.title, self.toolbar, self.rows, self.confirm_row, self.hint)
+        self._sync_delete()
+
+    def selected(self) -> list[str]:
+        return [pid for pid, check in self.checks.items() if check.value and not check.disabled]
+
+    def _sync_delete(self) -> None:
+        count = len(self.selected())
+        phrase = confirm_phrase(count)
+        self.typed.placeholder = f"type: {phrase}" if count else "tick at least one pool"
+        self.delete_button.disabled = (
+            self.run is not None or not count or (self.typed.value != phrase)
+        )
+        self.hint.value = (
+            f"<span style='color:#b71c1c'>Deleting stops every notebook, training job and "
+            f"inference service on the {count} selected pool(s); pools and disks cannot be "
+            f"restored.</span> Type <code>{phrase}</code> to enable the button."
+            if count
+            else ""
+        )
+
+    def _on_all(self, _button: widgets.Button) -> None:
+        for check in self.checks.values():
+            check.value = not check.disabled
+
+    def _on_none(self, _button: widgets.Button) -> None:
+        for check in self.checks.values():
+            check.value = False
+
+    def _on_refresh(self, _button: widgets.Button) -> None:
+        if self.run is None:
+            self._load(self.lister())
+            self.typed.value = ""
+
+    # -- deletion --------------------------------------------------------------------------
+
+    def _on_delete(self, _button: widgets.Button) -> None:
+        self.delete_button.disabled = True  # first
+        ids = self.selected()
+        if self.run is not None or self.typed.value != confirm_phrase(len(ids)) or not ids:
+            self._sync_delete()
+            return
+        self.start(ids, background=True)
+
+    def start(self, ids: list[str], *, background: bool) -> BulkDeletion:
+        """Delete ``ids`` (the typed confirmation, or ``--yes``, already given)."""
+        self.run = BulkDeletion(self.client, ids, **self.options)  # type: ignore[arg-type]
+        for check in self.checks.values():
+            check.disabled = True
+        self.typed.disabled = True
+        self.progress.max = len(ids)
+        self._show(self.title, self.progress, self.stop_button, self.status)
+        self.run.subscribe(self._on_progress)
+        self.run.run(background=background)
+        return self.run
+
+    def _on_stop(self, _button: widgets.Button) -> None:
+        if self.run is not None:
+            self.run.stop_watching()
+
+    def _show(self, *children: widgets.Widget) -> None:
+        self.children = children
+
+    def _on_progress(self, run: BulkDeletion) -> None:
+        now = time.monotonic()
+        if not run.finished.is_set() and now - self._rendered_at < _RENDER_EVERY:
+            return
+        self._rendered_at = now
+        counts = run.counts()
+        done = sum(
+            n
+            for state, n in counts.items()
+            if state in (ItemState.DELETED, ItemState.FAILED, ItemState.EXCLUDED, ItemState.SKIPPED)
+        )
+        self.progress.value = min(done, self.progress.max)
+        self.stop_button.disabled = run.finished.is_set()
+        self.status.value = _status_table(run.items) + (
+            f"<pre class='mnb-summary'>{html.escape(run.summary())}</pre>"
+            if run.finished.is_set()
+            else ""
+        )
+
+    def close(self) -> None:
+        if self.run is not None:
+            self.run.stop_watching()
+        super().close()
+
+
+def _status_table(items: list[BulkItem]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(item.label)}</td><td>{phase_badge(item.phase)}</td>"
+        f"<td>{item.elapsed:.0f} s</td><td>{item.state.value}</td>"
+        f"<td>{html.escape(item.message)}</td></tr>"
+        for item in items
+    )
+    return (
+        "<div style='max-height:360px;overflow:auto'><table class='mnb-table'><tr><th>pool</th>"
+        f"<th>phase</th><th>elapsed</th><th>outcome</th><th>details</th></tr>{rows}</table></div>"
+    )

@@ -1,0 +1,171 @@
+"""Bulk deletion (%pools, PoolsPanel, delete_many/watch_many) against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from conftest import make_client
+
+from modelarts_nb.bulk import ItemState
+from modelarts_nb.pools_panel import PoolsPanel
+from modelarts_nb.sandbox import Fault, start
+
+
+@pytest.fixture
+def sb():
+    with start(pools=24, delete_seconds=0.4) as sandbox:
+        yield sandbox
+
+
+def states(items):
+    return Counter(item.state.value for item in items)
+
+
+def student_pools(n):
+    return [f"pool-{i:02}" for i in range(1, n + 1)]
+
+
+def test_delete_many_one_delete_each_and_reasons(sb):
+    names = [
+        *student_pools(20),
+        "prepaid-pool",
+        "frozen-pool",
+        "leaving-pool",
+        "team-shared",
+        "nope",
+        "pool-01",
+    ]
+    with make_client(sb) as client:
+        items = client.delete_many(names, concurrency=8)
+        assert sb.count(method="GET") == 1  # one LIST is the whole preflight
+        client.watch_many(items, interval=0.05)
+    assert states(items) == {"deleted": 21, "excluded": 4}  # leaving-pool was already deleting
+    reasons = {item.name: item.message for item in items if item.state is ItemState.EXCLUDED}
+    assert "unsubscrib" in reasons["prepaid-pool"] and "frozen" in reasons["frozen-pool"]
+    assert "2 pools share this name" in reasons["team-shared"] and "no such pool" in reasons["nope"]
+    assert sb.count(method="DELETE") == 20  # a repeated name is one intent
+    assert all(sb.accepted_deletes(i.pool.id) <= 1 for i in items if i.pool)
+
+
+def test_failures_never_stop_the_others(sb):
+    with make_client(sb) as client:
+        victim = sb.display_names()["pool-03"][0]
+        sb.inject(Fault(method="DELETE", pool=victim, status=500))
+        sb.fail_deletion(sb.display_names()["pool-04"][0], phase="Error", message="disk busy")
+        items = client.delete_many(student_pools(6), concurrency=3)
+        client.watch_many(items, interval=0.05)
+    by_name = {item.name: item for item in items}
+    assert by_name["pool-03"].state is ItemState.FAILED
+    assert (
+        "ModelArts.50005000" in by_name["pool-03"].message
+        and "request id" in by_name["pool-03"].message
+    )
+    assert (
+        by_name["pool-04"].state is ItemState.FAILED and "disk busy" in by_name["pool-04"].message
+    )
+    assert states(items) == {"deleted": 4, "failed": 2}
+
+
+def test_a_401_stops_the_batch_at_once(sb):
+    with make_client(sb) as client:
+        sb.inject(Fault(method="DELETE", status=401, times=100))
+        items = client.delete_many(student_pools(20), concurrency=4)
+    assert sb.count(method="DELETE") <= 4  # only those already in flight
+    counts = states(items)
+    assert counts["failed"] == sb.count(method="DELETE") and counts["skipped"] >= 16
+    skipped = [i for i in items if i.state is ItemState.SKIPPED]
+    assert all("stopped after a 401" in i.message for i in skipped)
+
+
+def test_throttling_slows_the_whole_batch(sb):
+    with start(pools=60, delete_seconds=30, rate_limit=20) as limited:
+        with make_client(limited) as client:
+            items = client.delete_many(student_pools(60), concurrency=8)
+        assert states(items) == {"deleting": 60}
+        records = limited.requests
+    rejected = [r for r in records if r.status == 429]
+    assert rejected, "the rate limit must have been hit"
+    first = rejected[0].time
+    late = [r for r in rejected if r.time > first + 0.1]  # sent after the client knew
+    assert late == [], f"{len(late)} requests beyond the limit after the first 429"
+    assert sum(r.method == "DELETE" and r.status == 200 for r in records) == 60
+
+
+def test_panel_select_three_confirm_and_see_them_deleted(sb):
+    client = make_client(sb)
+    panel = PoolsPanel(
+        client, lambda: client.list_pools(label_selector="course=ml101"), interval=0.05
+    )
+    assert len(panel.checks) == 24
+    ids = sb.display_names()
+    chosen = [ids[name][0] for name in ("pool-01", "pool-02", "pool-03")]
+    for pool_id in chosen:
+        panel.checks[pool_id].value = True
+    panel.typed.value = "delete 2 pools"
+    assert panel.delete_button.disabled
+    panel.typed.value = "delete 3 pools"
+    assert not panel.delete_button.disabled
+    panel.checks[ids["pool-04"][0]].value = True  # the selection changed: confirm again
+    assert panel.delete_button.disabled
+    panel.checks[ids["pool-04"][0]].value = False
+    panel.delete_button.click()
+    panel.delete_button.click()
+    panel.run.join(10)
+    assert panel.progress.value == panel.progress.max == 3
+    assert "3 deleted" in panel.status.value
+    assert sb.count(method="DELETE") == 3
+    assert all(sb.pool_json(pool_id) is None for pool_id in chosen)
+
+
+def test_panel_excludes_prepaid_and_stop_never_stops_deletes(sb):
+    client = make_client(sb)
+    panel = PoolsPanel(client, client.list_pools, interval=5)
+    ids = sb.display_names()
+    for name in ("prepaid-pool", "frozen-pool", "leaving-pool"):
+        assert panel.checks[ids[name][0]].disabled
+    panel.select_all.click()
+    count = len(panel.selected())
+    assert ids["prepaid-pool"][0] not in panel.selected()
+    panel.typed.value = f"delete {count} pools"
+    panel.delete_button.click()
+    panel.stop_button.click()
+    panel.run.join(10)
+    assert sb.count(method="DELETE") == count  # every confirmed DELETE was still sent
+
+
+def test_pools_magic_text_paths(shell, capsys, env_sandbox):
+    result = shell.run_cell("%pools --delete --no-widgets")
+    out = capsys.readouterr()
+    assert not result.success and "needs at least one filter" in out.out + out.err
+    shell.run_cell("%pools --label course=ml101 --delete --no-widgets")
+    out = capsys.readouterr().out
+    assert "Nothing was deleted" in out and "%pools --label course=ml101 --delete --yes" in out
+    assert env_sandbox.count(method="DELETE") == 0
+    result = shell.run_cell("%pools --name 'pool-0*' --delete --yes --interval 0.05")
+    out = capsys.readouterr().out
+    assert result.success and "3 deleted" in out
+    assert env_sandbox.count(method="DELETE") == 3
+
+
+def test_pools_magic_reports_failures_in_one_line(shell, capsys, env_sandbox):
+    env_sandbox.inject(
+        Fault(
+            method="DELETE",
+            pool=env_sandbox.display_names()["pool-02"][0],
+            status=403,
+            body={"error_code": "ModelArts.5014", "error_msg": "Permission deny"},
+        )
+    )
+    result = shell.run_cell("%pools --name 'pool-0*' --delete --yes --interval 0.05")
+    out = capsys.readouterr().out
+    assert not result.success
+    assert out.strip().splitlines()[-1].startswith("BulkFailed: 1 of 3 pools failed")
+    assert "ModelArts.5014" in out and "Traceback" not in out
+
+
+def test_pools_magic_returns_panel(shell, capsys, env_sandbox):
+    shell.run_cell("p = %pools --label course=ml101")
+    panel = shell.user_ns["p"]
+    assert isinstance(panel, PoolsPanel) and len(panel.checks) == 3
+    assert env_sandbox.count(method="DELETE") == 0
