@@ -10,7 +10,7 @@ import argparse
 import platform
 from collections.abc import Callable
 
-from . import cadence, first_panel, imports, overhead, tables
+from . import bulk, cadence, first_panel, imports, overhead, tables
 
 Section = tuple[str, Callable[[], list[dict[str, str]]]]
 
@@ -49,6 +49,7 @@ def main() -> None:
             "<= 25 GETs for 10 min)",
             cadence.run,
         ),
+        ("Bulk clean-up (%pools / delete_many)", bulk.run),
     ]
     print(f"machine: {platform.machine()}, Python {platform.python_version()}\n")
     for title, section in sections:
