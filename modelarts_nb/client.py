@@ -176,7 +176,8 @@ class PoolsClient:
         raise errors.PoolNotFound(
             status=404,
             what=f"no pool with id or display name {name_or_display!r} in project "
-            f"{self.settings.project_id}",
+            f"{self.settings.project_id} (checked the pool list)",
+            from_server=False,
         )
 
     # -- deleting --------------------------------------------------------------------------

@@ -85,7 +85,9 @@ class ApiError(ModelArtsError):
         request_id: str | None = None,
         what: str = "",
         hint: str | None = None,
+        from_server: bool = True,
     ) -> None:
+        self.from_server = from_server
         self.status = status
         self.error_code = error_code
         self.error_msg = error_msg
@@ -96,6 +98,8 @@ class ApiError(ModelArtsError):
         super().__init__(self._line())
 
     def _line(self) -> str:
+        if not self.from_server:  # decided here, e.g. a name absent from a pool list
+            return f"{self.what} — {self.hint}" if self.hint else self.what
         details = [self.error_code or f"HTTP {self.status}"]
         if self.error_code:
             details.append(f"HTTP {self.status}")

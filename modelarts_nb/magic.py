@@ -24,7 +24,18 @@ __all__ = ["PoolMagics", "DebugError"]
 
 
 class DebugError(Exception):
-    """Raised instead of a one-line ModelArtsError under ``--debug``, to show the traceback."""
+    """Raised instead of a one-line ModelArtsError under ``--debug``, to show the traceback.
+
+    It renders the standard Python traceback of the cause itself: IPython's ``%xmode Verbose``
+    would print every frame's local variables, and some hold credentials or ``os.environ``.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        import traceback
+
+        cause = self.__cause__ or self
+        lines = traceback.format_exception(type(cause), cause, cause.__traceback__)
+        return [line.rstrip("\n") for line in "".join(lines).splitlines()]
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -212,7 +223,11 @@ class _Progress:
 
     def __call__(self, flow: DeleteFlow) -> None:
         state = (flow.step.value, flow.pool.phase)
-        if state != self._last and flow.step in (Step.SENDING, Step.WATCHING):
+        last = self._last
+        changed = last is None or state[0] != last[0] or (
+            flow.step is Step.WATCHING and state != last
+        )
+        if changed and flow.step in (Step.SENDING, Step.WATCHING):
             print(flow_text(flow), flush=True)
         self._last = state
 

@@ -136,7 +136,7 @@ class DeletePanel(widgets.VBox):
                 "version_minor": 0,
                 "model_id": self.model_id,
             },
-            "text/plain": f"{flow_text(flow)}\n\n{pool_text(flow.pool)}",
+            "text/plain": f"{flow_text(flow)}\n\n{_last_seen(flow)}{pool_text(flow.pool)}",
             "text/html": flow_html(flow) + pool_html(flow.pool, region=self.region,
                                                      endpoint=endpoint),
         }
@@ -173,3 +173,7 @@ class DeletePanel(widgets.VBox):
         self.flow.stop()
         super().close()
 
+
+
+def _last_seen(flow: DeleteFlow) -> str:
+    return "As last seen before it disappeared:\n" if flow.step is Step.DELETED else ""

@@ -136,7 +136,12 @@ class Sandbox:
         return env
 
     def export_env(self) -> dict[str, str]:
+        """Point this process at the sandbox; other credentials in the environment (a real
+        security token or IAM token) are removed so they cannot mix with the sandbox's keys."""
         env = self.env()
+        for name in ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "MODELARTS_AUTH_TOKEN"):
+            if name not in env:
+                os.environ.pop(name, None)
         os.environ.update(env)
         return env
 
