@@ -4,10 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_STAMP := $(VENV)/.installed-test
 DEMO_STAMP := $(VENV)/.installed-demo
+COMPAT := .venv-compat
+COMPAT_STAMP := $(COMPAT)/.installed
 SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
 
-.PHONY: test lint bench demo clean
+.PHONY: test lint bench demo clean compat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +23,23 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[demo]'
 	touch $@
 
+# The oldest supported stack (JupyterLab 3.6, ipywidgets 7.8, ipykernel 6, IPython 7.34), as
+# ModelArts notebook images ship it: tests/browser drives its JupyterLab, and the magic tests run
+# in it too. The stamp keeps `make test` from re-running pip every time.
+$(COMPAT_STAMP): pyproject.toml tests/browser/compat_env.sh
+	PYTHON=$(PYTHON) COMPAT_VENV=$(COMPAT) bash tests/browser/compat_env.sh
+	touch $@
+
+compat: $(COMPAT_STAMP)
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check modelarts_nb tests benchmarks
 	$(BIN)/mypy modelarts_nb
 
-test: lint
+test: lint compat
 	$(BIN)/python -m pytest -q
+	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider tests/test_magic.py tests/test_panel.py tests/test_bulk.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks/
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks
@@ -44,4 +57,4 @@ demo: $(DEMO_STAMP)
 	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(COMPAT) .pytest_cache .mypy_cache .ruff_cache test-artifacts

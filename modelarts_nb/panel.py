@@ -101,8 +101,12 @@ class DeletePanel(widgets.VBox):
     def _render(self) -> None:
         flow, pool = self.flow, self.flow.pool
         endpoint = flow.client.settings.endpoint
-        self.header.value = header_html(pool, region=self.region, endpoint=endpoint)
-        self.tables.value = tables_html(pool)
+        gone = flow.step is Step.DELETED
+        self.header.value = header_html(
+            pool, region=self.region, endpoint=endpoint, phase="Deleted" if gone else None
+        )
+        note = "The pool is gone; its resources as last seen before it disappeared:" if gone else ""
+        self.tables.value = tables_html(pool, note=note)
         self.status.value = flow_html(flow)
         busy = flow.step in BUSY
         self.typed.disabled = flow.step is not Step.REVIEW
@@ -137,8 +141,10 @@ class DeletePanel(widgets.VBox):
                 "model_id": self.model_id,
             },
             "text/plain": f"{flow_text(flow)}\n\n{_last_seen(flow)}{pool_text(flow.pool)}",
-            "text/html": flow_html(flow) + pool_html(flow.pool, region=self.region,
-                                                     endpoint=endpoint),
+            "text/html": flow_html(flow) + pool_html(
+                flow.pool, region=self.region, endpoint=endpoint,
+                phase="Deleted" if flow.step is Step.DELETED else None,
+            ),
         }
 
     def show(self) -> None:

@@ -119,11 +119,12 @@ def pool_text(pool: Pool) -> str:
     return "\n".join(lines)
 
 
-def tables_html(pool: Pool) -> str:
-    parts = [_TABLE_STYLE]
+def tables_html(pool: Pool, *, note: str = "") -> str:
+    parts = [_TABLE_STYLE, f"<div><i>{_esc(note)}</i></div>" if note else ""]
     for title, table in (("spec.resources", spec_resources_table(pool)),
                          ("status.resources", status_resources_table(pool))):
-        parts.append(f"<b>{title}</b> <small>({len(table)} rows)</small>")
+        rows = len(table)
+        parts.append(f"<b>{title}</b> <small>({rows} row{'' if rows == 1 else 's'})</small>")
         if table.empty:
             parts.append("<div><i>none</i></div>")
         else:
@@ -132,7 +133,10 @@ def tables_html(pool: Pool) -> str:
     return "".join(parts)
 
 
-def header_html(pool: Pool, *, region: str | None, endpoint: str) -> str:
+def header_html(
+    pool: Pool, *, region: str | None, endpoint: str, phase: str | None = None
+) -> str:
+    """``phase`` overrides the pool's own (e.g. "Deleted" once GET answers 404)."""
     facts = " · ".join(f"{k}: <b>{_esc(v)}</b>" for k, v in _facts(pool))
     url = console_url(region, endpoint)
     link = (
@@ -146,14 +150,16 @@ def header_html(pool: Pool, *, region: str | None, endpoint: str) -> str:
     return (
         f"<div class='mnb-header'><span style='font-size:1.25em'><b>"
         f"{_esc(pool.display_name or '(no display name)')}</b></span> "
-        f"&nbsp;id <code><b>{_esc(pool.id)}</b></code> &nbsp;{phase_badge(pool.phase)}"
+        f"&nbsp;id <code><b>{_esc(pool.id)}</b></code> &nbsp;{phase_badge(phase or pool.phase)}"
         f"<div>{facts}{link}</div>{odd}</div>"
     )
 
 
-def pool_html(pool: Pool, *, region: str | None, endpoint: str) -> str:
+def pool_html(
+    pool: Pool, *, region: str | None, endpoint: str, phase: str | None = None
+) -> str:
     return (
-        header_html(pool, region=region, endpoint=endpoint)
+        header_html(pool, region=region, endpoint=endpoint, phase=phase)
         + tables_html(pool)
         + f"<div><b>{_esc(consequences(pool))}</b></div>"
     )

@@ -238,3 +238,12 @@ def test_two_hundred_flavors_render(open_panel, sb):
     panel = open_panel("big")
     assert panel.tables.value.count("<tr>") >= 201 and "(200 rows)" in panel.tables.value
     assert "mnb-scroll" in panel.tables.value
+
+
+def test_deleted_panel_does_not_contradict_itself(open_panel, sb):
+    panel = open_panel("pool-01")
+    panel.typed.value = "pool-01"
+    panel.delete_button.click()
+    assert finish(panel) is Step.DELETED
+    assert ">Deleted</span>" in panel.header.value and ">Deleting</span>" not in panel.header.value
+    assert "as last seen before it disappeared" in panel.tables.value

@@ -6,8 +6,8 @@ references ``pytest --nbval`` compares against.
 
 Each notebook runs top to bottom in a fresh kernel of *this* interpreter (the venv's python,
 as ``--nbval-current-env`` does, whatever the notebook's kernelspec says), with the notebook's
-directory as working directory, and with widget state stored in the notebook metadata (as
-JupyterLab saves it). The kernel gets a scrubbed environment: no ``HUAWEICLOUD_*`` or
+directory as working directory. Widget state is executed but not kept in the committed files
+(see ``main``). The kernel gets a scrubbed environment: no ``HUAWEICLOUD_*`` or
 ``MODELARTS_*`` variable of yours and no profile file, so the outputs depend only on the
 in-process sandbox each notebook starts, and no credential of yours can reach a committed file.
 A failing cell aborts the run and that notebook is not rewritten.
@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         started = time.monotonic()
         nb = execute(path)
+        # Widget state is tied to the ipywidgets major version that wrote it: a JupyterLab 3.6
+        # server (ipywidgets 7) cannot load 8's and logs errors. Every widget output also carries
+        # a text/HTML copy, which is what viewers without a live kernel show anyway.
+        nb.metadata.pop("widgets", None)
         nbformat.validate(nb)
         nbformat.write(nb, path)
         print(f"{path}: {len(nb.cells)} cells, executed in {time.monotonic() - started:.1f} s")
