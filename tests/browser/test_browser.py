@@ -210,6 +210,7 @@ def delete_pool_02(
     expect(page.locator(STDOUT, has_text="the kernel is free: 45")).to_be_visible()
     evidence.timings["run_all_s"], t = time.perf_counter() - t, time.perf_counter()
     confirm_by_typing(panel)
+    panel.screenshot(path=str(ARTIFACTS / f"{shot}-review.png"))  # confirmed, before the click
     panel.locator(".mnb-delete").click()
     status = panel.locator(".mnb-status-line")
     expect(status).to_contain_text(re.compile(r"WATCHING: pool pool-02 .*phase Deleting"))
