@@ -10,7 +10,6 @@ slows the whole batch down on a 429.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from . import rules
 from .errors import AuthenticationError, ModelArtsError, PoolNotFound
+from .listeners import Listeners
 from .models import Pool
 from .retry import poll_delay
 
@@ -36,8 +36,6 @@ __all__ = [
     "send_deletes",
     "watch_many",
 ]
-
-log = logging.getLogger("modelarts_nb")
 
 
 class ItemState(str, Enum):
@@ -255,11 +253,12 @@ class BulkDeletion:
         self.items: list[BulkItem] = []
         self.stopped = threading.Event()
         self.finished = threading.Event()
-        self._listeners: list[Callable[[BulkDeletion], None]] = []
+        self.error: ModelArtsError | None = None  # what stopped the whole batch, if anything
+        self._listeners: Listeners[BulkDeletion] = Listeners()
         self._thread: threading.Thread | None = None
 
     def subscribe(self, listener: Callable[[BulkDeletion], None]) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def run(self, *, background: bool = True) -> None:
         if not background:
@@ -284,7 +283,9 @@ class BulkDeletion:
         """``12 deleted, 1 failed, 2 excluded`` plus one line per failure (code, request id)."""
         counts = self.counts()
         head = ", ".join(f"{n} {state.value}" for state, n in counts.items() if n)
-        lines = [head or "nothing to do"]
+        lines = [head or "nothing done"]
+        if self.error is not None:
+            lines.append(f"  the batch stopped: {self.error}")
         lines += [
             f"  {item.label}: {item.message}"
             for item in self.items
@@ -293,32 +294,27 @@ class BulkDeletion:
         return "\n".join(lines)
 
     def _work(self) -> None:
+        """Per-pool failures live in the items; a failure of the batch itself (the LIST, say)
+        is kept in ``error`` so that a background run never loses it."""
+        def changed(_item: BulkItem) -> None:
+            self._listeners.notify(self)
+
         try:
             self.items = preflight(self.client, self.names)
-            self._notify()
-            send_deletes(
-                self.client, self.items, concurrency=self.concurrency, on_update=self._changed
-            )
+            self._listeners.notify(self)
+            send_deletes(self.client, self.items, concurrency=self.concurrency, on_update=changed)
             watch_many(
                 self.client,
                 self.items,
                 timeout=self.timeout,
                 interval=self.interval,
                 concurrency=self.concurrency,
-                on_update=self._changed,
+                on_update=changed,
                 stop=self.stopped,
             )
+        except ModelArtsError as exc:
+            self.error = exc
         finally:
             self.client.close()
             self.finished.set()
-            self._notify()
-
-    def _changed(self, item: BulkItem) -> None:
-        self._notify()
-
-    def _notify(self) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(self)
-            except Exception:  # noqa: BLE001 - a broken view must not break the deletions
-                log.exception("modelarts-nb: a listener failed")
+            self._listeners.notify(self)

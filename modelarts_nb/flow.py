@@ -23,6 +23,7 @@ from enum import Enum
 from . import rules
 from .client import PoolsClient
 from .errors import ModelArtsError, PoolNotFound
+from .listeners import Listeners
 from .models import Pool
 
 __all__ = ["DeleteFlow", "Step", "stop_all_watches"]
@@ -70,7 +71,7 @@ class DeleteFlow:
         self.polls = 0
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[DeleteFlow] = Listeners()
         self._thread: threading.Thread | None = None
         _REGISTRY.register(self)
 
@@ -88,7 +89,7 @@ class DeleteFlow:
         return self._thread is not None and self._thread.is_alive()
 
     def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     # -- user intents ------------------------------------------------------------------------
 
@@ -257,11 +258,7 @@ class DeleteFlow:
         self._notify()
 
     def _notify(self) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(self)
-            except Exception:  # noqa: BLE001 - a broken view must not break the deletion
-                log.exception("modelarts-nb: a listener failed")
+        self._listeners.notify(self)
 
 
 class _Registry:

@@ -139,6 +139,8 @@ def _unattended(client: PoolsClient, pools: list[Pool], args: Any) -> None:
         print("Stopped watching; accepted deletions continue on the server.")
         raise
     print(run.summary())
+    if run.error is not None:
+        raise run.error
     failed = [item for item in run.items if item.state is ItemState.FAILED]
     if failed:
         raise BulkFailed(

@@ -169,3 +169,17 @@ def test_pools_magic_returns_panel(shell, capsys, env_sandbox):
     panel = shell.user_ns["p"]
     assert isinstance(panel, PoolsPanel) and len(panel.checks) == 3
     assert env_sandbox.count(method="DELETE") == 0
+
+
+def test_a_batch_that_cannot_even_list_says_why(sb):
+    client = make_client(sb)
+    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    ids = sb.display_names()
+    for name in ("pool-01", "pool-02"):
+        panel.checks[ids[name][0]].value = True
+    panel.typed.value = "delete 2 pools"
+    sb.inject(Fault(method="GET", list_only=True, status=500))
+    panel.delete_button.click()
+    panel.run.join(10)
+    assert "the batch stopped" in panel.status.value and "ModelArts.50005000" in panel.status.value
+    assert sb.count(method="DELETE") == 0

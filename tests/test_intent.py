@@ -8,15 +8,12 @@ explicit pool, or the Python API's `delete_pool` is called. DELETEs are counted 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
-from modelarts_nb.sandbox import start
 
 DRY_CELLS = [
     "%load_ext modelarts_nb",
@@ -30,15 +27,9 @@ DRY_CELLS = [
 
 
 @pytest.fixture
-def sb(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith(("HUAWEICLOUD_", "MODELARTS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "none"))
-    with start(pools=3, delete_seconds=0.5) as sandbox:
-        for name, value in sandbox.env().items():
-            monkeypatch.setenv(name, value)  # inherited by kernels and subprocesses
-        yield sandbox
+def sb(env_sandbox):
+    """The sandbox, its settings in os.environ: inherited by kernels and subprocesses."""
+    return env_sandbox
 
 
 def notebook(cells: list[str], *, parameters: str | None = None) -> nbformat.NotebookNode:
