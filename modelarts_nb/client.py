@@ -13,8 +13,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -25,14 +23,8 @@ from .auth import AkSkAuth, TokenAuth
 from .bulk import BulkItem
 from .models import Pool
 from .names import check_display_name, check_pool_id, looks_like_pool_id
-from .retry import (
-    RETRYABLE_STATUS,
-    RetryPolicy,
-    Throttle,
-    parse_rate_limit,
-    parse_retry_after,
-    poll_delay,
-)
+from .responses import api_error, error_fields, retry_after, transport_reason
+from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit, poll_delay
 from .settings import Settings, resolve_settings
 from .signer import canonical_query
 
@@ -40,15 +32,7 @@ __all__ = ["PoolsClient", "DEFAULT_TIMEOUT"]
 
 log = logging.getLogger("modelarts_nb")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-_STATUS_ERRORS: dict[int, type[errors.ApiError]] = {
-    401: errors.AuthenticationError,
-    403: errors.PermissionDenied,
-    404: errors.PoolNotFound,
-    429: errors.Throttled,
-}
-_SKEW_WARN_SECONDS = 5 * 60
-_LOST = object()  # a DELETE whose answer never arrived
-_ACCEPTED = object()  # a DELETE answered 2xx whose body could not be read
+_LOST = object()  # a DELETE whose outcome is unknown: no answer, a gateway error, junk
 
 
 class PoolsClient:
@@ -234,8 +218,8 @@ class PoolsClient:
             answer = self._send_delete(path, pool_id, first=sent == 1)
             if isinstance(answer, Pool):
                 return answer
-            # Lost, or "accepted" with an unreadable body (maybe not even from ModelArts):
-            # look before acting; a pool not yet deleting gets at most one more DELETE.
+            # Outcome unknown: look before acting; a pool not yet deleting gets at most one
+            # more DELETE.
             try:
                 current = self.get_pool(pool_id)
             except errors.PoolNotFound:
@@ -251,8 +235,8 @@ class PoolsClient:
     def _send_delete(self, path: str, pool_id: str, *, first: bool) -> Pool | object:
         """Send DELETE, resent only after an explicit 429 refusal.
 
-        Returns the accepted pool, ``_ACCEPTED`` (2xx with an unreadable body) or ``_LOST``
-        (no answer, or a gateway's 502/503/504: the backend may or may not have acted).
+        Returns the accepted pool, or ``_LOST`` when the outcome is unknown: no answer, a
+        gateway's 502/503/504, or a 2xx with an unreadable body (maybe not even from ModelArts).
         """
         for attempt in range(1, self.retry.attempts + 1):
             try:
@@ -269,7 +253,7 @@ class PoolsClient:
                 try:
                     return Pool.from_api(response.json())
                 except ValueError:
-                    return _ACCEPTED
+                    return _LOST
             raise self._error(response, f"deleting pool {pool_id} failed")
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -353,7 +337,7 @@ class PoolsClient:
                 continue
             if response.status_code in RETRYABLE_STATUS and not last:
                 if response.status_code != 429:  # the throttle already paused for a 429
-                    self._sleep(self.retry.delay(attempt, _retry_after(response)))
+                    self._sleep(self.retry.delay(attempt, retry_after(response)))
                 continue
             if not response.is_success:
                 raise self._error(response, f"reading {what} failed")
@@ -381,7 +365,7 @@ class PoolsClient:
             log.debug("%s %s failed: %s", method, url, type(exc).__name__)
             raise errors.ConnectionFailed(
                 f"{method} {self.settings.endpoint}{url.split('?')[0]} failed: "
-                f"{_transport_reason(exc)}"
+                f"{transport_reason(exc)}"
             ) from None
         if response.status_code == 429:
             self._on_throttled(response)
@@ -396,30 +380,12 @@ class PoolsClient:
         return response
 
     def _on_throttled(self, response: httpx.Response) -> None:
-        _, message, _ = _error_fields(response)
-        pause = self.retry.delay(1, _retry_after(response))
+        _, message, _ = error_fields(response)
+        pause = self.retry.delay(1, retry_after(response))
         self.throttle.throttled(pause, parse_rate_limit(message))
 
     def _error(self, response: httpx.Response, what: str) -> errors.ApiError:
-        code, message, request_id = _error_fields(response)
-        cls = _STATUS_ERRORS.get(response.status_code)
-        if cls is None:
-            cls = errors.ServerError if response.status_code >= 500 else errors.ApiError
-        kw: dict[str, Any] = {}
-        if cls is errors.Throttled:
-            kw["retry_after"] = _retry_after(response)
-        if cls is errors.AuthenticationError and isinstance(self._auth, AkSkAuth):
-            skew = _clock_skew(response)
-            if skew is not None and abs(skew) >= _SKEW_WARN_SECONDS:
-                kw["hint"] = _skew_hint(skew)
-        return cls(
-            status=response.status_code,
-            error_code=code,
-            error_msg=message,
-            request_id=request_id,
-            what=what,
-            **kw,
-        )
+        return api_error(response, what, signed=isinstance(self._auth, AkSkAuth))
 
 
 def _auth_for(settings: Settings) -> httpx.Auth:
@@ -456,56 +422,3 @@ def _check_failed(pool: Pool, seen_deleting: bool) -> None:
             "check the pool in the ModelArts console",
             last=pool,
         )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return parse_retry_after(response.headers.get("Retry-After"))
-
-
-def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
-    """(error_code, error_msg, request id) from the body forms the SDK accepts."""
-    request_id = response.headers.get("X-Request-Id")
-    try:
-        body = response.json()
-    except ValueError:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        why = f"the answer was not JSON ({kind}); a proxy or gateway may be in the way"
-        return None, why, request_id
-    if not isinstance(body, dict):
-        return None, None, request_id
-    code = body.get("error_code") or body.get("errorCode") or body.get("code")
-    message = body.get("error_msg") or body.get("errorMsg") or body.get("message")
-    request_id = request_id or body.get("request_id")
-    return (
-        str(code) if code is not None else None,
-        str(message) if message is not None else None,
-        str(request_id) if request_id else None,
-    )
-
-
-def _clock_skew(response: httpx.Response) -> float | None:
-    """Seconds our clock is ahead of the server's (negative: behind), from its Date header."""
-    try:
-        server = parsedate_to_datetime(response.headers["Date"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return (datetime.now(timezone.utc) - server).total_seconds()
-
-
-def _skew_hint(skew: float) -> str:
-    minutes = round(abs(skew) / 60)
-    direction = "ahead of" if skew > 0 else "behind"
-    return (
-        f"your clock is {minutes} minutes {direction} the server's; signatures older than "
-        "15 minutes are refused — sync the clock (e.g. enable NTP) and try again"
-    )
-
-
-def _transport_reason(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return "could not connect (is the endpoint right and reachable?)"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__})"
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
-        return "the connection closed before an answer arrived"
-    return type(exc).__name__

@@ -1,0 +1,101 @@
+"""Reading HTTP answers: the error fields, request ids, ``Retry-After`` and clock skew.
+
+Pure functions of an ``httpx.Response``, so the client's retry and delete logic stays short.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from . import errors
+from .retry import parse_retry_after
+
+__all__ = ["api_error", "error_fields", "retry_after", "transport_reason"]
+
+_STATUS_ERRORS: dict[int, type[errors.ApiError]] = {
+    401: errors.AuthenticationError,
+    403: errors.PermissionDenied,
+    404: errors.PoolNotFound,
+    429: errors.Throttled,
+}
+_SKEW_WARN_SECONDS = 5 * 60
+
+
+def api_error(response: httpx.Response, what: str, *, signed: bool) -> errors.ApiError:
+    """The typed error for an error answer; ``signed`` requests get a clock-skew hint on 401."""
+    code, message, request_id = error_fields(response)
+    cls = _STATUS_ERRORS.get(response.status_code)
+    if cls is None:
+        cls = errors.ServerError if response.status_code >= 500 else errors.ApiError
+    kw: dict[str, Any] = {}
+    if cls is errors.Throttled:
+        kw["retry_after"] = retry_after(response)
+    if cls is errors.AuthenticationError and signed:
+        skew = _clock_skew(response)
+        if skew is not None and abs(skew) >= _SKEW_WARN_SECONDS:
+            kw["hint"] = _skew_hint(skew)
+    return cls(
+        status=response.status_code,
+        error_code=code,
+        error_msg=message,
+        request_id=request_id,
+        what=what,
+        **kw,
+    )
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    return parse_retry_after(response.headers.get("Retry-After"))
+
+
+def error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
+    """(error_code, error_msg, request id) from the body forms the SDK accepts."""
+    request_id = response.headers.get("X-Request-Id")
+    try:
+        body = response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        why = f"the answer was not JSON ({kind}); a proxy or gateway may be in the way"
+        return None, why, request_id
+    if not isinstance(body, dict):
+        return None, None, request_id
+    code = body.get("error_code") or body.get("errorCode") or body.get("code")
+    message = body.get("error_msg") or body.get("errorMsg") or body.get("message")
+    request_id = request_id or body.get("request_id")
+    return (
+        str(code) if code is not None else None,
+        str(message) if message is not None else None,
+        str(request_id) if request_id else None,
+    )
+
+
+def _clock_skew(response: httpx.Response) -> float | None:
+    """Seconds our clock is ahead of the server's (negative: behind), from its Date header."""
+    try:
+        server = parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (datetime.now(timezone.utc) - server).total_seconds()
+
+
+def _skew_hint(skew: float) -> str:
+    minutes = round(abs(skew) / 60)
+    direction = "ahead of" if skew > 0 else "behind"
+    return (
+        f"your clock is {minutes} minutes {direction} the server's; signatures older than "
+        "15 minutes are refused — sync the clock (e.g. enable NTP) and try again"
+    )
+
+
+def transport_reason(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect (is the endpoint right and reachable?)"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return "the connection closed before an answer arrived"
+    return type(exc).__name__
