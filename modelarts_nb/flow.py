@@ -68,7 +68,6 @@ class DeleteFlow:
         self.error: ModelArtsError | None = None
         self.started: float | None = None
         self.last_poll: datetime | None = None
-        self.polls = 0
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._listeners: Listeners[DeleteFlow] = Listeners()
@@ -236,7 +235,6 @@ class DeleteFlow:
     def _observe(self, pool: Pool) -> None:
         with self._lock:
             self.pool = pool
-            self.polls += 1
             self.last_poll = datetime.now(timezone.utc)
         self._notify()
 
