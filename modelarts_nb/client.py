@@ -32,6 +32,7 @@ __all__ = ["PoolsClient", "DEFAULT_TIMEOUT"]
 
 log = logging.getLogger("modelarts_nb")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_JSON = {"Content-Type": "application/json"}  # sent (and signed) on every call, as the SDK does
 _LOST = object()  # a DELETE whose outcome is unknown: no answer, a gateway error, junk
 
 
@@ -60,7 +61,6 @@ class PoolsClient:
         self.throttle = Throttle(sleep, clock)
         self._auth = _auth_for(settings)
         self._options: dict[str, Any] = dict(
-            base_url=settings.endpoint,
             auth=self._auth,
             timeout=timeout,
             verify=_verify_for(settings),
@@ -358,8 +358,8 @@ class PoolsClient:
         self.throttle.wait()
         started = time.perf_counter()
         try:
-            response = self._client().request(
-                method, url, headers={"Content-Type": "application/json"}
+            response = self._client().request(  # absolute: a base_url costs a second URL parse
+                method, self.settings.endpoint + url, headers=_JSON
             )
         except httpx.HTTPError as exc:
             log.debug("%s %s failed: %s", method, url, type(exc).__name__)
