@@ -10,6 +10,8 @@ from __future__ import annotations
 import fnmatch
 import re
 import shlex
+import sys
+import threading
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -124,12 +126,15 @@ def _unattended(client: PoolsClient, pools: list[Pool], args: Any) -> None:
         interval=args.interval,
     )
     printed: dict[str, ItemState] = {}
+    lock = threading.Lock()  # workers report concurrently: one whole line at a time
 
     def progress(batch: BulkDeletion) -> None:
-        for item in batch.items:
-            if printed.get(item.name) is not item.state and item.state is not ItemState.PENDING:
-                printed[item.name] = item.state
-                print(_line(item), flush=True)
+        with lock:
+            for item in batch.items:
+                if printed.get(item.name) is not item.state and item.state is not ItemState.PENDING:
+                    printed[item.name] = item.state
+                    sys.stdout.write(_line(item) + "\n")
+            sys.stdout.flush()
 
     run.subscribe(progress)
     print(f"Deleting {len(pools)} pool(s), {args.concurrency} at a time…", flush=True)

@@ -63,7 +63,7 @@ class PoolsPanel(widgets.VBox):
         self.select_all = self._button("Select all", "", "mnb-all", self._on_all)
         self.select_none = self._button("Select none", "", "mnb-none", self._on_none)
         self.refresh_button = self._button("Refresh", "info", "mnb-refresh", self._on_refresh)
-        self.rows = widgets.VBox()
+        self.rows = widgets.VBox(layout=widgets.Layout(max_height="420px", overflow="auto"))
         self.typed = widgets.Text(layout=widgets.Layout(width="260px"))
         self.typed.add_class("mnb-bulk-confirm")
         self.typed.observe(lambda _change: self._sync_delete(), names="value")
@@ -192,6 +192,8 @@ class PoolsPanel(widgets.VBox):
         )
         self.progress.value = min(done, self.progress.max)
         self.stop_button.disabled = run.finished.is_set()
+        if run.finished.is_set():
+            self._update_static_copy()
         self.status.value = _status_table(run.items) + (
             f"<pre class='mnb-summary'>{html.escape(run.summary())}</pre>"
             if run.finished.is_set()
@@ -202,6 +204,40 @@ class PoolsPanel(widgets.VBox):
         if self.run is not None:
             self.run.stop_watching()
         super().close()
+
+    # -- display: the widget plus a static copy for viewers without widgets ----------------
+
+    def mimebundle(self) -> dict[str, Any]:
+        from .tables import pools_table
+
+        table = pools_table(self.pools)
+        text = table.to_string(index=False) if len(table) else "(no pools)"
+        html_table = table.to_html(index=False, border=0)
+        if self.run is not None:
+            text += "\n\n" + self.run.summary()
+            html_table += f"<pre>{html.escape(self.run.summary())}</pre>"
+        return {
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self.model_id,
+            },
+            "text/plain": text,
+            "text/html": html_table,
+        }
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        from IPython.display import display
+
+        self._handle = display(self.mimebundle(), raw=True, display_id=True)
+
+    def _update_static_copy(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            try:
+                handle.update(self.mimebundle(), raw=True)
+            except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
+                pass
 
 
 def _status_table(items: list[BulkItem]) -> str:

@@ -183,3 +183,18 @@ def test_a_batch_that_cannot_even_list_says_why(sb):
     panel.run.join(10)
     assert "the batch stopped" in panel.status.value and "ModelArts.50005000" in panel.status.value
     assert sb.count(method="DELETE") == 0
+
+
+def test_panel_static_copy_shows_pools_and_outcome(sb):
+    client = make_client(sb)
+    panel = PoolsPanel(
+        client, lambda: client.list_pools(label_selector="course=ml101"), interval=0.05
+    )
+    before = panel.mimebundle()
+    assert "pool-01" in before["text/plain"] and "pool-01" in before["text/html"]
+    panel.checks[sb.display_names()["pool-01"][0]].value = True
+    panel.typed.value = "delete 1 pool"
+    panel.delete_button.click()
+    panel.run.join(10)
+    after = panel.mimebundle()
+    assert "1 deleted" in after["text/plain"] and "1 deleted" in after["text/html"]
