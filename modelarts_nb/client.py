@@ -13,20 +13,22 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import bulk, errors, rules
+from . import errors, rules
 from ._version import __version__
 from .auth import AkSkAuth, TokenAuth
-from .bulk import BulkItem
 from .models import Pool
 from .names import check_display_name, check_pool_id, looks_like_pool_id
 from .responses import api_error, error_fields, retry_after, transport_reason
 from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit, poll_delay
 from .settings import Settings, resolve_settings
 from .signer import canonical_query
+
+if TYPE_CHECKING:
+    from .bulk import BulkItem
 
 __all__ = ["PoolsClient", "DEFAULT_TIMEOUT"]
 
@@ -196,6 +198,8 @@ class PoolsClient:
 
         Never raises for a single pool: each ``BulkItem`` says what happened. See ``bulk``.
         """
+        from . import bulk  # imported on first use: plain scripts never pay for it
+
         return bulk.delete_many(self, names, concurrency=concurrency, on_update=on_update,
                                 stop=stop)
 
@@ -209,6 +213,8 @@ class PoolsClient:
         stop: threading.Event | None = None,
     ) -> list[BulkItem]:
         """Watch the items ``delete_many`` accepted until each is gone, failed or timed out."""
+        from . import bulk
+
         return bulk.watch_many(self, items, timeout=timeout, interval=interval,
                                on_update=on_update, stop=stop)
 

@@ -9,7 +9,6 @@ the network — in particular never the cloud metadata address 169.254.169.254.
 
 from __future__ import annotations
 
-import configparser
 import importlib
 import os
 from collections.abc import Iterator, Mapping
@@ -157,6 +156,8 @@ def _layers(
 
 
 def _read_profile(path: Path) -> dict[str, str]:
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")
