@@ -14,6 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from .display import StaticCopy
 from .flow import BUSY, DeleteFlow, Step
 from .render import (
     confirm_prompt_html,
@@ -37,14 +38,12 @@ def _button(description: str, style: str, css: str, **kw: Any) -> widgets.Button
     return button
 
 
-class DeletePanel(widgets.VBox):
+class DeletePanel(StaticCopy, widgets.VBox):
     """Review → type the name → Delete → watch until gone, for one pool."""
 
     def __init__(self, flow: DeleteFlow, *, region: str | None = None) -> None:
         self.flow = flow
         self.region = region
-        self._handle: Any = None
-        self._displayed_at: int | None = None
         self.header = widgets.HTML()
         self.tables = widgets.HTML()
         self.consequences = widgets.HTML()
@@ -54,8 +53,9 @@ class DeletePanel(widgets.VBox):
             layout=widgets.Layout(width="420px"),
         )
         self.typed.add_class("mnb-confirm")
-        self.delete_button = _button("Delete pool", "danger", "mnb-delete", disabled=True,
-                                     icon="trash")
+        self.delete_button = _button(
+            "Delete pool", "danger", "mnb-delete", disabled=True, icon="trash"
+        )
         self.cancel_button = _button("Cancel", "", "mnb-cancel")
         self.refresh_button = _button("Refresh", "info", "mnb-refresh", icon="refresh")
         self.stop_button = _button("Stop watching", "warning", "mnb-stop", icon="stop")
@@ -128,57 +128,21 @@ class DeletePanel(widgets.VBox):
             return (*top, self.consequences, self.confirm_row, self.status)
         return (*top, self.status, self.watch_row)
 
-    # -- display -------------------------------------------------------------------------
-
-    def mimebundle(self) -> dict[str, Any]:
-        """The widget view plus a static text/HTML copy for places without widgets."""
+    def _static_copy(self) -> tuple[str, str]:
         flow = self.flow
-        endpoint = flow.client.settings.endpoint
-        return {
-            "application/vnd.jupyter.widget-view+json": {
-                "version_major": 2,
-                "version_minor": 0,
-                "model_id": self.model_id,
-            },
-            "text/plain": f"{flow_text(flow)}\n\n{_last_seen(flow)}{pool_text(flow.pool)}",
-            "text/html": flow_html(flow) + pool_html(
-                flow.pool, region=self.region, endpoint=endpoint,
-                phase="Deleted" if flow.step is Step.DELETED else None,
-            ),
-        }
-
-    def show(self) -> None:
-        """Display now (the magic does this before a foreground watch); once per cell."""
-        from IPython import get_ipython
-        from IPython.display import display
-
-        shell = get_ipython()
-        self._displayed_at = getattr(shell, "execution_count", None)
-        self._handle = display(self.mimebundle(), raw=True, display_id=True)
-
-    def _ipython_display_(self, **kwargs: Any) -> None:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        if self._displayed_at is not None and getattr(shell, "execution_count", -1) == (
-            self._displayed_at
-        ):
-            return  # already shown by the magic in this very cell
-        self.show()
-
-    def _update_static_copy(self) -> None:
-        if self._handle is None:
-            return
-        try:
-            self._handle.update(self.mimebundle(), raw=True)
-        except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
-            log.debug("modelarts-nb: display update failed", exc_info=True)
+        text = f"{flow_text(flow)}\n\n{_last_seen(flow)}{pool_text(flow.pool)}"
+        html = flow_html(flow) + pool_html(
+            flow.pool,
+            region=self.region,
+            endpoint=flow.client.settings.endpoint,
+            phase="Deleted" if flow.step is Step.DELETED else None,
+        )
+        return text, html
 
     def close(self) -> None:
         """Closing the panel stops its watch (never the deletion)."""
         self.flow.stop()
         super().close()
-
 
 
 def _last_seen(flow: DeleteFlow) -> str:

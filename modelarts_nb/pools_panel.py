@@ -18,6 +18,7 @@ import ipywidgets as widgets
 from . import rules
 from .bulk import BulkDeletion, BulkItem, ItemState
 from .client import PoolsClient
+from .display import StaticCopy
 from .models import Pool
 from .render import phase_badge
 from .tables import age_text
@@ -42,7 +43,7 @@ def _row_html(pool: Pool, reason: str | None) -> str:
     )
 
 
-class PoolsPanel(widgets.VBox):
+class PoolsPanel(StaticCopy, widgets.VBox):
     """A checkbox per pool, select all/none, refresh, one typed confirmation, live progress."""
 
     def __init__(
@@ -205,9 +206,7 @@ class PoolsPanel(widgets.VBox):
             self.run.stop_watching()
         super().close()
 
-    # -- display: the widget plus a static copy for viewers without widgets ----------------
-
-    def mimebundle(self) -> dict[str, Any]:
+    def _static_copy(self) -> tuple[str, str]:
         from .tables import pools_table
 
         table = pools_table(self.pools)
@@ -216,28 +215,7 @@ class PoolsPanel(widgets.VBox):
         if self.run is not None:
             text += "\n\n" + self.run.summary()
             html_table += f"<pre>{html.escape(self.run.summary())}</pre>"
-        return {
-            "application/vnd.jupyter.widget-view+json": {
-                "version_major": 2,
-                "version_minor": 0,
-                "model_id": self.model_id,
-            },
-            "text/plain": text,
-            "text/html": html_table,
-        }
-
-    def _ipython_display_(self, **kwargs: Any) -> None:
-        from IPython.display import display
-
-        self._handle = display(self.mimebundle(), raw=True, display_id=True)
-
-    def _update_static_copy(self) -> None:
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            try:
-                handle.update(self.mimebundle(), raw=True)
-            except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
-                pass
+        return text, html_table
 
 
 def _status_table(items: list[BulkItem]) -> str:

@@ -1,0 +1,60 @@
+"""Displaying a panel together with a static text/HTML copy of its state.
+
+Where widgets do not render (nbconvert, GitHub, a notebook opened without widget state, a
+mismatched ipywidgets frontend), viewers fall back to the ``text/plain``/``text/html`` of the same
+output. Panels keep that copy current through a display id when their work finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+__all__ = ["StaticCopy"]
+
+log = logging.getLogger("modelarts_nb")
+
+
+class StaticCopy:
+    """Mixin for a widget: ``_static_copy()`` returns (text, html) describing its state now."""
+
+    model_id: str
+    _handle: Any = None
+    _displayed_at: int | None = None
+
+    def _static_copy(self) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def mimebundle(self) -> dict[str, Any]:
+        """The widget view plus the static copy."""
+        text, html = self._static_copy()
+        view = {"version_major": 2, "version_minor": 0, "model_id": self.model_id}
+        return {
+            "application/vnd.jupyter.widget-view+json": view,
+            "text/plain": text,
+            "text/html": html,
+        }
+
+    def show(self) -> None:
+        """Display now (a magic does this before a foreground run); at most once per cell."""
+        from IPython import get_ipython
+        from IPython.display import display
+
+        self._displayed_at = getattr(get_ipython(), "execution_count", None)
+        self._handle = display(self.mimebundle(), raw=True, display_id=True)
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        from IPython import get_ipython
+
+        count = getattr(get_ipython(), "execution_count", -1)
+        if self._displayed_at is not None and count == self._displayed_at:
+            return  # already shown in this very cell
+        self.show()
+
+    def _update_static_copy(self) -> None:
+        if self._handle is None:
+            return
+        try:
+            self._handle.update(self.mimebundle(), raw=True)
+        except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
+            log.debug("modelarts-nb: display update failed", exc_info=True)
