@@ -151,13 +151,11 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def quickstart(workdir):
-    # HUAWEICLOUD_SDK_SECURITY_TOKEN is left out on purpose: sb.export_env() overrides AK/SK
-    # but leaves a security token in place, which the client would then send with the
-    # sandbox's permanent AK/SK, and the sandbox refuses the pair (401 "verify security token
-    # fail"). teaching.ipynb drops that variable itself and runs with all four secrets.
+    # All four secrets are planted: sb.export_env() must replace AK/SK and drop the others.
     env = nb_execute.kernel_env({
         "HUAWEICLOUD_SDK_AK": AK,
         "HUAWEICLOUD_SDK_SK": WRONG_SK,
+        "HUAWEICLOUD_SDK_SECURITY_TOKEN": SECURITY_TOKEN,
         "MODELARTS_AUTH_TOKEN": AUTH_TOKEN,
     })
     return _run(NOTEBOOKS / "quickstart.ipynb", workdir / "quickstart.ipynb", env)
