@@ -9,7 +9,7 @@ COMPAT_STAMP := $(COMPAT)/.installed
 SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
 
-.PHONY: test lint bench demo clean compat
+.PHONY: test lint bench demo clean compat kernel39
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,16 @@ $(COMPAT_STAMP): pyproject.toml tests/browser/compat_env.sh
 
 compat: $(COMPAT_STAMP)
 
+# The 3.9 kernel suite in a debootstrapped Debian 11 root (needs root and debootstrap).
+kernel39:
+	bash tests/kernel39/run.sh
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check modelarts_nb tests benchmarks
 	$(BIN)/mypy modelarts_nb
 
 test: lint compat
+	bash tests/kernel39/run.sh --if-possible
 	$(BIN)/python -m pytest -q
 	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider tests/test_magic.py tests/test_panel.py tests/test_bulk.py
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks/
@@ -57,4 +62,4 @@ demo: $(DEMO_STAMP)
 	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean:
-	rm -rf $(VENV) $(COMPAT) .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(COMPAT) .kernel39 .pytest_cache .mypy_cache .ruff_cache test-artifacts

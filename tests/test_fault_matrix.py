@@ -137,7 +137,7 @@ def assert_delete_discipline(sb, pool_id: str) -> None:
     """At most one accepted DELETE; a DELETE follows a DELETE only after an explicit 429."""
     records = [r for r in sb.requests if r.pool == pool_id]
     assert sb.accepted_deletes(pool_id) <= 1
-    for prev, nxt in zip(records, records[1:], strict=False):
+    for prev, nxt in zip(records, records[1:]):
         if prev.method == nxt.method == "DELETE":
             assert prev.status == 429, "DELETE resent without a GET after a lost answer"
 

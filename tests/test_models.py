@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from modelarts_nb import Pool, spec_resources_table, status_resources_table
@@ -54,7 +55,7 @@ def test_deleting_pool_has_deletion_time():
 def test_spec_table_rows_and_az_split(running):
     table = spec_resources_table(Pool.from_api(running))
     assert list(table.columns) == SPEC_COLUMNS
-    assert table.to_dict("records") == [
+    assert _records(table) == [
         {
             "flavor": "modelarts.vm.gpu.tnt004",
             "count": 4,
@@ -84,6 +85,12 @@ def test_status_table_one_row_per_state_and_flavor(running):
     ]
 
 
+def _records(table):
+    """Rows as dicts, a missing value as None (pandas 1.x keeps <NA> in to_dict, 2.x gives None)."""
+    return [{k: (None if v is None or v is pd.NA else v) for k, v in row.items()}
+            for row in table.to_dict("records")]
+
+
 def test_status_resources_accept_object_form(running):
     body = copy.deepcopy(running)
     body["status"]["resources"] = {
@@ -92,7 +99,7 @@ def test_status_resources_accept_object_form(running):
     }
     pool = Pool.from_api(body)
     table = status_resources_table(pool)
-    assert table.to_dict("records") == [
+    assert _records(table) == [
         {
             "state": "available",
             "flavor": "f1",

@@ -124,7 +124,7 @@ class Fault:
         extra = dict(self.headers or {})
         if self.retry_after is not None:
             value = self.retry_after
-            extra["Retry-After"] = f"{value:g}" if isinstance(value, float | int) else str(value)
+            extra["Retry-After"] = f"{value:g}" if isinstance(value, (float, int)) else str(value)
         return extra
 
 

@@ -60,7 +60,8 @@ class Recorder:
     (before any injected delay), so records keep arrival order even when answers overtake.
     """
 
-    _records: list[tuple[int, RequestRecord]] = field(default_factory=list)
+    _tickets: list[int] = field(default_factory=list)  # sorted; _records[i] has _tickets[i]
+    _records: list[RequestRecord] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -70,12 +71,15 @@ class Recorder:
 
     def add(self, ticket: int, record: RequestRecord) -> None:
         with self._lock:
-            bisect.insort(self._records, (ticket, record), key=lambda item: item[0])
+            at = bisect.bisect(self._tickets, ticket)  # insort(key=) needs Python 3.10
+            self._tickets.insert(at, ticket)
+            self._records.insert(at, record)
 
     def snapshot(self) -> list[RequestRecord]:
         with self._lock:
-            return [record for _, record in self._records]
+            return list(self._records)
 
     def clear(self) -> None:
         with self._lock:
+            self._tickets.clear()
             self._records.clear()
