@@ -2,12 +2,15 @@
 
 Safety rules live here because every caller (magic, panel, scripts) goes through them:
 names are validated before any request; GETs are retried within a small budget; a 401 is never
-retried; a DELETE is sent once per call, and when its answer is lost the pool is read back before
-anything else is decided (gone or Deleting → accepted; still there → at most one more DELETE).
+retried with the same credentials (a 401 after earlier successes re-reads their source once, and
+only *new* credentials get one more try: temporary keys expire during long watches); a DELETE is
+sent once per call, and when its answer is lost the pool is read back before anything else is
+decided (gone or Deleting → accepted; still there → at most one more DELETE).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import ssl
 import threading
@@ -24,7 +27,7 @@ from .models import Pool
 from .names import check_display_name, check_pool_id, looks_like_pool_id
 from .responses import api_error, error_fields, retry_after, transport_reason
 from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit, poll_delay
-from .settings import Settings, resolve_settings
+from .settings import Settings, reread_credentials, resolve_settings
 from .signer import canonical_query
 
 if TYPE_CHECKING:
@@ -62,8 +65,8 @@ class PoolsClient:
         self._clock = clock
         self.throttle = Throttle(sleep, clock)
         self._auth = _auth_for(settings)
+        self._authenticated = False  # a request with the current credentials has succeeded
         self._options: dict[str, Any] = dict(
-            auth=self._auth,
             timeout=timeout,
             verify=_verify_for(settings),
             transport=transport,
@@ -360,12 +363,48 @@ class PoolsClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method: str, url: str) -> httpx.Response:
+        """One request, and once more with renewed credentials if they expired meanwhile.
+
+        Resending after a 401 is safe even for DELETE: the gateway refused it before ModelArts
+        saw it. It happens only with credentials that differ from the refused ones.
+        """
+        auth = self._auth
+        response = self._send_once(method, url, auth)
+        if response.status_code == 401 and self._renew_credentials(auth):
+            response = self._send_once(method, url, self._auth)
+        if response.is_success:
+            self._authenticated = True
+        return response
+
+    def _renew_credentials(self, refused: httpx.Auth) -> bool:
+        """After a 401: True when there are credentials, other than ``refused``, to try once.
+
+        Only credentials that worked before may have expired; fresh ones that fail are wrong,
+        and re-reading their source could not make them right.
+        """
+        with self._lock:
+            if self._auth is not refused:  # another thread has renewed them already
+                return True
+            if not self._authenticated:
+                return False
+            self._authenticated = False  # the renewed ones have not proven themselves yet
+            creds = self.settings.credentials
+            fresh = reread_credentials(creds)
+            if fresh is None or fresh.secrets() == creds.secrets():
+                log.debug("401: %s gave no new credentials", creds.source)
+                return False
+            self.settings = dataclasses.replace(self.settings, credentials=fresh)
+            self._auth = _auth_for(self.settings)
+            log.debug("401: renewed %s from %s; sending once more", fresh.kind, fresh.source)
+            return True
+
+    def _send_once(self, method: str, url: str, auth: httpx.Auth) -> httpx.Response:
         """One request; transport failures become ConnectionFailed (httpx types never leak)."""
         self.throttle.wait()
         started = time.perf_counter()
         try:
             response = self._client().request(  # absolute: a base_url costs a second URL parse
-                method, self.settings.endpoint + url, headers=_JSON
+                method, self.settings.endpoint + url, headers=_JSON, auth=auth
             )
         except httpx.HTTPError as exc:
             log.debug("%s %s failed: %s", method, url, type(exc).__name__)
@@ -391,7 +430,12 @@ class PoolsClient:
         self.throttle.throttled(pause, parse_rate_limit(message))
 
     def _error(self, response: httpx.Response, what: str) -> errors.ApiError:
-        return api_error(response, what, signed=isinstance(self._auth, AkSkAuth))
+        return api_error(
+            response,
+            what,
+            signed=isinstance(self._auth, AkSkAuth),
+            notebook_session=self.settings.credentials.from_notebook_session,
+        )
 
 
 def _auth_for(settings: Settings) -> httpx.Auth:

@@ -25,8 +25,24 @@ _STATUS_ERRORS: dict[int, type[errors.ApiError]] = {
 _SKEW_WARN_SECONDS = 5 * 60
 
 
-def api_error(response: httpx.Response, what: str, *, signed: bool) -> errors.ApiError:
-    """The typed error for an error answer; ``signed`` requests get a clock-skew hint on 401."""
+# A notebook session acts through the agency ModelArts was given (FACTS-2 §7), so a 403 there is
+# fixed on the agency, not on the user (IAM action names: FACTS §1).
+_AGENCY_HINT = (
+    "this notebook acts through its ModelArts agency: add modelarts:pool:list and "
+    "modelarts:pool:delete for this project to that agency (IAM > Agencies), or set your own "
+    "AK/SK in HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK"
+)
+_SESSION_401_HINT = (
+    "the notebook session's temporary credentials were refused and asking the session again "
+    "gave no new ones: restart the kernel, or set your own AK/SK; nothing was resent"
+)
+
+
+def api_error(
+    response: httpx.Response, what: str, *, signed: bool, notebook_session: bool = False
+) -> errors.ApiError:
+    """The typed error for an error answer; ``signed`` requests get a clock-skew hint on 401,
+    credentials from a notebook session a hint about its agency."""
     code, message, request_id = error_fields(response)
     cls = _STATUS_ERRORS.get(response.status_code)
     if cls is None:
@@ -34,10 +50,14 @@ def api_error(response: httpx.Response, what: str, *, signed: bool) -> errors.Ap
     kw: dict[str, Any] = {}
     if cls is errors.Throttled:
         kw["retry_after"] = retry_after(response)
+    if cls is errors.AuthenticationError and notebook_session:
+        kw["hint"] = _SESSION_401_HINT
     if cls is errors.AuthenticationError and signed:
         skew = _clock_skew(response)
         if skew is not None and abs(skew) >= _SKEW_WARN_SECONDS:
             kw["hint"] = _skew_hint(skew)
+    if cls is errors.PermissionDenied and notebook_session and code != "ModelArts.0210":
+        kw["hint"] = _AGENCY_HINT
     return cls(
         status=response.status_code,
         error_code=code,

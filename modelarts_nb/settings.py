@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 from .names import check_endpoint, check_project_id, check_region
 
-__all__ = ["Credentials", "Settings", "resolve_settings", "endpoint_for_region"]
+__all__ = [
+    "Credentials",
+    "NOTEBOOK_SESSION",
+    "Settings",
+    "endpoint_for_region",
+    "reread_credentials",
+    "resolve_settings",
+]
+
+EXPLICIT = "explicit arguments"
+NOTEBOOK_SESSION = "ModelArts notebook session"
 
 _ENV = {
     "ak": "HUAWEICLOUD_SDK_AK",
@@ -38,6 +50,12 @@ _SESSION_ATTRS = {
     "project_id": "project_id",
     "region": "region_name",
 }
+# Where ModelArts images keep the ``modelarts`` SDK when it is not on the kernel's path: the
+# read-only tools mount, and the Jupyter server's own conda env (FACTS-2 §7; community source).
+SDK_DIRS = (
+    "/modelarts/tools/sdk",
+    "/modelarts/authoring/notebook-conda/envs/jp3/lib/python3.9/site-packages",
+)
 # The SDK's region table maps every region to .com except this one (FACTS.md §2).
 _ENDPOINT_EXCEPTIONS = {"ap-southeast-1": "https://modelarts.ap-southeast-1.myhuaweicloud.cn"}
 
@@ -50,7 +68,7 @@ class Credentials:
     secret_key: str | None = field(default=None, repr=False)
     security_token: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
-    source: str = "explicit arguments"
+    source: str = EXPLICIT
 
     @property
     def kind(self) -> str:
@@ -60,6 +78,10 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(kind={self.kind!r}, source={self.source!r})"
+
+    @property
+    def from_notebook_session(self) -> bool:
+        return self.source == NOTEBOOK_SESSION
 
     def secrets(self) -> tuple[str, ...]:
         """The secret strings, for redaction checks."""
@@ -135,6 +157,27 @@ def resolve_settings(
     return _settings(credentials, found, env)
 
 
+def reread_credentials(
+    credentials: Credentials, env: Mapping[str, str] | None = None
+) -> Credentials | None:
+    """The credentials ``credentials.source`` holds *now*, or None when it cannot say.
+
+    Temporary AK/SK (a notebook agency's, or ones written to the environment or profile by a
+    refresher) last 15 min to 24 h; after a 401 the client asks the same source again instead of
+    giving up on a long watch. Explicit arguments cannot be re-read.
+    """
+    if credentials.source == EXPLICIT:
+        return None
+    env = os.environ if env is None else env
+    for source, values in _layers({}, env, use_session=credentials.from_notebook_session):
+        if source == credentials.source:
+            try:
+                return _credentials(values, source)
+            except ConfigError:
+                return None
+    return None
+
+
 def _derivable(found: Mapping[str, object]) -> set[str]:
     return {"endpoint"} if "region" in found else set()
 
@@ -143,7 +186,7 @@ def _layers(
     explicit: dict[str, str | None], env: Mapping[str, str], use_session: bool
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """Yield (source name, values) lazily: later sources are read only when still needed."""
-    yield "explicit arguments", {k: v for k, v in explicit.items() if v}
+    yield EXPLICIT, {k: v for k, v in explicit.items() if v}
     yield "environment", {k: env[name] for k, name in _ENV.items() if env.get(name)}
     default = Path.home() / ".huaweicloud" / "credentials"
     path = Path(env.get("HUAWEICLOUD_SDK_CREDENTIALS_FILE") or default)
@@ -152,7 +195,7 @@ def _layers(
     if use_session:
         values = _read_notebook_session()
         if values:
-            yield "ModelArts notebook session", values
+            yield NOTEBOOK_SESSION, values
 
 
 def _read_profile(path: Path) -> dict[str, str]:
@@ -175,11 +218,30 @@ def _read_profile(path: Path) -> dict[str, str]:
 def _read_notebook_session() -> dict[str, str]:
     """Inside a ModelArts notebook, ``modelarts.session.Session()`` carries the agency's keys."""
     try:
-        session = importlib.import_module("modelarts.session").Session()
+        session = _session_module().Session()
     except Exception:  # noqa: BLE001 - not in a ModelArts notebook, or its SDK failed: skip it
         return {}
     values = {key: getattr(session, attr, None) for key, attr in _SESSION_ATTRS.items()}
     return {k: str(v) for k, v in values.items() if isinstance(v, str) and v}
+
+
+def _session_module() -> Any:
+    """``modelarts.session``; if the kernel's path lacks it, look where the images keep it.
+
+    Such a folder is *appended* to ``sys.path``, so it can only supply what the kernel does not
+    already have: none of the kernel's own packages is ever shadowed.
+    """
+    try:
+        return importlib.import_module("modelarts.session")
+    except ImportError:
+        pass
+    for folder in SDK_DIRS:
+        if os.path.isfile(os.path.join(folder, "modelarts", "session.py")):
+            if folder not in sys.path:
+                sys.path.append(folder)
+            importlib.invalidate_caches()
+            return importlib.import_module("modelarts.session")
+    raise ImportError("modelarts.session")
 
 
 def _credentials(values: Mapping[str, str], source: str) -> Credentials | None:

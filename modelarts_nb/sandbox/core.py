@@ -11,7 +11,7 @@ from typing import Any
 
 from .api import Service
 from .faults import Fault, FaultBook
-from .gate import Gate
+from .gate import Gate, Temporary
 from .limits import RateLimiter
 from .records import Recorder, RequestRecord
 from .seed import REGION, seed_pools
@@ -58,6 +58,9 @@ class Sandbox:
         self._offset = 0.0
         self.store = PoolStore(self.clock, delete_seconds)
         self.gate = Gate(ak, sk, token, security_token, self.clock)
+        self._session: Temporary | None = None
+        self._session_lifetime = 900.0
+        self.session_rotates = True  # a notebook agency renews its credentials when they expire
         self.service = Service(project_id, self.store, self.gate)
         self.faults = FaultBook()
         self.recorder = Recorder()
@@ -106,6 +109,7 @@ class Sandbox:
         self.faults.clear()
         self.recorder.clear()
         self.gate.reset()
+        self._session = None
         self.store.load(seed_pools(self.project_id, self._seed, self._extra_pools))
 
     # -- the clock -------------------------------------------------------------------------------
@@ -144,6 +148,29 @@ class Sandbox:
                 os.environ.pop(name, None)
         os.environ.update(env)
         return env
+
+    # -- temporary credentials (a notebook session's agency) ------------------------------------
+    def issue_session_credentials(self, lifetime: float = 900.0) -> Temporary:
+        """New temporary AK/SK + security token, valid ``lifetime`` s; they become what
+        :meth:`session_credentials` (and a stand-in ``modelarts.session``) hands out."""
+        self._session = self.gate.issue_temporary(lifetime)
+        self._session_lifetime = lifetime
+        return self._session
+
+    def session_credentials(self) -> Temporary | None:
+        """The notebook session's current credentials; expired ones are renewed first while
+        ``session_rotates`` is true, as the agency behind a real notebook would."""
+        current = self._session
+        if current is not None and current.expires_at <= self.clock() and self.session_rotates:
+            current = self.issue_session_credentials(self._session_lifetime)
+        return current
+
+    def expire(self, credentials: Temporary) -> None:
+        """Let temporary credentials run out now."""
+        expired = self.gate.expire_temporary(credentials.access)
+        if expired is not None and self._session is not None:
+            if self._session.access == expired.access:
+                self._session = expired
 
     # -- requests and faults ---------------------------------------------------------------------
     @property

@@ -8,7 +8,10 @@ Error texts never contain the AK, the signature or any other credential.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
+import secrets
+import string
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .. import signer
 
-__all__ = ["AuthResult", "Gate", "LOCK_AFTER", "LOCK_SECONDS", "MAX_SKEW"]
+__all__ = ["AuthResult", "Gate", "LOCK_AFTER", "LOCK_SECONDS", "MAX_SKEW", "Temporary"]
 
 MAX_SKEW = 15 * 60.0  # X-Sdk-Date tolerance (HWC devg-apisign api-sign-0001)
 LOCK_AFTER = 5  # more than this many consecutive failures locks the AK (HWC ocr_01_0063)
@@ -31,6 +34,30 @@ EXPIRED = _PREFIX + "calc ak sk signature fail: signature expired"
 LOCKED = _PREFIX + "AK/SK locked for 5 minutes after repeated authentication failures"
 # The exact APIG text for a missing/wrong X-Security-Token is UNCONFIRMED.
 BAD_SECURITY_TOKEN = _PREFIX + "verify security token fail"
+TOKEN_EXPIRED = _PREFIX + "token expires"  # APIG.0301 (FACTS §1.4)
+
+
+@dataclass(frozen=True)
+class Temporary:
+    """Temporary AK/SK + security token, as IAM's securitytokens API issues them."""
+
+    access: str
+    secret: str
+    security_token: str
+    expires_at: float  # sandbox clock, epoch seconds
+
+    def to_iam(self) -> dict[str, dict[str, str]]:
+        """IAM's answer: ``{"credential": {access, secret, securitytoken, expires_at}}``."""
+        expires = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.expires_at))
+        millis = int(self.expires_at % 1 * 1000)
+        return {"credential": {
+            "access": self.access, "secret": self.secret, "securitytoken": self.security_token,
+            "expires_at": f"{expires}.{millis:03d}000Z",
+        }}
+
+
+def _random(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 @dataclass(frozen=True)
@@ -50,6 +77,7 @@ class Gate:
     token: str
     security_token: str | None
     clock: Callable[[], float]  # the sandbox clock (epoch seconds, includes clock_offset)
+    _temporary: dict[str, Temporary] = field(default_factory=dict)
     _failures: dict[str, int] = field(default_factory=dict)
     _locked_until: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -68,6 +96,34 @@ class Gate:
         with self._lock:
             self._failures.clear()
             self._locked_until.clear()
+            self._temporary.clear()
+
+    def issue_temporary(self, lifetime: float) -> Temporary:
+        """New temporary credentials valid for ``lifetime`` s (IAM allows 15 min to 24 h; the
+        sandbox accepts any positive lifetime, so rehearsals need not wait 15 minutes)."""
+        if not 0 < lifetime <= 86400:
+            raise ValueError("lifetime must be more than 0 and at most 86400 seconds")
+        upper = string.ascii_uppercase + string.digits
+        temporary = Temporary(
+            access=_random(upper, 20),
+            secret=_random(string.ascii_letters + string.digits, 40),
+            security_token="gQpj" + _random(string.ascii_letters + string.digits + "-_", 200),
+            expires_at=self.clock() + lifetime,
+        )
+        with self._lock:
+            self._temporary = {k: v for k, v in self._temporary.items()
+                               if v.expires_at > self.clock() - 86400}  # bounded
+            self._temporary[temporary.access] = temporary
+        return temporary
+
+    def expire_temporary(self, access: str) -> Temporary | None:
+        """End temporary credentials now (as their lifetime running out would)."""
+        with self._lock:
+            old = self._temporary.get(access)
+            if old is None:
+                return None
+            self._temporary[access] = dataclasses.replace(old, expires_at=self.clock() - 1)
+            return self._temporary[access]
 
     def _check_aksk(self, method: str, path: str, query: str, headers: Mapping[str, str],
                     body: bytes) -> str | None:
@@ -78,7 +134,8 @@ class Gate:
         if self._is_locked(access):
             return LOCKED
         error = self._verify(method, path, query, headers, body, access, signed, sig)
-        self._count(access, failed=error is not None)
+        if error != TOKEN_EXPIRED:  # expiry is not a guessing attempt: it never locks an AK
+            self._count(access, failed=error is not None)
         return error
 
     def _verify(self, method: str, path: str, query: str, headers: Mapping[str, str],
@@ -88,24 +145,21 @@ class Gate:
             return EXPIRED
         if any(name not in headers for name in signed):
             return BAD_SIGNATURE
+        with self._lock:
+            temporary = self._temporary.get(access)
+        sk, token = self.sk, self.security_token
+        if temporary is not None:
+            sk, token = temporary.secret, temporary.security_token
         canonical = signer.canonical_request(method, path, query, headers, signed, body)
-        expected = signer.signature(self.sk, headers["x-sdk-date"], canonical)
-        good_ak = hmac.compare_digest(access.encode(), self.ak.encode())
+        expected = signer.signature(sk, headers["x-sdk-date"], canonical)
+        good_ak = temporary is not None or hmac.compare_digest(access.encode(), self.ak.encode())
         good_sig = hmac.compare_digest(sig.encode(), expected.encode())
         if not (good_ak and good_sig):
             return BAD_SIGNATURE
-        return self._security_token_error(headers, signed)
-
-    def _security_token_error(self, headers: Mapping[str, str], signed: list[str]) -> str | None:
-        """Temporary AK/SK need their (signed) token; a permanent AK must not carry one."""
-        sent = headers.get("x-security-token")
-        if self.security_token is None:
-            return None if sent is None else BAD_SECURITY_TOKEN
-        if sent is None or "x-security-token" not in signed:
-            return BAD_SECURITY_TOKEN
-        if not hmac.compare_digest(sent.encode(), self.security_token.encode()):
-            return BAD_SECURITY_TOKEN
-        return None
+        error = _security_token_error(token, headers, signed)
+        if error is None and temporary is not None and temporary.expires_at <= self.clock():
+            return TOKEN_EXPIRED
+        return error
 
     def _date_ok(self, text: str) -> bool:
         try:
@@ -136,3 +190,16 @@ class Gate:
             self._failures[access] = self._failures.get(access, 0) + 1
             if self._failures[access] > LOCK_AFTER:
                 self._locked_until[access] = time.monotonic() + LOCK_SECONDS
+
+
+def _security_token_error(expected: str | None, headers: Mapping[str, str],
+                          signed: list[str]) -> str | None:
+    """Temporary AK/SK need their (signed) token; a permanent AK must not carry one."""
+    sent = headers.get("x-security-token")
+    if expected is None:
+        return None if sent is None else BAD_SECURITY_TOKEN
+    if sent is None or "x-security-token" not in signed:
+        return BAD_SECURITY_TOKEN
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        return BAD_SECURITY_TOKEN
+    return None

@@ -8,6 +8,7 @@ admin endpoint hands to other processes, so they must never hold a credential: t
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import threading
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..auth import SECRET_HEADERS
 
-__all__ = ["RequestRecord", "Recorder", "redact"]
+__all__ = ["RequestRecord", "Recorder", "fingerprints", "redact"]
 
 REDACTED = "***"
 
@@ -27,7 +28,9 @@ class RequestRecord:
 
     ``status`` is None when a fault dropped the connection; ``time`` is the arrival time on the
     real wall clock (``time.time()``, not shifted by ``clock_offset``); ``auth`` is the kind of
-    credential presented ("aksk"/"token"/None), whether or not it was valid.
+    credential presented ("aksk"/"token"/None), whether or not it was valid; ``key`` and
+    ``signature`` are short one-way fingerprints (sha256 prefixes) of the AK and of the whole
+    Authorization header, so tests can tell credentials and resent signatures apart.
     """
 
     method: str
@@ -39,9 +42,24 @@ class RequestRecord:
     time: float
     pool: str | None
     auth: str | None
+    key: str | None = None
+    signature: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def fingerprints(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(AK fingerprint, signature fingerprint) of a signed request; ``headers`` lower-cased."""
+    authorization = headers.get("authorization")
+    if authorization is None:
+        return None, None
+    access = authorization.partition("Access=")[2].partition(",")[0]
+    return _digest(access), _digest(authorization)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 def redact(headers: Mapping[str, str]) -> dict[str, str]:

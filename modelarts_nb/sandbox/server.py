@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from .api import route
 from .faults import Fault, default_error_body, encode_body, html_page
 from .limits import throttled_body
-from .records import RequestRecord, redact
+from .records import RequestRecord, fingerprints, redact
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -197,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
             status=None if dropped else answer.status,
             fault="ratelimit" if wait is not None else (fault.label() if fault else None),
             time=arrived, pool=where.pool,
-            auth=auth,
+            auth=auth, **dict(zip(("key", "signature"), fingerprints(headers))),
         ))
         delay = sandbox.latency + (fault.delay if fault is not None else 0.0)
         if delay:
@@ -247,8 +247,27 @@ class _Handler(BaseHTTPRequestHandler):
         elif key == ("POST", "/_sandbox/reset"):
             sandbox.reset()
             self._write_json(200, {"ok": True}, request_id)
+        elif key[1] == "/_sandbox/session-credentials" and key[0] in ("GET", "POST"):
+            self._session_credentials(body, request_id)
         else:
             self._write_json(404, {"error": "unknown admin endpoint"}, request_id)
+
+    def _session_credentials(self, body: bytes, request_id: str) -> None:
+        """GET: what a notebook's ``Session()`` would hold now; POST {"lifetime": s}: new ones."""
+        sandbox = self.server.sandbox
+        if self.command == "POST":
+            try:
+                lifetime = float(json.loads(body or b"{}").get("lifetime", 900))
+                sandbox.issue_session_credentials(lifetime)
+            except (ValueError, TypeError, AttributeError) as exc:
+                self._write_json(400, {"error": str(exc)}, request_id)
+                return
+        current = sandbox.session_credentials()
+        if current is None:
+            self._write_json(404, {"error": "no session credentials issued"}, request_id)
+            return
+        answer = {**current.to_iam(), "project_id": sandbox.project_id, "region": sandbox.region}
+        self._write_json(200, answer, request_id)
 
     # -- writing ---------------------------------------------------------------------------------
     def _write_json(self, status: int, data: Any, request_id: str) -> None:
