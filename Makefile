@@ -48,6 +48,7 @@ test: lint compat
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks
+	bash tests/kernel39/run.sh --bench
 
 # Starts the sandbox API and JupyterLab on notebooks/, both on 127.0.0.1 only.
 demo: $(DEMO_STAMP)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from . import bulk, cadence, first_panel, imports, overhead, tables
 
-Section = tuple[str, Callable[[], list[dict[str, str]]]]
+Section = tuple[str, str, Callable[[], list[dict[str, str]]]]
 
 
 def markdown(rows: list[dict[str, str]]) -> str:
@@ -25,34 +25,43 @@ def markdown(rows: list[dict[str, str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", default="", help="comma-separated sections, e.g. imports")
     args = parser.parse_args()
     n = 3 if args.quick else 1
     sections: list[Section] = [
         (
+            "overhead",
             "Per-call overhead against the sandbox (target: get_pool <= 1.15x raw httpx)",
             lambda: overhead.run(rounds=15 // n, calls=40),
         ),
         (
+            "imports",
             "Cold import (target: neither imports pandas/ipywidgets; %load_ext <= 1.5x httpx)",
             lambda: imports.run(runs=7 // n),
         ),
         (
+            "first_panel",
             "Time to first panel (%load_ext + %pool_delete train-gpu in a fresh process)",
             lambda: first_panel.run(runs=5 // n or 1),
         ),
         (
+            "tables",
             "Tables for 200 flavors x 3 AZs (target <= 100 ms to build and render to HTML)",
             tables.run,
         ),
         (
+            "cadence",
             "Watch cadence on a simulated clock (target: lag <= max(2 s, 10 % of elapsed), "
             "<= 25 GETs for 10 min)",
             cadence.run,
         ),
-        ("Bulk clean-up (%pools / delete_many)", bulk.run),
+        ("bulk", "Bulk clean-up (%pools / delete_many)", bulk.run),
     ]
     print(f"machine: {platform.machine()}, Python {platform.python_version()}\n")
-    for title, section in sections:
+    wanted = set(filter(None, args.only.split(",")))
+    for key, title, section in sections:
+        if wanted and key not in wanted:
+            continue
         print(f"### {title}\n\n{markdown(section())}\n", flush=True)
 
 

@@ -387,9 +387,9 @@ class PoolsClient:
                 return True
             if not self._authenticated:
                 return False
-            self._authenticated = False  # the renewed ones have not proven themselves yet
             creds = self.settings.credentials
             fresh = reread_credentials(creds)
+            self._authenticated = False  # whatever comes next has not proven itself yet
             if fresh is None or fresh.secrets() == creds.secrets():
                 log.debug("401: %s gave no new credentials", creds.source)
                 return False

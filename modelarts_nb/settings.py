@@ -169,12 +169,12 @@ def reread_credentials(
     if credentials.source == EXPLICIT:
         return None
     env = os.environ if env is None else env
-    for source, values in _layers({}, env, use_session=credentials.from_notebook_session):
-        if source == credentials.source:
-            try:
+    try:
+        for source, values in _layers({}, env, use_session=credentials.from_notebook_session):
+            if source == credentials.source:
                 return _credentials(values, source)
-            except ConfigError:
-                return None
+    except ConfigError:  # the profile became unreadable, or holds half a pair now
+        return None
     return None
 
 

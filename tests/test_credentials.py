@@ -310,3 +310,31 @@ def test_no_secret_of_the_session_in_errors_or_reprs(session_sandbox):
     assert current is not None
     for secret in (current.access, current.secret, current.security_token):
         assert secret not in shown
+
+
+def test_profile_rewritten_by_a_refresher_is_picked_up_and_a_broken_one_is_not(
+    env_sandbox, monkeypatch, tmp_path
+):
+    sb = env_sandbox
+    for name in ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"):
+        monkeypatch.delenv(name)
+    profile = tmp_path / "credentials"
+    monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(profile))
+
+    def write(temp) -> None:
+        profile.write_text(f"[basic]\nak = {temp.access}\nsk = {temp.secret}\n"
+                           f"security_token = {temp.security_token}\n")
+
+    pool = sb.pool_ids()[0]
+    write(sb.issue_session_credentials(lifetime=900))
+    with PoolsClient.from_env() as client:
+        assert client.settings.credentials.source.startswith("profile file")
+        client.get_pool(pool)
+        sb.expire(sb.session_credentials())
+        write(sb.issue_session_credentials(lifetime=900))
+        client.get_pool(pool)
+        sb.expire(sb.session_credentials())
+        profile.write_bytes(b"\xff\xfe not a profile")
+        with pytest.raises(AuthenticationError):
+            client.get_pool(pool)
+    assert [r.status for r in sb.requests] == [200, 401, 200, 401]

@@ -5,6 +5,7 @@
 #   bash tests/kernel39/run.sh               # build the root if needed, then test (or: make kernel39)
 #   bash tests/kernel39/run.sh --if-possible # what `make test` runs: without root or debootstrap it
 #                                            # says so in one line (and fails when CI=true)
+#   bash tests/kernel39/run.sh --bench       # `make bench`: import and first-panel figures on 3.9
 #
 # First build: debootstrap (~60 s) plus a venv /opt/stack with the kernel stack below (~60 s),
 # stamped so later runs skip both. Every run then copies /opt/stack to a fresh /opt/kernel,
@@ -75,12 +76,13 @@ build_root() {
   fi
 }
 
-run_suite() {
+# A fresh /opt/kernel: the stack, then the wheel of this checkout, then the test tools.
+install_kernel() {
   local work=$ROOT/work
   rm -rf "$work"; mkdir -p "$work/dist"
   python3 -m pip wheel -q --no-deps --disable-pip-version-check -w "$work/dist" . 2>&1 \
     | grep -v "^WARNING: Location" || true
-  cp -r tests notebooks pyproject.toml "$work/"
+  cp -r tests notebooks benchmarks pyproject.toml "$work/"
   rm -rf "$work/tests/browser"
   in_root sh -ec "
     rm -rf /opt/kernel; cp -a /opt/stack /opt/kernel; cd /work
@@ -88,7 +90,11 @@ run_suite() {
     python -m pip freeze --all > freeze-before.txt
     python -m pip install -q dist/modelarts_nb-*.whl
     python -m pip freeze --all > freeze-after.txt
-    python -m pip install -q -c freeze-after.txt $TOOLS
+    python -m pip install -q -c freeze-after.txt $TOOLS"
+}
+
+run_suite() {
+  in_root sh -ec "cd /work
     python -c 'import sys; print(\"kernel39: Python\", sys.version.split()[0])'
     KERNEL39_FREEZE=/work python -m pytest -q -p no:cacheprovider $TESTS"
 }
@@ -103,5 +109,10 @@ if reason=$(missing_prerequisite) && [ -n "$reason" ]; then
 fi
 t0=$SECONDS
 build_root
+install_kernel
+if [ "${1:-}" = --bench ]; then
+  in_root sh -ec "cd /work && python -m benchmarks --only imports,first_panel"
+  exit 0
+fi
 run_suite
 echo "kernel39: done in $((SECONDS - t0)) s"
