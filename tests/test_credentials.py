@@ -338,3 +338,19 @@ def test_profile_rewritten_by_a_refresher_is_picked_up_and_a_broken_one_is_not(
         with pytest.raises(AuthenticationError):
             client.get_pool(pool)
     assert [r.status for r in sb.requests] == [200, 401, 200, 401]
+
+
+def test_magic_yes_watch_outlives_one_second_session_credentials(session_sandbox, shell, capsys):
+    """Keys that last 1 s against a deletion that takes 2 s: the watch renews them as it goes."""
+    sb = session_sandbox
+    sb.issue_session_credentials(lifetime=1.0)
+    sb.store.delete_seconds = 2.0
+    result = shell.run_cell("%pool_delete pool-01 --yes --interval 0.2")
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert result.error_in_exec is None, text
+    assert "DELETED: pool pool-01" in text
+    statuses = [r.status for r in sb.requests]
+    renewals = statuses.count(401)
+    assert renewals >= 1 and session_count() == 1 + renewals, statuses
+    assert sb.count(method="DELETE") == 1
