@@ -9,7 +9,7 @@ COMPAT_STAMP := $(COMPAT)/.installed
 SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
 
-.PHONY: test lint bench demo clean compat kernel39
+.PHONY: test lint bench demo clean compat kernel39 wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ $(COMPAT_STAMP): pyproject.toml tests/browser/compat_env.sh
 	touch $@
 
 compat: $(COMPAT_STAMP)
+
+# The wheel users install into a kernel: `%pip install dist/modelarts_nb-*.whl`.
+wheel:
+	$(PYTHON) -m pip wheel -q --no-deps -w dist .
 
 # The 3.9 kernel suite in a debootstrapped Debian 11 root (needs root and debootstrap).
 kernel39:

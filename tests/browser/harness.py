@@ -60,7 +60,9 @@ class JupyterServer:
 
     ``jupyter`` picks the environment: the server's Python also runs the kernel (jupyter_client
     replaces the kernelspec's ``python`` with its own interpreter), so a server started from
-    ``.venv-compat/bin/jupyter`` runs an ipykernel 6 kernel.
+    ``.venv-compat/bin/jupyter`` runs an ipykernel 6 kernel. ``kernelspecs`` (name -> the
+    ``kernel.json`` dict) go into the temp data dir, which is searched first, so one named
+    ``python3`` replaces the native kernel, e.g. with one whose argv starts another Python.
     """
 
     def __init__(
@@ -69,10 +71,12 @@ class JupyterServer:
         *,
         jupyter: Path | None = None,
         extra_args: list[str] | None = None,
+        kernelspecs: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.jupyter = jupyter or default_jupyter()
         self.notebooks = notebooks
         self.extra_args = extra_args or []
+        self.kernelspecs = kernelspecs or {}
         self.token = secrets.token_hex(16)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -96,6 +100,9 @@ class JupyterServer:
         (settings / "notification.jupyterlab-settings").write_text(
             json.dumps(_NOTIFICATION_SETTINGS)
         )
+        for name, spec in self.kernelspecs.items():
+            (self.tmp / "data" / "kernels" / name).mkdir(parents=True)
+            (self.tmp / "data" / "kernels" / name / "kernel.json").write_text(json.dumps(spec))
         t0 = time.perf_counter()
         with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
@@ -134,6 +141,9 @@ class JupyterServer:
             IPYTHONDIR=str(self.tmp / "ipython"),
             JUPYTER_PLATFORM_DIRS="1",
             PYDEVD_DISABLE_FILE_VALIDATION="1",
+            # in a venv, jupyter_core searches the venv's share/jupyter before the user's data
+            # dir: the venv's own python3 kernelspec would shadow one given in ``kernelspecs``
+            JUPYTER_PREFER_ENV_PATH="0",
         )
         env.pop("VIRTUAL_ENV", None)  # the compat server must not think it runs in .venv
         return env

@@ -5,15 +5,19 @@ the kernel, and after the click the background watch thread's trait updates reac
 while the kernel is idle and free to run other cells (the probe cell's ``42`` appears before the
 status says DELETED). Covered: JupyterLab 4 + ipywidgets 8 + ipykernel 7 (the main .venv),
 Notebook 7 (same server), JupyterLab 3.6 + ipywidgets 7.8 + ipykernel 6 + IPython 7.34
-(``.venv-compat``, built by ``tests/browser/compat_env.sh``).
+(``.venv-compat``, built by ``tests/browser/compat_env.sh``), and that JupyterLab 3.6 with the
+kernel in the Python 3.9 root of ``tests/kernel39`` (ipykernel 6.7.0, ipywidgets 7.6.5), as
+ModelArts runs JupyterLab from its own environment and the kernel in the image's Python.
 
-Needs /usr/bin/chromium (apt) and the ``playwright`` package; a missing piece fails, never skips.
+Needs /usr/bin/chromium (apt) and the ``playwright`` package; a missing piece fails, never skips
+(except the 3.9 root outside CI: it needs root to build, ``sudo make kernel39``).
 Screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -30,6 +34,13 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
 ARTIFACTS = ROOT / "test-artifacts"
 COMPAT_JUPYTER = ROOT / ".venv-compat" / "bin" / "jupyter"
+KERNEL39_ROOT = Path(os.environ.get("KERNEL39_DIR") or ROOT / ".kernel39") / "root"
+# A kernelspec named python3 (the quickstart's) whose argv enters the 3.9 root.
+KERNEL39_SPEC = {
+    "argv": ["bash", str(ROOT / "tests" / "kernel39" / "kernel.sh"), "{connection_file}"],
+    "display_name": "Python 3.9 (kernel39 root)",
+    "language": "python",
+}
 TIMEOUT_MS = 90_000
 expect.set_options(timeout=TIMEOUT_MS)  # expect() defaults to 5 s: too short on 2 cores
 
@@ -53,7 +64,9 @@ RUN_NEW_CELL_JS = """async (source) => {
   else model.value.text = source;
   await app.commands.execute('notebook:run-cell');
 }"""
-PROBE = 'import ipykernel; print(6 * 7, "from ipykernel", ipykernel.__version__)'
+PROBE = ('import ipykernel, platform; print(6 * 7, "from ipykernel", ipykernel.__version__,'
+         ' "on Python", platform.python_version())')
+PROBE_OUTPUT = re.compile(r"^42 from ipykernel (\S+) on Python (\S+)$")
 STDOUT = '.jp-RenderedText[data-mime-type="application/vnd.jupyter.stdout"]'
 # Notebook 7.6 throws this from its shortcuts plugin on every page load, widgets or not.
 NB7_KNOWN_ERROR = "Cannot read properties of undefined (reading 'schema')"
@@ -225,11 +238,16 @@ def delete_pool_02(
     return evidence
 
 
-def assert_background_updates(evidence: Evidence, ipykernel_major: int) -> None:
-    """The thread's updates reached the page while the kernel was idle and ran another cell."""
+def assert_background_updates(
+    evidence: Evidence, ipykernel: str, python: str | None = None
+) -> None:
+    """The thread's updates reached the page while the kernel was idle and ran another cell
+    (the probe), in the kernel expected: ``ipykernel`` and ``python`` are version prefixes."""
     print(f"evidence: {evidence}")
-    assert evidence.probe is not None and evidence.probe.startswith("42 from ipykernel")
-    assert evidence.probe.split()[-1].startswith(f"{ipykernel_major}."), evidence.probe
+    probed = PROBE_OUTPUT.match(evidence.probe or "")
+    assert probed is not None, evidence.probe
+    assert probed[1].startswith(ipykernel), evidence.probe
+    assert python is None or probed[2].startswith(python), evidence.probe
     assert evidence.status_at_probe is not None and "WATCHING:" in evidence.status_at_probe
     watching = [s for s in evidence.statuses if "WATCHING:" in s]
     assert len(watching) >= 2, f"no live progress while watching: {evidence.statuses}"
@@ -257,7 +275,7 @@ def test_jupyterlab4_panel_deletes_while_kernel_stays_free() -> None:
     with server, browser_for(server, "jupyterlab4") as browser:
         evidence = delete_pool_02(browser, server, path="/lab/tree/quickstart.ipynb",
                                   shot="jupyterlab4-panel", probe=True)
-    assert_background_updates(evidence, ipykernel_major=7)
+    assert_background_updates(evidence, ipykernel="7.")
     assert_clean(browser, server)
 
 
@@ -280,6 +298,47 @@ def test_jupyterlab3_ipywidgets7_ipykernel6_panel() -> None:
     with server, browser_for(server, "jupyterlab3") as browser:
         evidence = delete_pool_02(browser, server, path="/lab/tree/quickstart.ipynb",
                                   shot="jupyterlab3-panel", probe=True)
-    assert_background_updates(evidence, ipykernel_major=6)
+    assert_background_updates(evidence, ipykernel="6.")
     v8_state = "2.0.0" in saved_widget_versions(NOTEBOOK)
     assert_clean(browser, server, allowed=(V8_STATE_ON_V7_ERROR,) if v8_state else ())
+
+
+def test_jupyterlab3_host_kernel_in_python39_root() -> None:
+    """JupyterLab 3.6 on the host (``.venv-compat``), the kernel in the 3.9 root through
+    ``tests/kernel39/kernel.sh``: the kernel stack ModelArts images ship, with our wheel as
+    ``tests/kernel39/run.sh`` last installed it (not necessarily this checkout)."""
+    if not COMPAT_JUPYTER.is_file():
+        pytest.fail(f"{COMPAT_JUPYTER} is missing: run `make compat` (tests/browser/compat_env.sh)")
+    # bin/python links to /usr/bin/python3, which outside the root is the host's: not exists()
+    missing = not (os.path.lexists(KERNEL39_ROOT / "opt" / "kernel" / "bin" / "python")
+                   and (KERNEL39_ROOT / "usr" / "bin" / "python3.9").is_file())
+    if missing or os.geteuid() != 0:
+        reason = (f"no 3.9 kernel at {KERNEL39_ROOT}/opt/kernel/bin/python" if missing
+                  else "the kernel launcher needs root (chroot)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}: run `sudo make kernel39`")
+        pytest.skip(f"{reason}; build it with `sudo make kernel39`")
+    _print_stale_wheel()
+    server = JupyterServer([NOTEBOOK], jupyter=COMPAT_JUPYTER, kernelspecs={"python3": KERNEL39_SPEC},
+                           extra_args=["--LabApp.expose_app_in_browser=True"])
+    with server, browser_for(server, "jupyterlab3-kernel39") as browser:
+        evidence = delete_pool_02(browser, server, path="/lab/tree/quickstart.ipynb",
+                                  shot="jupyterlab3-kernel39-panel", probe=True)
+        expect(browser.page.locator(".jp-Toolbar-kernelName")).to_have_text(
+            KERNEL39_SPEC["display_name"])
+    assert_background_updates(evidence, ipykernel="6.7.0", python="3.9.")
+    v8_state = "2.0.0" in saved_widget_versions(NOTEBOOK)
+    assert_clean(browser, server, allowed=(V8_STATE_ON_V7_ERROR,) if v8_state else ())
+
+
+def _print_stale_wheel() -> None:
+    """Say so when the root's modelarts_nb is not this checkout's (run.sh reinstalls it)."""
+    site = KERNEL39_ROOT / "opt" / "kernel" / "lib" / "python3.9" / "site-packages"
+    differ = []
+    for source in sorted((ROOT / "modelarts_nb").rglob("*.py")):
+        installed = site / source.relative_to(ROOT)
+        if not installed.is_file() or installed.read_bytes() != source.read_bytes():
+            differ.append(source.relative_to(ROOT).as_posix())
+    if differ:
+        print(f"note: the 3.9 root's modelarts_nb differs from the checkout in {differ};"
+              " `sudo make kernel39` reinstalls it")
