@@ -58,15 +58,18 @@ def shell(_ipython):
         del _ipython.user_ns[name]
 
 
-@pytest.fixture
-def env_sandbox(monkeypatch, tmp_path):
-    """A sandbox whose settings are in the environment, as a notebook user would have them."""
-    import os
-
+def clear_cloud_env(monkeypatch, tmp_path) -> None:
+    """No cloud setting of the environment or of a profile file can reach the code under test."""
     for name in list(os.environ):
         if name.startswith(("HUAWEICLOUD_", "MODELARTS_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "no-profile"))
+
+
+@pytest.fixture
+def env_sandbox(monkeypatch, tmp_path):
+    """A sandbox whose settings are in the environment, as a notebook user would have them."""
+    clear_cloud_env(monkeypatch, tmp_path)
     with start(pools=3, delete_seconds=0.6) as sb:
         for name, value in sb.env().items():
             monkeypatch.setenv(name, value)

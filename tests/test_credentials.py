@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import clear_cloud_env
 
 from modelarts_nb import PoolsClient, settings
 from modelarts_nb.errors import AuthenticationError, PermissionDenied
@@ -31,12 +32,7 @@ STAND_IN = Path(__file__).parent / "fixtures" / "notebook_session"
 @pytest.fixture
 def session_sandbox(monkeypatch, tmp_path):
     """A sandbox whose only credentials in reach are the notebook session's (stand-in SDK)."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("HUAWEICLOUD_", "MODELARTS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "no-profile"))
+    clear_cloud_env(monkeypatch, tmp_path)
     monkeypatch.syspath_prepend(str(STAND_IN))
     for name in ("modelarts", "modelarts.session"):
         monkeypatch.delitem(sys.modules, name, raising=False)
@@ -154,19 +150,19 @@ def test_watch_outlives_the_session_credentials(session_sandbox):
     assert session_count() == 2  # read at the start, re-read once after the 401
 
 
-def test_delete_refused_for_expiry_is_sent_once_more_with_new_credentials(session_sandbox):
+def test_delete_refused_for_expiry_is_sent_once_more_newly_signed(session_sandbox):
+    """The keys expire between the preflight read and the DELETE: the gateway refused it before
+    ModelArts saw it, so one resend with the renewed keys is safe — and exactly one is sent."""
     sb = session_sandbox
-    pool = sb.pool_ids()[0]
     with PoolsClient.from_env() as client:
-        client.get_pool(pool)
+        pool = client.get_pool(sb.pool_ids()[0])
         sb.expire(sb.session_credentials())
-        client.delete_pool(pool)  # its GET gets the 401, renews; the DELETE uses the new keys
-        sb.expire(sb.session_credentials())
-        client.delete_pool(sb.pool_ids()[1])
-    deletes = [r.status for r in sb.requests if r.method == "DELETE"]
-    assert deletes == [200, 200]
-    assert len({r.key for r in sb.requests}) == 3  # three generations of session keys
-    assert sb.accepted_deletes(pool) == 1
+        client.delete_listed(pool)
+    records = sb.requests
+    assert [(r.method, r.status) for r in records] == [("GET", 200), ("DELETE", 401),
+                                                       ("DELETE", 200)]
+    assert records[1].key != records[2].key and records[1].signature != records[2].signature
+    assert sb.accepted_deletes(pool.id) == 1
 
 
 def test_a_failed_signature_is_never_resent(session_sandbox):
