@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Pool", "ResourceLine", "STATUS_STATES", "PREPAID", "FROZEN_BITS"]
+__all__ = ["Pool", "ResourceLine", "STATUS_STATES", "PAY_PER_USE", "PREPAID", "FROZEN_BITS"]
 
 STATUS_STATES = ("creating", "available", "abnormal", "deleting")
 PREPAID = "1"  # annotation os.modelarts/billing.mode: "0" pay-per-use, "1" yearly/monthly
+PAY_PER_USE = "0"
 FROZEN_BITS = 8 | 16  # spec.controlMode: 8 frozen, 16 frozen by public security
 _BILLING_NAMES = {"0": "pay-per-use", "1": "yearly/monthly"}
 
@@ -47,7 +48,7 @@ class Pool:
     message: str | None = None
     billing_mode: str | None = None
     resource_id: str | None = None
-    control_mode: int = 0
+    control_mode: int | None = 0  # None: present but unreadable (see rules.refusal)
     created: datetime | None = None
     deleted: datetime | None = None
     spec_resources: tuple[ResourceLine, ...] = ()
@@ -60,8 +61,13 @@ class Pool:
         return self.billing_mode == PREPAID
 
     @property
+    def is_pay_per_use(self) -> bool:
+        """Only the documented "0" counts: 1.0, " 1", true or nothing could hide a prepaid pool."""
+        return self.billing_mode == PAY_PER_USE
+
+    @property
     def is_frozen(self) -> bool:
-        return bool(self.control_mode & FROZEN_BITS)
+        return bool((self.control_mode or 0) & FROZEN_BITS)
 
     @property
     def billing_label(self) -> str:
@@ -101,7 +107,7 @@ class Pool:
             message=_text(status.get("message"), "status.message", notes),
             billing_mode=_text(notes_ann.get("os.modelarts/billing.mode"), "billing mode", notes),
             resource_id=_text(labels.get("os.modelarts/resource.id"), "resource id", notes),
-            control_mode=_int(spec.get("controlMode"), "spec.controlMode", notes) or 0,
+            control_mode=_control_mode(spec.get("controlMode"), notes),
             created=_time(meta.get("creationTimestamp"), "creationTimestamp", notes),
             deleted=_time(meta.get("deletionTimestamp"), "deletionTimestamp", notes),
             spec_resources=_lines(spec.get("resources"), "spec.resources", notes),
@@ -145,6 +151,22 @@ def _int(value: object, where: str, notes: list[str]) -> int | None:
     except ValueError:
         notes.append(f"{where} is {value!r:.40}, expected a number")
         return None
+
+
+def _control_mode(value: object, notes: list[str]) -> int | None:
+    """Bit flags; missing means 0 (no restriction), anything but a whole number ≥ 0 is None."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    notes.append(f"spec.controlMode is {short_repr(value)}, expected a whole number")
+    return None
+
+
+def short_repr(value: object) -> str:
+    """A server value inside a one-line message: escaped, capped."""
+    text = ascii(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _time(value: object, where: str, notes: list[str]) -> datetime | None:

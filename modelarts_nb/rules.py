@@ -5,7 +5,7 @@ Kept as plain data and pure functions so the client, the panel and the magic app
 
 from __future__ import annotations
 
-from .models import Pool
+from .models import Pool, short_repr
 
 __all__ = ["DELETING", "FAILED_PHASES", "FAILED_AFTER_DELETING", "exclusion", "refusal"]
 
@@ -17,7 +17,16 @@ FAILED_AFTER_DELETING = frozenset({"Abnormal"})
 
 
 def refusal(pool: Pool) -> str | None:
-    """Why ``pool`` must not be deleted with DELETE, with what to do instead; None if it may."""
+    """Why ``pool`` must not be deleted with DELETE, with what to do instead; None if it may.
+
+    Fails closed: a pool is deletable only when its controlMode reads as a number without the
+    frozen bits and its billing mode is the documented pay-per-use "0".
+    """
+    if pool.control_mode is None:
+        return (
+            f"cannot tell whether pool {pool.label} is frozen: its spec.controlMode is not a "
+            "number; check the pool's status in the ModelArts console"
+        )
     if pool.control_mode & 16:
         return (
             f"pool {pool.label} is frozen by public security (controlMode {pool.control_mode}): "
@@ -36,15 +45,29 @@ def refusal(pool: Pool) -> str | None:
             f"deleted; in the console open Billing Center → Unsubscriptions and unsubscribe "
             f"it{which}"
         )
+    if not pool.is_pay_per_use:
+        return (
+            f"cannot tell whether pool {pool.label} is prepaid: its billing mode (annotation "
+            f"os.modelarts/billing.mode) is {_shown(pool.billing_mode)}, not \"0\" (pay-per-use) "
+            "or \"1\" (yearly/monthly); check its billing mode in the ModelArts console"
+        )
     return None
+
+
+def _shown(value: str | None) -> str:
+    return "missing or not text" if value is None else short_repr(value)
 
 
 def exclusion(pool: Pool) -> str | None:
     """Why a bulk deletion leaves ``pool`` out, in a few words; None if it is deletable."""
+    if pool.control_mode is None:
+        return "controlMode unreadable: cannot tell whether it is frozen"
     if pool.is_frozen:
         return "frozen: no operation is possible"
     if pool.is_prepaid:
         return "yearly/monthly: unsubscribe it instead"
+    if not pool.is_pay_per_use:
+        return "billing mode unknown: cannot tell whether it is prepaid"
     if pool.phase == DELETING:
         return "already being deleted"
     return None
