@@ -10,7 +10,6 @@ decided (gone or Deleting → accepted; still there → at most one more DELETE)
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import ssl
 import threading
@@ -22,12 +21,13 @@ import httpx
 
 from . import errors, rules
 from ._version import __version__
-from .auth import AkSkAuth, TokenAuth
+from .auth import AkSkAuth
+from .keys import Key, KeyChain
 from .models import Pool
 from .names import check_display_name, check_pool_id, looks_like_pool_id
 from .responses import api_error, error_fields, retry_after, transport_reason
 from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit, poll_delay
-from .settings import Settings, reread_credentials, resolve_settings
+from .settings import Settings, resolve_settings
 from .signer import canonical_query
 
 if TYPE_CHECKING:
@@ -39,6 +39,11 @@ log = logging.getLogger("modelarts_nb")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _JSON = {"Content-Type": "application/json"}  # sent (and signed) on every call, as the SDK does
 _LOST = object()  # a DELETE whose outcome is unknown: no answer, a gateway error, junk
+_HINT = "modelarts_nb.hint"  # response extension: what to say about a final 401
+_SESSION_401_HINT = (
+    "the notebook session's temporary credentials were refused and asking the session again "
+    "gave no new ones: restart the kernel, or set your own AK/SK; nothing was resent"
+)
 
 
 class PoolsClient:
@@ -59,13 +64,11 @@ class PoolsClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings
+        self.keys = KeyChain(settings)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
         self.throttle = Throttle(sleep, clock)
-        self._auth = _auth_for(settings)
-        self._authenticated = False  # a request with the current credentials has succeeded
         self._options: dict[str, Any] = dict(
             timeout=timeout,
             verify=_verify_for(settings),
@@ -77,6 +80,11 @@ class PoolsClient:
         )
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in use (credentials included: they change when renewed)."""
+        return self.keys.current.settings
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> PoolsClient:
@@ -366,37 +374,34 @@ class PoolsClient:
         """One request, and once more with renewed credentials if they expired meanwhile.
 
         Resending after a 401 is safe even for DELETE: the gateway refused it before ModelArts
-        saw it. It happens only with credentials that differ from the refused ones.
+        saw it. ``keys`` decides with what, and whether at all (see keys.py).
         """
-        auth = self._auth
-        response = self._send_once(method, url, auth)
-        if response.status_code == 401 and self._renew_credentials(auth):
-            response = self._send_once(method, url, self._auth)
-        if response.is_success:
-            self._authenticated = True
+        key = None
+        for _ in (1, 2):
+            with self.keys.turn(key) as used:
+                response = self._send_once(method, url, used.auth)
+                if response.is_success or response.status_code == 404:  # authenticated
+                    self.keys.succeeded(used)
+            if response.status_code != 401:
+                return response
+            key = self.keys.refused(used)
+            if key is None:
+                response.extensions[_HINT] = self._refusal_hint(used)
+                return response
         return response
 
-    def _renew_credentials(self, refused: httpx.Auth) -> bool:
-        """After a 401: True when there are credentials, other than ``refused``, to try once.
-
-        Only credentials that worked before may have expired; fresh ones that fail are wrong,
-        and re-reading their source could not make them right.
-        """
-        with self._lock:
-            if self._auth is not refused:  # another thread has renewed them already
-                return True
-            if not self._authenticated:
-                return False
-            creds = self.settings.credentials
-            fresh = reread_credentials(creds)
-            self._authenticated = False  # whatever comes next has not proven itself yet
-            if fresh is None or fresh.secrets() == creds.secrets():
-                log.debug("401: %s gave no new credentials", creds.source)
-                return False
-            self.settings = dataclasses.replace(self.settings, credentials=fresh)
-            self._auth = _auth_for(self.settings)
-            log.debug("401: renewed %s from %s; sending once more", fresh.kind, fresh.source)
-            return True
+    def _refusal_hint(self, key: Key) -> str | None:
+        """What to say about a final 401, from what happened to the credentials."""
+        source = key.settings.credentials.source
+        if key.renewed:
+            return (f"new credentials from {source} were refused too; nothing more was sent — "
+                    "check them, then run again")
+        if not self.keys.gave_nothing_new:
+            return None
+        if key.settings.credentials.from_notebook_session:
+            return _SESSION_401_HINT
+        return (f"the credentials from {source} worked earlier and are refused now (expired?); "
+                f"asking {source} again gave no new ones — update them and run again")
 
     def _send_once(self, method: str, url: str, auth: httpx.Auth) -> httpx.Response:
         """One request; transport failures become ConnectionFailed (httpx types never leak)."""
@@ -430,24 +435,16 @@ class PoolsClient:
         self.throttle.throttled(pause, parse_rate_limit(message))
 
     def _error(self, response: httpx.Response, what: str) -> errors.ApiError:
-        return api_error(
+        error = api_error(
             response,
             what,
-            signed=isinstance(self._auth, AkSkAuth),
+            signed=isinstance(self.keys.current.auth, AkSkAuth),
             notebook_session=self.settings.credentials.from_notebook_session,
         )
-
-
-def _auth_for(settings: Settings) -> httpx.Auth:
-    creds = settings.credentials
-    if creds.access_key and creds.secret_key:
-        return AkSkAuth(
-            creds.access_key,
-            creds.secret_key,
-            project_id=settings.project_id,
-            security_token=creds.security_token,
-        )
-    return TokenAuth(creds.token or "")
+        hint = response.extensions.get(_HINT)
+        if hint and error.hint == type(error).hint:  # a clock-skew hint says more: keep it
+            error.with_hint(hint)
+        return error
 
 
 def _verify_for(settings: Settings) -> ssl.SSLContext | bool:

@@ -97,6 +97,12 @@ class ApiError(ModelArtsError):
             self.hint = hint
         super().__init__(self._line())
 
+    def with_hint(self, hint: str) -> ApiError:
+        """The same error saying ``hint`` (what to do) instead of the default."""
+        self.hint = hint
+        self.args = (self._line(),)
+        return self
+
     def _line(self) -> str:
         if not self.from_server:  # decided here, e.g. a name absent from a pool list
             return f"{self.what} — {self.hint}" if self.hint else self.what

@@ -32,17 +32,13 @@ _AGENCY_HINT = (
     "modelarts:pool:delete for this project to that agency (IAM > Agencies), or set your own "
     "AK/SK in HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK"
 )
-_SESSION_401_HINT = (
-    "the notebook session's temporary credentials were refused and asking the session again "
-    "gave no new ones: restart the kernel, or set your own AK/SK; nothing was resent"
-)
 
 
 def api_error(
     response: httpx.Response, what: str, *, signed: bool, notebook_session: bool = False
 ) -> errors.ApiError:
     """The typed error for an error answer; ``signed`` requests get a clock-skew hint on 401,
-    credentials from a notebook session a hint about its agency."""
+    credentials from a notebook session a hint about its agency on 403."""
     code, message, request_id = error_fields(response)
     cls = _STATUS_ERRORS.get(response.status_code)
     if cls is None:
@@ -50,8 +46,6 @@ def api_error(
     kw: dict[str, Any] = {}
     if cls is errors.Throttled:
         kw["retry_after"] = retry_after(response)
-    if cls is errors.AuthenticationError and notebook_session:
-        kw["hint"] = _SESSION_401_HINT
     if cls is errors.AuthenticationError and signed:
         skew = _clock_skew(response)
         if skew is not None and abs(skew) >= _SKEW_WARN_SECONDS:

@@ -10,6 +10,7 @@ the network — in particular never the cloud metadata address 169.254.169.254.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ from .names import check_endpoint, check_project_id, check_region
 
 __all__ = [
     "Credentials",
+    "EXPLICIT",
     "NOTEBOOK_SESSION",
     "Settings",
     "endpoint_for_region",
@@ -226,22 +228,39 @@ def _read_notebook_session() -> dict[str, str]:
 
 
 def _session_module() -> Any:
-    """``modelarts.session``; if the kernel's path lacks it, look where the images keep it.
-
-    Such a folder is *appended* to ``sys.path``, so it can only supply what the kernel does not
-    already have: none of the kernel's own packages is ever shadowed.
-    """
+    """``modelarts.session``; if the kernel's path lacks it, look where the images keep it."""
     try:
         return importlib.import_module("modelarts.session")
     except ImportError:
         pass
     for folder in SDK_DIRS:
-        if os.path.isfile(os.path.join(folder, "modelarts", "session.py")):
-            if folder not in sys.path:
-                sys.path.append(folder)
-            importlib.invalidate_caches()
-            return importlib.import_module("modelarts.session")
+        package = os.path.join(folder, "modelarts")
+        if os.path.isfile(os.path.join(package, "session.py")):
+            return _import_sdk_from(package)
     raise ImportError("modelarts.session")
+
+
+def _import_sdk_from(package: str) -> Any:
+    """Import the ``modelarts`` package from ``package`` alone.
+
+    Its folder never joins ``sys.path``, so nothing else in it (another Python's site-packages)
+    becomes importable in the kernel; a failed import leaves no ``modelarts`` module behind.
+    """
+    init = os.path.join(package, "__init__.py")
+    spec = importlib.util.spec_from_file_location(
+        "modelarts", init if os.path.isfile(init) else None, submodule_search_locations=[package]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError("modelarts")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["modelarts"] = module
+    try:
+        spec.loader.exec_module(module)
+        return importlib.import_module("modelarts.session")
+    except BaseException:
+        for name in [n for n in sys.modules if n == "modelarts" or n.startswith("modelarts.")]:
+            del sys.modules[name]
+        raise
 
 
 def _credentials(values: Mapping[str, str], source: str) -> Credentials | None:

@@ -303,13 +303,21 @@ def test_second_delete_answered_404_means_done(client, app):
     assert app.count("DELETE") == 2
 
 
-def test_delete_not_resent_on_401_or_500(client, app):
+def test_delete_not_resent_on_401_nor_anything_else_with_refused_keys(client, app):
     app.then("GET", ok()).then("DELETE", err(401, "APIGW.0301", "verify aksk signature fail"))
     with pytest.raises(AuthenticationError):
         client.delete_pool(POOL)
-    app.script["DELETE"] = [err(500, "ModelArts.50005000", "internal error")]
-    with pytest.raises(ServerError):
-        client.delete_pool(POOL)
+    sent = len(app.requests)
+    with pytest.raises(AuthenticationError, match="refused .* by an earlier request"):
+        client.delete_pool(POOL)  # the same client never signs with refused keys again
+    assert app.count("DELETE") == 1 and len(app.requests) == sent
+
+
+def test_delete_not_resent_on_500(client, app):
+    app.then("GET", ok(), ok()).then("DELETE", err(500, "ModelArts.50005000", "internal error"))
+    for _ in (1, 2):
+        with pytest.raises(ServerError):
+            client.delete_pool(POOL)
     assert app.count("DELETE") == 2  # one per call
 
 

@@ -11,22 +11,30 @@ must re-read its source once after a 401 that follows earlier successes, resend 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import shutil
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import clear_cloud_env
+from conftest import clear_cloud_env, make_client
 
 from modelarts_nb import PoolsClient, settings
-from modelarts_nb.errors import AuthenticationError, PermissionDenied
+from modelarts_nb.errors import AuthenticationError, ConfigError, PermissionDenied
 from modelarts_nb.sandbox import Fault, start
 from modelarts_nb.sandbox.gate import LOCK_AFTER, TOKEN_EXPIRED
 from modelarts_nb.settings import NOTEBOOK_SESSION, Credentials, Settings
 
 STAND_IN = Path(__file__).parent / "fixtures" / "notebook_session"
+
+
+@pytest.fixture
+def no_env(monkeypatch, tmp_path):
+    clear_cloud_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -74,15 +82,15 @@ def test_expired_credentials_never_lock_the_ak_but_bad_signatures_do(sandbox):
     temp = sandbox.issue_session_credentials(lifetime=900)
     sandbox.expire(temp)
     pool = sandbox.pool_ids()[0]
-    with signed(sandbox, temp.access, temp.secret, temp.security_token) as client:
-        for _ in range(LOCK_AFTER + 3):
+    for _ in range(LOCK_AFTER + 3):  # a new client each time: one never resends refused keys
+        with signed(sandbox, temp.access, temp.secret, temp.security_token) as client:
             with pytest.raises(AuthenticationError) as info:
                 client.get_pool(pool)
             assert info.value.error_msg == TOKEN_EXPIRED  # never "locked"
     fresh = sandbox.issue_session_credentials(lifetime=900)
-    with signed(sandbox, fresh.access, "W" * 40, fresh.security_token) as client:
-        messages = []
-        for _ in range(LOCK_AFTER + 2):
+    messages = []
+    for _ in range(LOCK_AFTER + 2):
+        with signed(sandbox, fresh.access, "W" * 40, fresh.security_token) as client:
             with pytest.raises(AuthenticationError) as info:
                 client.get_pool(pool)
             messages.append(info.value.error_msg or "")
@@ -123,11 +131,19 @@ def test_admin_endpoint_hands_out_iam_shaped_session_credentials(sandbox):
         assert http.get(base).status_code == 404  # nothing issued yet
         issued = http.post(base, json={"lifetime": 60}).json()
         assert http.get(base).json() == issued
-        assert http.post(base, json={"lifetime": "nan"}).status_code == 400
-        assert http.post(base, json={"lifetime": 1e12}).status_code == 400
+        for lifetime in ("nan", "900", True, None, [900], 1e-300, 0, -5, 1e12):
+            assert http.post(base, json={"lifetime": lifetime}).status_code == 400, lifetime
+        for body in (b"[" * 100_000, b"\xff", b"[]", b'{"lifetime": NaN}'):
+            assert http.post(base, content=body).status_code == 400, body[:10]
+        assert http.post(base + "/../faults", content=b"[" * 100_000).status_code in (400, 404)
     assert set(issued["credential"]) == {"access", "secret", "securitytoken", "expires_at"}
     assert issued["credential"]["expires_at"].endswith("Z")
     assert issued["project_id"] == sandbox.project_id
+    current = sandbox.session_credentials()
+    shown = repr(current) + repr(sandbox.gate) + repr(sandbox)
+    for secret in (sandbox.ak, sandbox.sk, sandbox.token, current.access, current.secret,
+                   current.security_token):
+        assert secret not in shown
 
 
 # -- the client: renew once, never resend a failed signature ---------------------------------------
@@ -201,9 +217,10 @@ def test_credentials_that_never_worked_are_not_re_read(session_sandbox):
     sb = session_sandbox
     sb.expire(sb.session_credentials())
     sb.session_rotates = False
-    with PoolsClient.from_env() as client, pytest.raises(AuthenticationError):
+    with PoolsClient.from_env() as client, pytest.raises(AuthenticationError) as info:
         client.get_pool(sb.pool_ids()[0])
     assert len(sb.requests) == 1 and session_count() == 1
+    assert "asking the session again" not in str(info.value)  # it was not asked again
 
 
 def test_a_second_renewal_needs_a_success_in_between(session_sandbox):
@@ -214,10 +231,11 @@ def test_a_second_renewal_needs_a_success_in_between(session_sandbox):
         client.get_pool(pool)
         sb.expire(sb.session_credentials())
         sb.inject(Fault(status=401, times=2))  # the renewed keys are refused too
-        with pytest.raises(AuthenticationError):
+        with pytest.raises(AuthenticationError) as info:
             client.get_pool(pool)
     assert [r.status for r in sb.requests] == [200, 401, 401]
     assert session_count() == 2
+    assert "new credentials from ModelArts notebook session were refused too" in str(info.value)
 
 
 def test_threads_of_a_batch_renew_once(session_sandbox):
@@ -281,15 +299,33 @@ def test_403_with_session_credentials_names_the_agency_permission(session_sandbo
     assert "agency" in text and "modelarts:pool:delete" in text and "\n" not in text
 
 
-def test_sdk_found_where_the_images_keep_it(session_sandbox, monkeypatch):
-    """Not importable from the kernel's path: found in a known folder, appended (never first)."""
+def test_sdk_found_where_the_images_keep_it(session_sandbox, monkeypatch, tmp_path):
+    """Not importable from the kernel's path: the modelarts package alone is imported from a
+    known folder; the folder never joins sys.path, so its other packages stay invisible."""
+    folder = tmp_path / "jp3-site-packages"
+    shutil.copytree(STAND_IN / "modelarts", folder / "modelarts")
+    (folder / "leftpad.py").write_text("")
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(STAND_IN)])
     for name in ("modelarts", "modelarts.session"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    monkeypatch.setattr(settings, "SDK_DIRS", ("/nonexistent/sdk", str(STAND_IN)))
+    monkeypatch.setattr(settings, "SDK_DIRS", ("/nonexistent/sdk", str(folder)))
     resolved = settings.resolve_settings()
     assert resolved.credentials.source == NOTEBOOK_SESSION
-    assert sys.path[-1] == str(STAND_IN)
+    assert str(folder) not in sys.path
+    assert importlib.util.find_spec("leftpad") is None
+
+
+def test_a_broken_sdk_in_that_folder_leaves_nothing_behind(monkeypatch, tmp_path, no_env):
+    folder = tmp_path / "sdk"
+    (folder / "modelarts").mkdir(parents=True)
+    (folder / "modelarts" / "__init__.py").write_text("")
+    (folder / "modelarts" / "session.py").write_text("import obs_sdk_that_is_not_here\n")
+    for name in ("modelarts", "modelarts.session"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setattr(settings, "SDK_DIRS", (str(folder),))
+    with pytest.raises(ConfigError, match="credentials"):
+        settings.resolve_settings(project_id="p" * 32, region="cn-north-4")
+    assert "modelarts" not in sys.modules and str(folder) not in sys.path
 
 
 def test_no_secret_of_the_session_in_errors_or_reprs(session_sandbox):
@@ -350,3 +386,87 @@ def test_magic_yes_watch_outlives_one_second_session_credentials(session_sandbox
     renewals = statuses.count(401)
     assert renewals >= 1 and session_count() == 1 + renewals, statuses
     assert sb.count(method="DELETE") == 1
+
+
+# -- never pile failures on one key ----------------------------------------------------------------
+
+
+def test_threads_never_pile_failures_on_unproven_keys(sandbox):
+    """A fresh client with a wrong SK and 8 threads: one request finds out, the rest send nothing."""
+    ids = sandbox.pool_ids()[:8]
+    errors_seen: list[str] = []
+    with make_client(sandbox, sk="W" * 40) as client:
+        barrier = threading.Barrier(len(ids))
+
+        def read(pool: str) -> None:
+            barrier.wait()
+            try:
+                client.get_pool(pool)
+            except AuthenticationError as exc:
+                errors_seen.append(str(exc))
+
+        threads = [threading.Thread(target=read, args=(p,)) for p in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert len(errors_seen) == len(ids)
+    assert [r.status for r in sandbox.requests] == [401]
+    assert sum("by an earlier request" in e for e in errors_seen) == len(ids) - 1
+
+
+def test_half_written_renewal_costs_one_failure_on_the_new_key(env_sandbox, monkeypatch):
+    """A refresher has written the new AK and token but not yet the SK: the renewed (wrong)
+    pair is tried by one request only, never by every thread of a batch."""
+    sb = env_sandbox
+    ids = sb.pool_ids()[:6]
+    old = sb.issue_session_credentials(lifetime=900)
+    for name, value in (("AK", old.access), ("SK", old.secret),
+                        ("SECURITY_TOKEN", old.security_token)):
+        monkeypatch.setenv(f"HUAWEICLOUD_SDK_{name}", value)
+    with PoolsClient.from_env() as client:
+        client.list_pools()
+        sb.expire(old)
+        new = sb.issue_session_credentials(lifetime=900)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", new.access)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_SECURITY_TOKEN", new.security_token)
+        barrier = threading.Barrier(len(ids))
+
+        def read(pool: str) -> None:
+            barrier.wait()
+            with pytest.raises(AuthenticationError):
+                client.get_pool(pool)
+
+        threads = [threading.Thread(target=read, args=(p,)) for p in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    on_new_key = [r for r in sb.requests if r.key == key_of(new)]
+    assert [r.status for r in on_new_key] == [401]
+    assert [r.status for r in sb.requests].count(401) <= 1 + len(ids)
+
+
+def test_a_slow_session_never_blocks_close_or_other_requests(session_sandbox, monkeypatch):
+    sb = session_sandbox
+    pool = sb.pool_ids()[0]
+    with PoolsClient.from_env() as client:
+        session_class = sys.modules["modelarts.session"].Session
+        client.get_pool(pool)
+        sb.expire(sb.session_credentials())
+        slow_init = session_class.__init__
+
+        def slow(self) -> None:
+            time.sleep(2)
+            slow_init(self)
+
+        monkeypatch.setattr(session_class, "__init__", slow)
+        renewing = threading.Thread(target=client.get_pool, args=(pool,))
+        renewing.start()
+        time.sleep(0.3)  # the renewal is now waiting for the slow Session()
+        started = time.monotonic()
+        client.close()
+        closed_in = time.monotonic() - started
+        renewing.join(10)
+    assert closed_in < 0.5, closed_in
+    assert [r.status for r in sb.requests] == [200, 401, 200]

@@ -45,7 +45,7 @@ def everything_we_can_print(client: PoolsClient) -> list[str]:
         str(settings),
         settings.describe(),
         repr(settings.credentials),
-        repr(client._auth),
+        repr(client.keys.current.auth),
         repr(client._client()),
     ]
 

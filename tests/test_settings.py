@@ -166,6 +166,6 @@ def test_client_from_env_reports_source_and_hides_secret(full_env, monkeypatch):
     for key, value in full_env.items():
         monkeypatch.setenv(key, value)
     with PoolsClient.from_env() as client:
-        text = repr(client) + client.settings.describe() + repr(client._auth)
+        text = repr(client) + client.settings.describe() + repr(client.keys.current.auth)
     assert "environment" in text
     assert AK not in text and SK not in text

@@ -41,9 +41,9 @@ TOKEN_EXPIRED = _PREFIX + "token expires"  # APIG.0301 (FACTS §1.4)
 class Temporary:
     """Temporary AK/SK + security token, as IAM's securitytokens API issues them."""
 
-    access: str
-    secret: str
-    security_token: str
+    access: str = field(repr=False)
+    secret: str = field(repr=False)
+    security_token: str = field(repr=False)
     expires_at: float  # sandbox clock, epoch seconds
 
     def to_iam(self) -> dict[str, dict[str, str]]:
@@ -72,12 +72,12 @@ class AuthResult:
 class Gate:
     """Credentials the sandbox accepts, plus the per-AK failure counters and locks."""
 
-    ak: str
-    sk: str
-    token: str
-    security_token: str | None
+    ak: str = field(repr=False)
+    sk: str = field(repr=False)
+    token: str = field(repr=False)
+    security_token: str | None = field(repr=False)
     clock: Callable[[], float]  # the sandbox clock (epoch seconds, includes clock_offset)
-    _temporary: dict[str, Temporary] = field(default_factory=dict)
+    _temporary: dict[str, Temporary] = field(default_factory=dict, repr=False)
     _failures: dict[str, int] = field(default_factory=dict)
     _locked_until: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -101,8 +101,8 @@ class Gate:
     def issue_temporary(self, lifetime: float) -> Temporary:
         """New temporary credentials valid for ``lifetime`` s (IAM allows 15 min to 24 h; the
         sandbox accepts any positive lifetime, so rehearsals need not wait 15 minutes)."""
-        if not 0 < lifetime <= 86400:
-            raise ValueError("lifetime must be more than 0 and at most 86400 seconds")
+        if isinstance(lifetime, bool) or not 1 <= lifetime <= 86400:
+            raise ValueError("lifetime must be a number of seconds from 1 to 86400")
         upper = string.ascii_uppercase + string.digits
         temporary = Temporary(
             access=_random(upper, 20),
@@ -111,8 +111,9 @@ class Gate:
             expires_at=self.clock() + lifetime,
         )
         with self._lock:
+            now = self.clock()  # forget keys expired over a minute ago: the table stays small
             self._temporary = {k: v for k, v in self._temporary.items()
-                               if v.expires_at > self.clock() - 86400}  # bounded
+                               if v.expires_at > now - 60}
             self._temporary[temporary.access] = temporary
         return temporary
 

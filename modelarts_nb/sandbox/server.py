@@ -237,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif key == ("POST", "/_sandbox/faults"):
             try:
                 sandbox.inject(Fault.from_json(json.loads(body or b"{}")))
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, RecursionError) as exc:
                 self._write_json(400, {"error": str(exc)}, request_id)
                 return
             self._write_json(200, {"ok": True}, request_id)
@@ -257,10 +257,12 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox = self.server.sandbox
         if self.command == "POST":
             try:
-                lifetime = float(json.loads(body or b"{}").get("lifetime", 900))
+                lifetime = json.loads(body or b"{}").get("lifetime", 900)
+                if not isinstance(lifetime, (int, float)):
+                    raise TypeError("lifetime must be a number of seconds")
                 sandbox.issue_session_credentials(lifetime)
-            except (ValueError, TypeError, AttributeError) as exc:
-                self._write_json(400, {"error": str(exc)}, request_id)
+            except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+                self._write_json(400, {"error": str(exc)[:200]}, request_id)
                 return
         current = sandbox.session_credentials()
         if current is None:

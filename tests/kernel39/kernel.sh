@@ -6,11 +6,11 @@
 #
 #   {"argv": ["bash", "/path/to/tests/kernel39/kernel.sh", "{connection_file}"], ...}
 #
-# The connection file is copied into the root at the same absolute path, so the kernel's command
-# line names the same file (and whatever temp dir it lives in) as a native kernel's would. Mounts
-# (/proc, and a private tmpfs on the root's /tmp that takes the copy when the file lives under
-# /tmp) exist only in the kernel's own mount namespace, so they vanish when the kernel exits,
-# even on kill -9. Every step execs, so the pid the server holds is the kernel itself and an
+# The connection file is bind-mounted into the root at the same absolute path, so the kernel's
+# command line names the same file (and whatever temp dir it lives in) as a native kernel's would,
+# and its HMAC key is never written to the root's disk (an empty placeholder is, outside /tmp).
+# Mounts (/proc, the file, a private tmpfs on the root's /tmp) exist only in the kernel's own
+# mount namespace, so they vanish when the kernel exits, even on kill -9. Every step execs, so the pid the server holds is the kernel itself and an
 # interrupt (SIGINT) reaches it. Needs root (unshare -m, mount, chroot).
 #
 # The environment is cleared, except PATH, HOME, LANG, the MODELARTS_* and HUAWEICLOUD_*
@@ -46,6 +46,7 @@ exec unshare --mount --propagation private sh -ec '
   mount --bind /proc "$root/proc"
   mount -t tmpfs -o mode=1777 kernel39-tmp "$root/tmp"
   mkdir -p "$root$(dirname "$file")"
-  cp "$file" "$root$file"
+  touch "$root$file"
+  mount --bind "$file" "$root$file"
   exec chroot "$root" /usr/bin/env -i "$@" /opt/kernel/bin/python -m ipykernel_launcher -f "$file"
 ' kernel39 "$ROOT" "$file" "${pass[@]}"
