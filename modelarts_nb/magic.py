@@ -8,12 +8,15 @@ explicitly named pool. Errors before anything is shown fail the cell with one li
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.utils.process import arg_split
+from IPython.utils.text import DollarFormatter
 
 from .client import PoolsClient
 from .errors import DeletionRefused, ModelArtsError
@@ -59,11 +62,24 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _parse(magic: Callable[..., Any], line: str) -> Any:
+def _parse(magic: Callable[..., Any], line: str, shell: Any) -> Any:
+    """Parse the line as typed, after ``$var``/``{expr}`` expansion.
+
+    The magics receive the line unexpanded (``no_var_expand``) so that an expansion can supply
+    a pool name or a value, never an option: ``pool = "x --yes"`` must not delete anything.
+    """
+    expanded = _expand(line, shell)
     try:
-        args = parse_argstring(magic, line)
+        typed, given = _options(line), _options(expanded)
+        args = parse_argstring(magic, expanded)
     except ValueError as exc:  # e.g. shlex's "No closing quotation"
         raise UsageError(f"cannot parse the line: {exc}") from None
+    smuggled = sorted(given - typed)
+    if smuggled:
+        raise UsageError(
+            f"{', '.join(smuggled)} came from a variable or expression: options must be typed "
+            "on the line itself; nothing was sent"
+        )
     if args.timeout <= 0 or (args.interval is not None and args.interval <= 0):
         raise UsageError("--timeout and --interval must be positive numbers of seconds")
     for key, value in vars(args).items():
@@ -72,6 +88,26 @@ def _parse(magic: Callable[..., Any], line: str) -> Any:
         elif isinstance(value, list):
             setattr(args, key, [_unquote(v) if isinstance(v, str) else v for v in value])
     return args
+
+
+def _options(line: str) -> set[str]:
+    return {word.split("=")[0] for word in arg_split(line) if word.startswith("-")}
+
+
+def _expand(line: str, shell: Any) -> str:
+    """IPython's own expansion, with the namespace of the code that called the magic."""
+    if shell is None:
+        return line
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "run_line_magic":
+        frame = frame.f_back  # type: ignore[assignment]
+    namespace = dict(shell.user_ns)
+    if frame is not None and frame.f_back is not None:
+        namespace.update(frame.f_back.f_locals)
+    try:
+        return str(DollarFormatter().vformat(line, args=[], kwargs=namespace))
+    except Exception:  # noqa: BLE001 - IPython, too, leaves a line it cannot expand as typed
+        return line
 
 
 def _unquote(value: str) -> str:
@@ -107,6 +143,7 @@ class PoolMagics(Magics):
     @argument("--no-wait", action="store_true", help="with --yes: return once accepted")
     @_common
     @line_magic
+    @no_var_expand
     def pool_delete(self, line: str) -> Any:
         """Show a ModelArts resource pool and delete it after confirmation.
 
@@ -115,7 +152,7 @@ class PoolMagics(Magics):
         the arguments, then HUAWEICLOUD_SDK_* / MODELARTS_* variables, then
         ~/.huaweicloud/credentials, then the ModelArts notebook session.
         """
-        args = _parse(self.pool_delete, line)
+        args = _parse(self.pool_delete, line, self.shell)
         return _one_line_errors(args, lambda: run(args, self.shell))
 
     @magic_arguments()
@@ -138,6 +175,7 @@ class PoolMagics(Magics):
     @argument("--concurrency", type=int, default=8, help="DELETEs in flight at once (1-32)")
     @_common
     @line_magic
+    @no_var_expand
     def pools(self, line: str) -> Any:
         """List the project's pools as a table, or a panel to select and delete several.
 
@@ -147,7 +185,7 @@ class PoolMagics(Magics):
         """
         from .magic_pools import run_pools
 
-        args = _parse(self.pools, line)
+        args = _parse(self.pools, line, self.shell)
         if not 1 <= args.concurrency <= 32:
             raise UsageError("--concurrency must be between 1 and 32")
         terminal = _is_terminal(self.shell)

@@ -179,3 +179,32 @@ def test_kernel_interrupt_stops_background_watches(shell, capsys, env_sandbox):
     assert panel.flow.step is Step.STOPPED
     assert not [t for t in threading.enumerate() if t.name.startswith("modelarts-nb-watch")]
     assert env_sandbox.accepted_deletes(panel.flow.pool.id) == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["%pool_delete $pool", "%pool_delete {pool}", "%pool_delete $name {flag}",
+     "%pools --name $glob --delete {flag}"],
+)
+def test_expansion_never_supplies_an_option(shell, capsys, env_sandbox, line):
+    """``pool = "x --yes"`` must not delete: expansion gives a name or a value, never --yes."""
+    (pool_id,) = env_sandbox.display_names()["pool-01"]
+    shell.user_ns.update(pool=f"{pool_id} --yes", name=pool_id, flag="--yes", glob="pool-0*")
+    result, out = run(shell, capsys, line)
+    assert deletes(env_sandbox) == 0, out
+    assert not result.success or "--yes" not in line
+
+
+def test_options_typed_on_the_line_still_work_with_expanded_names(shell, capsys, env_sandbox):
+    (pool_id,) = env_sandbox.display_names()["pool-01"]
+    shell.user_ns["name"] = pool_id
+    result, out = run(shell, capsys, "%pool_delete $name --yes --interval 0.1")
+    assert result.success and "DELETED" in out and deletes(env_sandbox) == 1
+
+
+def test_expansion_uses_the_locals_of_a_calling_function(shell, capsys, env_sandbox):
+    (pool_id,) = env_sandbox.display_names()["pool-01"]
+    run(shell, capsys,
+        f"def f():\n    target = {pool_id!r}\n    p = %pool_delete $target\n    return p\n")
+    run(shell, capsys, "p = f()")
+    assert shell.user_ns["p"].flow.pool.id == pool_id
