@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -24,7 +25,7 @@ from ._version import __version__
 from .auth import AkSkAuth
 from .keys import Key, KeyChain
 from .models import Pool
-from .names import check_display_name, check_pool_id, looks_like_pool_id
+from .names import check_display_name, check_pool_id, is_loopback_host, looks_like_pool_id
 from .responses import api_error, error_fields, retry_after, transport_reason
 from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit, poll_delay
 from .settings import Settings, resolve_settings
@@ -74,7 +75,7 @@ class PoolsClient:
             verify=_verify_for(settings),
             transport=transport,
             # loopback (the sandbox) must never be routed through an environment proxy
-            trust_env=not settings.endpoint.startswith(("http://127.", "http://localhost")),
+            trust_env=not is_loopback_host(urlsplit(settings.endpoint).hostname or ""),
             headers={"User-Agent": f"modelarts-nb/{__version__}"},
             follow_redirects=False,
         )

@@ -30,6 +30,7 @@ _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+){1,4}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Display names are matched locally, but path-like input is refused as a pool name could be.
 _DISPLAY_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f/\\?#%]|\.\.")
+_NETLOC = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 _EXAMPLE_ID = "mypool-8a1f2c3d4e5f60718293a4b5c6d7e8f9"
 
 
@@ -88,7 +89,8 @@ def check_region(value: object) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
+    """Decided on the parsed host (``urlsplit(url).hostname``), never on a string prefix."""
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -106,6 +108,10 @@ def check_endpoint(value: object) -> str:
     except ValueError as exc:
         raise InvalidName(f"invalid endpoint {_describe(value)}: {exc}") from None
     host = parts.hostname or ""
+    if not _NETLOC.fullmatch(parts.netloc.rpartition("@")[2]):  # e.g. "[::1].evil": parsers
+        raise InvalidName(  # disagree on such hosts, so none of them is accepted
+            f"invalid endpoint {_describe(value)}: expected https://host[:port]"
+        )
     if parts.scheme not in ("https", "http") or not host:
         raise InvalidName(f"invalid endpoint {_describe(value)}: expected https://host[:port]")
     if parts.username or parts.password or parts.query or parts.fragment:

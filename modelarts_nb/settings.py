@@ -100,6 +100,14 @@ class Settings:
     ca_bundle: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Built by hand or by resolve_settings, settings get the same checks: no plain http
+        off loopback, no project id that could change the URL."""
+        object.__setattr__(self, "endpoint", check_endpoint(self.endpoint))
+        check_project_id(self.project_id)
+        if self.region is not None:
+            check_region(self.region)
+
     def describe(self) -> str:
         """One line saying where each setting came from, without any secret."""
         where = self.sources
@@ -149,9 +157,15 @@ def resolve_settings(
     found: dict[str, tuple[str, str]] = {}
     credentials: Credentials | None = None
     for source, values in layers:
-        for key in ("project_id", "region", "endpoint", "ca_bundle"):
+        for key in ("project_id", "ca_bundle"):
             if values.get(key) and key not in found:
                 found[key] = (values[key], source)
+        # region and endpoint say one thing, where to send: the first source naming either
+        # decides (an explicit --region beats MODELARTS_ENDPOINT); its endpoint beats its region
+        if not {"region", "endpoint"} & found.keys():
+            for key in ("region", "endpoint"):
+                if values.get(key):
+                    found[key] = (values[key], source)
         if credentials is None:
             credentials = _credentials(values, source)
         if credentials and {"project_id", "endpoint"} <= found.keys() | _derivable(found):

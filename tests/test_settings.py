@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from modelarts_nb import ConfigError, InvalidName, PoolsClient, resolve_settings
-from modelarts_nb.settings import endpoint_for_region
+from modelarts_nb.sandbox import start
+from modelarts_nb.settings import Credentials, Settings, endpoint_for_region
 
 AK, SK, TOKEN = "ENVAK000000000000001", "envsecret0000000000000000000000000000001", "iamtoken-abc"
 PID = "0123456789abcdef0123456789abcdef"
@@ -169,3 +170,57 @@ def test_client_from_env_reports_source_and_hides_secret(full_env, monkeypatch):
         text = repr(client) + client.settings.describe() + repr(client.keys.current.auth)
     assert "environment" in text
     assert AK not in text and SK not in text
+
+
+def test_explicit_region_beats_an_endpoint_from_the_environment(no_profile):
+    env = {**no_profile, "HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK,
+           "HUAWEICLOUD_SDK_PROJECT_ID": PID, "MODELARTS_ENDPOINT": "https://ma.internal.example",
+           "MODELARTS_REGION": "cn-east-3"}
+    s = resolve_settings(region="la-south-2", env=env, use_notebook_session=False)
+    assert s.endpoint == "https://modelarts.la-south-2.myhuaweicloud.com"
+    assert s.region == "la-south-2" and "explicit arguments" in s.describe()
+    s = resolve_settings(endpoint="https://other.example", env=env, use_notebook_session=False)
+    assert s.endpoint == "https://other.example" and s.region is None
+    s = resolve_settings(env=env, use_notebook_session=False)  # same source: endpoint wins
+    assert s.endpoint == "https://ma.internal.example" and s.region == "cn-east-3"
+
+
+def test_magic_region_flag_beats_the_environment_endpoint(shell, capsys, env_sandbox,
+                                                          monkeypatch):
+    """--region names another region than MODELARTS_ENDPOINT (sandbox A): the request goes to
+    that region's endpoint (sandbox B, through the SDK's per-region override), never to A."""
+    with start(pools=1) as other:
+        monkeypatch.setenv("HUAWEICLOUD_SDK_REGION_MODELARTS_XX_TEST_9", other.endpoint)
+        env_sandbox.clear_requests()
+        result = shell.run_cell("%pool_delete pool-01 --region xx-test-9 --no-widgets")
+        out = capsys.readouterr()
+        assert result.success, out.out + out.err
+        assert env_sandbox.count() == 0 and other.count(method="GET") >= 1
+
+
+@pytest.mark.parametrize("spelling", ["HTTP://127.0.0.1:{port}", "http://LOCALHOST:{port}",
+                                      "http://127.0.0.1:{port}/", "Http://LocalHost:{port}"])
+def test_loopback_is_decided_on_the_parsed_host_never_through_a_proxy(monkeypatch, spelling):
+    """A proxy in the environment (a dead port here) must never see loopback traffic, whatever
+    the spelling: it would carry the Authorization and security-token headers in clear."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with start(pools=1) as sb:
+        creds = Credentials(sb.ak, sb.sk)
+        endpoint = spelling.format(port=sb.port)
+        with PoolsClient(Settings(endpoint, sb.project_id, creds)) as client:
+            assert client.list_pools()
+        assert sb.count(method="GET") == 1
+
+
+@pytest.mark.parametrize("endpoint", ["http://example.com", "http://127.0.0.1.example.com",
+                                      "http://[::1].evil", "https://u:p@x.example",
+                                      "http://localhost.", "https://x.example:99999",
+                                      "https://x_y.example"])
+def test_settings_built_by_hand_are_checked_like_resolved_ones(endpoint):
+    with pytest.raises(InvalidName):
+        Settings(endpoint, PID, Credentials("A", "S"))
+    with pytest.raises(InvalidName):
+        Settings("https://ok.example", "../other", Credentials("A", "S"))
