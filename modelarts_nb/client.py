@@ -26,7 +26,7 @@ from .auth import AkSkAuth
 from .keys import Key, KeyChain
 from .models import Pool
 from .names import check_display_name, check_pool_id, is_loopback_host, looks_like_pool_id
-from .responses import api_error, error_fields, retry_after, transport_reason
+from .responses import api_error, error_fields, read_json, retry_after, transport_reason
 from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit, poll_delay
 from .settings import Settings, resolve_settings
 from .signer import canonical_query
@@ -254,7 +254,8 @@ class PoolsClient:
         """Send DELETE, resent only after an explicit 429 refusal.
 
         Returns the accepted pool, or ``_LOST`` when the outcome is unknown: no answer, a
-        gateway's 502/503/504, or a 2xx with an unreadable body (maybe not even from ModelArts).
+        gateway's 502/503/504, or a 2xx with an unreadable body (maybe not even from ModelArts)
+        or one about another pool.
         """
         for attempt in range(1, self.retry.attempts + 1):
             try:
@@ -269,9 +270,11 @@ class PoolsClient:
                 return _LOST  # our earlier DELETE did it; the caller's GET will confirm
             if response.is_success:
                 try:
-                    return Pool.from_api(response.json())
+                    accepted = Pool.from_api(read_json(response))
                 except ValueError:
                     return _LOST
+                # an answer about another pool (or none: "{}") says nothing about ours
+                return accepted if accepted.id == pool_id else _LOST
             raise self._error(response, f"deleting pool {pool_id} failed")
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -360,7 +363,7 @@ class PoolsClient:
             if not response.is_success:
                 raise self._error(response, f"reading {what} failed")
             try:
-                return response.json()
+                return read_json(response)
             except ValueError:
                 if last:
                     raise errors.ApiError(

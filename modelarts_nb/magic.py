@@ -80,8 +80,10 @@ def _parse(magic: Callable[..., Any], line: str, shell: Any) -> Any:
             f"{', '.join(smuggled)} came from a variable or expression: options must be typed "
             "on the line itself; nothing was sent"
         )
-    if args.timeout <= 0 or (args.interval is not None and args.interval <= 0):
-        raise UsageError("--timeout and --interval must be positive numbers of seconds")
+    if not 0 < args.timeout <= 7 * 86400:  # also false for nan
+        raise UsageError("--timeout must be a number of seconds, more than 0 and at most 7 days")
+    if args.interval is not None and not 0.05 <= args.interval <= 3600:
+        raise UsageError("--interval must be a number of seconds from 0.05 to 3600")
     for key, value in vars(args).items():
         if isinstance(value, str):
             setattr(args, key, _unquote(value))

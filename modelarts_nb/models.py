@@ -73,7 +73,7 @@ class Pool:
     def billing_label(self) -> str:
         if self.billing_mode is None:
             return "unknown"
-        return _BILLING_NAMES.get(self.billing_mode, f"mode {self.billing_mode}")
+        return _BILLING_NAMES.get(self.billing_mode, f"mode {short_repr(self.billing_mode)}")
 
     @property
     def node_count(self) -> int:

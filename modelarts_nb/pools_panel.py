@@ -38,7 +38,8 @@ def _row_html(pool: Pool, reason: str | None) -> str:
     return (
         f"<span style='display:inline-block;width:150px'><b>{html.escape(pool.display_name or '')}"
         f"</b></span> {phase_badge(pool.phase)} <code>{html.escape(pool.id)}</code> · "
-        f"{html.escape(pool.type or '')} · {html.escape(flavors)} · {pool.billing_label} · "
+        f"{html.escape(pool.type or '')} · {html.escape(flavors)} · "
+        f"{html.escape(pool.billing_label)} · "
         f"age {age_text(datetime.now(timezone.utc), pool.created)}{why}"
     )
 

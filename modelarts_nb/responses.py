@@ -14,7 +14,7 @@ import httpx
 from . import errors
 from .retry import parse_retry_after
 
-__all__ = ["api_error", "error_fields", "retry_after", "transport_reason"]
+__all__ = ["api_error", "error_fields", "read_json", "retry_after", "transport_reason"]
 
 _STATUS_ERRORS: dict[int, type[errors.ApiError]] = {
     401: errors.AuthenticationError,
@@ -62,6 +62,19 @@ def api_error(
     )
 
 
+MAX_BODY = 32 * 1024 * 1024  # a list of 500 pools is about 2 MB
+
+
+def read_json(response: httpx.Response) -> Any:
+    """The body as JSON; ValueError for junk, for nesting too deep to parse, or over MAX_BODY."""
+    if len(response.content) > MAX_BODY:
+        raise ValueError(f"the answer is larger than {MAX_BODY // 2**20} MB")
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("the answer is nested too deeply to read") from None
+
+
 def retry_after(response: httpx.Response) -> float | None:
     return parse_retry_after(response.headers.get("Retry-After"))
 
@@ -70,7 +83,7 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None, str 
     """(error_code, error_msg, request id) from the body forms the SDK accepts."""
     request_id = response.headers.get("X-Request-Id")
     try:
-        body = response.json()
+        body = read_json(response)
     except ValueError:
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         why = f"the answer was not JSON ({kind}); a proxy or gateway may be in the way"

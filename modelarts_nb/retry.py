@@ -7,6 +7,7 @@ for 5 minutes after more than 5 failed signatures); DELETE has its own rules in 
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
@@ -48,9 +49,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan", "inf", "1e999": not a number of seconds anyone can wait
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
