@@ -132,7 +132,15 @@ class PoolsClient:
     def get_pool(self, name: str) -> Pool:
         """GET one pool by id (``metadata.name``); PoolNotFound on 404."""
         path = self._pool_path(check_pool_id(name))
-        return Pool.from_api(self._get(path, what=f"pool {name}"))
+        pool = Pool.from_api(self._get(path, what=f"pool {name}"))
+        if pool.id != name:  # anything we do next (a DELETE) must concern the pool asked for
+            raise errors.ApiError(
+                status=200,
+                what=f"reading pool {name} failed: the answer describes "
+                f"{errors.one_line(pool.id, 80)!r} instead; nothing was deleted",
+                from_server=False,
+            )
+        return pool
 
     def list_pools(
         self, *, label_selector: str | None = None, status: str | None = None
@@ -159,8 +167,10 @@ class PoolsClient:
         if looks_like_pool_id(name_or_display):
             try:
                 return self.get_pool(name_or_display)
-            except errors.PoolNotFound:
-                pass
+            except errors.PoolNotFound as missing:
+                # an id that is gone (deleted a minute ago?) never silently becomes another
+                # pool whose display name happens to be that id: say so instead
+                raise self._not_found_hint(missing, name_or_display) from None
         check_display_name(name_or_display)
         matches = [p for p in self.list_pools() if p.display_name == name_or_display]
         if len(matches) == 1:
@@ -177,6 +187,19 @@ class PoolsClient:
             f"{self.settings.project_id} (checked the pool list)",
             from_server=False,
         )
+
+    def _not_found_hint(self, missing: errors.PoolNotFound, pool_id: str) -> errors.PoolNotFound:
+        try:
+            named = [p for p in self.list_pools() if p.display_name == pool_id]
+        except errors.ModelArtsError:
+            return missing
+        if named:
+            ids = ", ".join(sorted(p.id for p in named))
+            missing.with_hint(
+                f"no pool has this id, but {len(named)} pool(s) display it as their name "
+                f"(id {ids}); if you meant that, give its id"
+            )
+        return missing
 
     # -- deleting --------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ __all__ = [
     "Throttled",
     "WaitError",
     "WaitTimeout",
+    "one_line",
 ]
 
 
@@ -106,14 +107,14 @@ class ApiError(ModelArtsError):
     def _line(self) -> str:
         if not self.from_server:  # decided here, e.g. a name absent from a pool list
             return f"{self.what} — {self.hint}" if self.hint else self.what
-        details = [_one_line(self.error_code, 64) if self.error_code else f"HTTP {self.status}"]
+        details = [one_line(self.error_code, 64) if self.error_code else f"HTTP {self.status}"]
         if self.error_code:
             details.append(f"HTTP {self.status}")
-        request_id = _one_line(self.request_id, 64) if self.request_id else "not given"
+        request_id = one_line(self.request_id, 64) if self.request_id else "not given"
         details.append(f"request id {request_id}")
         line = f"{self.what} ({', '.join(details)})"
         if self.error_msg:
-            line += f': "{_one_line(self.error_msg)}"'
+            line += f': "{one_line(self.error_msg)}"'
         if self.hint:
             line += f" — {self.hint}"
         return line
@@ -169,7 +170,7 @@ class DeletionFailed(WaitError):
     """The pool reported an error phase while being deleted."""
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def one_line(text: str, limit: int = 300) -> str:
     """A server string inside our one-line message: no line breaks or control characters,
     capped (``…`` marks the cut)."""
     flat = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())

@@ -23,7 +23,7 @@ from .errors import DeletionRefused, ModelArtsError
 from .flow import DeleteFlow, Step
 from .render import flow_text, pool_html, pool_text
 
-__all__ = ["PoolMagics", "DebugError"]
+__all__ = ["PoolMagics", "DebugError", "UnexpectedError"]
 
 
 class DebugError(Exception):
@@ -119,6 +119,11 @@ def _unquote(value: str) -> str:
     return value
 
 
+class UnexpectedError(ModelArtsError):
+    """Anything but our own errors, shown as one line without values: under ``%xmode Verbose``
+    its traceback would print frame locals, and some hold credentials or ``os.environ``."""
+
+
 def _one_line_errors(args: Any, call: Callable[[], Any]) -> Any:
     try:
         return call()
@@ -126,6 +131,15 @@ def _one_line_errors(args: Any, call: Callable[[], Any]) -> Any:
         if args.debug:
             raise DebugError(str(exc)) from exc
         raise
+    except UsageError:
+        raise  # IPython shows it as one line of its own
+    except Exception as exc:  # noqa: BLE001 - made safe to show, not swallowed
+        if args.debug:
+            raise DebugError(type(exc).__name__) from exc
+        raise UnexpectedError(
+            f"unexpected {type(exc).__name__} in modelarts-nb; the cell stopped there — "
+            "add --debug to see the traceback (without local variables)"
+        ) from None
 
 
 @magics_class

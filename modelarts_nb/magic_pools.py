@@ -53,10 +53,17 @@ def label_selector(labels: list[str]) -> str | None:
     return ",".join(labels) or None
 
 
+def narrows(pattern: str | None) -> bool:
+    """Whether a --name glob can leave a pool out: it must hold a literal character beyond
+    wildcards and character classes (``*``, ``?*``, ``[a-z]*`` match every pool id)."""
+    return bool(pattern and re.sub(r"\[[^\]]*\]|[*?]", "", pattern))
+
+
 def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
-    if args.delete and not (args.label or args.status or args.phase or args.name):
+    if args.delete and not (args.label or args.status or args.phase or narrows(args.name)):
         raise UsageError(
-            "--delete needs at least one filter (--label, --name, --phase or --status): "
+            "--delete needs at least one filter that leaves pools out (--label, --phase, "
+            "--status, or a --name pattern with a literal part, not just * ? or [..]): "
             "a bulk deletion must never mean every pool in the project"
         )
     selector = label_selector(args.label)
