@@ -16,6 +16,18 @@ from modelarts_nb.settings import Credentials, Settings
 collect_ignore = [] if os.environ.get("KERNEL39_FREEZE") else ["kernel39"]
 
 
+@pytest.fixture(autouse=True)
+def _forget_stand_in_sdks():
+    """A stand-in ``modelarts`` SDK imported by one test must not answer for the next one."""
+    import sys
+
+    before = {name for name in sys.modules if name.split(".")[0] == "modelarts"}
+    yield
+    for name in [n for n in sys.modules if n.split(".")[0] == "modelarts"]:
+        if name not in before:
+            del sys.modules[name]
+
+
 @pytest.fixture
 def sandbox():
     with start(pools=3, delete_seconds=1.5) as sb:
