@@ -72,6 +72,7 @@ class DeleteFlow:
         self._stop = threading.Event()
         self._listeners: Listeners[DeleteFlow] = Listeners()
         self._thread: threading.Thread | None = None
+        self.sent = False  # a DELETE may have left (answered or not)
         _REGISTRY.register(self)
 
     @property
@@ -178,9 +179,14 @@ class DeleteFlow:
         try:
             target(**kw)
         except ModelArtsError as exc:
+            _REGISTRY.release(self)  # a failed deletion may be retried by a rerun
             self._fail(exc)
         except KeyboardInterrupt:
-            self._set(Step.STOPPED, "Stopped watching; the deletion continues on the server.")
+            if self.sent:
+                self._set(Step.STOPPED, "Stopped watching; the deletion continues on the server.")
+            else:
+                self._set(Step.CANCELLED, "Interrupted before the DELETE was sent: nothing was "
+                          "deleted.")
             raise
         except Exception as exc:  # noqa: BLE001 - a bug must still be shown, not vanish
             log.exception("modelarts-nb: unexpected error while deleting %s", self.pool.id)
@@ -191,11 +197,7 @@ class DeleteFlow:
     def _delete_and_watch(self, wait: bool) -> None:
         owner = _REGISTRY.claim(self)
         if owner is None:
-            try:
-                accepted = self.client.delete_pool(self.pool.id)
-            except ModelArtsError:
-                _REGISTRY.release(self)
-                raise
+            accepted = self._send_delete()
             if accepted is None:
                 self._set(Step.DELETED, "The pool is gone.")
                 return
@@ -207,6 +209,22 @@ class DeleteFlow:
             self._set(Step.ACCEPTED, "Deletion accepted; not watching (--no-wait).")
             return
         self._watch_only()
+
+    def _send_delete(self) -> Pool | None:
+        """Read the pool, then send the DELETE. The claim on the pool is held only from the
+        moment a DELETE may be on its way: an interrupt or refusal before that leaves none."""
+        self.sent = False
+        try:
+            current = self.client.get_pool(self.pool.id)
+            self.sent = True
+            return self.client.delete_listed(current)
+        except ModelArtsError:
+            _REGISTRY.release(self)  # refused, or the pool is gone: a rerun may decide anew
+            raise
+        except KeyboardInterrupt:
+            if not self.sent:
+                _REGISTRY.release(self)
+            raise
 
     def _watch_only(self) -> None:
         self._set(Step.WATCHING, self.message)

@@ -262,7 +262,11 @@ def _foreground(flow: DeleteFlow, *, wait: bool) -> None:
     try:
         flow.delete_now(wait=wait, background=False)
     except KeyboardInterrupt:
-        print(f"Stopped watching pool {flow.pool.label}; the deletion continues on the server.")
+        if flow.sent:
+            print(f"Stopped watching pool {flow.pool.label}; the deletion continues on the server.")
+        else:
+            print(f"Interrupted before the DELETE of pool {flow.pool.label} was sent: nothing "
+                  "was deleted.")
         raise
     print(flow_text(flow))
     if flow.step is Step.FAILED and flow.error is not None:

@@ -1,0 +1,76 @@
+"""Ctrl-C at each step of a deletion, over real HTTP (issue #9, behaviour 1).
+
+A real SIGINT reaches the main thread while it waits on the sandbox (a delayed answer), as a
+kernel interrupt does. Before any DELETE left, the user is told nothing was sent and the pool is
+not claimed: a rerun deletes normally. After a deletion failed, a rerun may send a new DELETE.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+from conftest import make_client
+
+from modelarts_nb.flow import DeleteFlow, Step
+from modelarts_nb.sandbox import Fault
+
+
+def pool_01(sb) -> str:
+    return next(i for i in sb.pool_ids() if i.startswith("pool-01"))
+
+
+def interrupt_after(seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_interrupt_during_the_preflight_read_sends_nothing_and_claims_nothing(sandbox):
+    pool_id = pool_01(sandbox)
+    client = make_client(sandbox)
+    first = DeleteFlow(client, client.get_pool(pool_id))
+    sandbox.inject(Fault(method="GET", pool=pool_id, delay=3.0))  # the read before the DELETE
+    timer = interrupt_after(0.5)
+    with pytest.raises(KeyboardInterrupt):
+        first.delete_now(background=False)
+    timer.cancel()
+    assert first.step is Step.CANCELLED and "nothing was deleted" in first.message
+    assert sandbox.count(method="DELETE") == 0
+    sandbox.clear_faults()
+    rerun = DeleteFlow(make_client(sandbox), client.get_pool(pool_id))
+    rerun.delete_now(background=False, wait=False)  # not blocked by a stale claim
+    assert rerun.step is Step.ACCEPTED and sandbox.accepted_deletes(pool_id) == 1
+
+
+def test_magic_interrupted_before_the_delete_says_nothing_was_sent(shell, capsys, env_sandbox):
+    sb = env_sandbox
+    pool_id = pool_01(sb)
+    sb.inject(Fault(method="GET", pool=pool_id, delay=3.0))
+    timer = interrupt_after(0.5)
+    shell.run_cell(f"%pool_delete {pool_id} --yes")
+    timer.cancel()
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "nothing was deleted" in text and "continues on the server" not in text
+    assert sb.count(method="DELETE") == 0
+    result = shell.run_cell(f"%pool_delete {pool_id} --yes --interval 0.1")
+    out = capsys.readouterr()
+    assert result.success and "DELETED" in out.out, out.out + out.err
+    assert sb.accepted_deletes(pool_id) == 1
+
+
+def test_a_rerun_after_a_failed_deletion_may_send_a_new_delete(sandbox):
+    pool_id = pool_01(sandbox)
+    sandbox.fail_deletion(pool_id, "Error")
+    flow = DeleteFlow(make_client(sandbox), make_client(sandbox).get_pool(pool_id), interval=0.1)
+    flow.delete_now(background=False)
+    assert flow.step is Step.FAILED
+    sandbox.fail_deletion(pool_id, None)
+    sandbox.set_phase(pool_id, "Running")
+    again = DeleteFlow(make_client(sandbox), make_client(sandbox).get_pool(pool_id), interval=0.1)
+    again.delete_now(background=False)
+    assert again.step is Step.DELETED
+    assert sandbox.count(method="DELETE") == 2
