@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 __all__ = [
+    "QUIET_SECONDS",
     "RETRYABLE_STATUS",
     "RetryPolicy",
     "Throttle",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+QUIET_SECONDS = 60.0  # a minute without a 429 and requests are no longer paced
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ class Throttle:
 
     After a 429 nobody sends before ``Retry-After`` has passed, and from then on requests are
     spaced to 90 % of the limit the gateway named (or, when it named none, twice as far apart
-    as before) instead of each worker hammering the API on its own schedule.
+    as before) instead of each worker hammering the API on its own schedule. After
+    ``QUIET_SECONDS`` without a 429 the pacing ends, so one busy minute does not slow the
+    client down for the rest of its life.
     """
 
     def __init__(self, sleep: Callable[[float], object], clock: Callable[[], float]) -> None:
@@ -97,12 +101,15 @@ class Throttle:
         self._lock = threading.Lock()
         self._resume_at = 0.0
         self._next_slot = 0.0
+        self._last_429: float | None = None
         self.interval = 0.0  # seconds between two requests; 0 until the first 429
 
     def wait(self) -> None:
         """Block until this request's turn."""
         with self._lock:
             now = self._clock()
+            if self._last_429 is not None and now - self._last_429 > QUIET_SECONDS:
+                self.interval, self._last_429 = 0.0, None  # the gateway has calmed down
             turn = max(now, self._resume_at, self._next_slot)
             self._next_slot = turn + self.interval
         if turn > now:
@@ -111,6 +118,7 @@ class Throttle:
     def throttled(self, retry_after: float, rate_limit: float | None) -> None:
         """Record a 429: pause everyone for ``retry_after`` s and pace from then on."""
         with self._lock:
+            self._last_429 = self._clock()
             self._resume_at = max(self._resume_at, self._clock() + retry_after)
             paced = 1.0 / (0.9 * rate_limit) if rate_limit else max(0.05, self.interval * 2)
             self.interval = max(self.interval, paced)

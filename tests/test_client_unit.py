@@ -380,3 +380,23 @@ def test_logs_at_debug_carry_no_secret(client, app, caplog):
     text = caplog.text
     assert "200" in text and POOL in text
     assert AK not in text and SK not in text and "Signature=" not in text
+
+
+def test_throttle_pacing_relaxes_after_a_quiet_minute():
+    from modelarts_nb.retry import QUIET_SECONDS, Throttle
+
+    now = [0.0]
+    slept: list[float] = []
+    throttle = Throttle(lambda s: (slept.append(s), now.__setitem__(0, now[0] + s)),
+                        lambda: now[0])
+    for _ in range(5):  # unexplained 429s double the spacing each time
+        throttle.throttled(0.0, None)
+    assert throttle.interval >= 0.05 * 2 ** 4
+    throttle.wait()
+    throttle.wait()
+    assert slept and slept[-1] > 0
+    now[0] += QUIET_SECONDS + 1
+    slept.clear()
+    for _ in range(20):
+        throttle.wait()
+    assert throttle.interval == 0.0 and slept == []
