@@ -69,7 +69,9 @@ class PoolsClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
-        self.throttle = Throttle(sleep, clock)
+        # set by Stop, closing a view or an interrupt: every wait ends, no request follows
+        self.cancel = threading.Event()
+        self.throttle = Throttle(self._pause, clock)
         self._options: dict[str, Any] = dict(
             timeout=timeout,
             verify=_verify_for(settings),
@@ -377,11 +379,11 @@ class PoolsClient:
             except errors.ConnectionFailed:
                 if last:
                     raise
-                self._sleep(self.retry.delay(attempt))
+                self._pause(self.retry.delay(attempt))
                 continue
             if response.status_code in RETRYABLE_STATUS and not last:
                 if response.status_code != 429:  # the throttle already paused for a 429
-                    self._sleep(self.retry.delay(attempt, retry_after(response)))
+                    self._pause(self.retry.delay(attempt, retry_after(response)))
                 continue
             if not response.is_success:
                 raise self._error(response, f"reading {what} failed")
@@ -394,7 +396,7 @@ class PoolsClient:
                         request_id=response.headers.get("X-Request-Id"),
                         what=f"reading {what} failed: the answer was not valid JSON",
                     ) from None
-                self._sleep(self.retry.delay(attempt))
+                self._pause(self.retry.delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method: str, url: str) -> httpx.Response:
@@ -430,8 +432,21 @@ class PoolsClient:
         return (f"the credentials from {source} worked earlier and are refused now (expired?); "
                 f"asking {source} again gave no new ones — update them and run again")
 
+    def _pause(self, seconds: float) -> None:
+        """Every wait of the client (back-off, Retry-After, throttle): ended early by ``cancel``."""
+        if self._sleep is time.sleep:
+            self.cancel.wait(seconds)
+        else:
+            self._sleep(seconds)  # a simulated clock (tests, benchmarks)
+        self._check_cancel()
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise errors.Cancelled("stopped; no further request was sent")
+
     def _send_once(self, method: str, url: str, auth: httpx.Auth) -> httpx.Response:
         """One request; transport failures become ConnectionFailed (httpx types never leak)."""
+        self._check_cancel()
         self.throttle.wait()
         started = time.perf_counter()
         try:

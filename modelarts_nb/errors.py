@@ -15,6 +15,7 @@ ModelArtsError
 │   ├── PermissionDenied     403
 │   ├── Throttled            429 after the retry budget
 │   └── ServerError          5xx after the retry budget
+├── Cancelled            Stop / close / interrupt ended a wait; nothing more was sent
 ├── ConnectionFailed     the server could not be reached / the answer was lost
 └── WaitError
     ├── WaitTimeout          keeps the last observed pool
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "Cancelled",
     "ConfigError",
     "ConnectionFailed",
     "DeletionFailed",
@@ -148,6 +150,10 @@ class Throttled(ApiError):
 
 class ServerError(ApiError):
     hint = "ModelArts had an internal problem; try again later and quote the request id"
+
+
+class Cancelled(ModelArtsError):
+    """Stop, closing a panel or a kernel interrupt ended a wait; nothing more was sent."""
 
 
 class ConnectionFailed(ModelArtsError):

@@ -22,7 +22,7 @@ from enum import Enum
 
 from . import rules
 from .client import PoolsClient
-from .errors import ModelArtsError, PoolNotFound
+from .errors import Cancelled, ModelArtsError, PoolNotFound
 from .listeners import Listeners
 from .models import Pool
 
@@ -129,11 +129,15 @@ class DeleteFlow:
                 self._set(Step.CANCELLED, message)
 
     def stop(self) -> None:
-        """Stop watching (never the deletion itself); the worker thread ends promptly."""
+        """Stop watching (never the deletion itself); the worker thread ends within a second,
+        even in a retry back-off or a throttle pause, and sends nothing more."""
         self._stop.set()
+        self.client.cancel.set()
 
     def refresh(self) -> None:
         """Read the pool once now and report it (a manual check, e.g. after Stop)."""
+        if not self.running:
+            self.client.cancel.clear()
         try:
             self._refresh()
         finally:
@@ -178,21 +182,27 @@ class DeleteFlow:
         """
         try:
             target(**kw)
+        except Cancelled:
+            self._stopped_early()
         except ModelArtsError as exc:
             _REGISTRY.release(self)  # a failed deletion may be retried by a rerun
             self._fail(exc)
         except KeyboardInterrupt:
-            if self.sent:
-                self._set(Step.STOPPED, "Stopped watching; the deletion continues on the server.")
-            else:
-                self._set(Step.CANCELLED, "Interrupted before the DELETE was sent: nothing was "
-                          "deleted.")
+            self._stopped_early()
             raise
         except Exception as exc:  # noqa: BLE001 - a bug must still be shown, not vanish
             log.exception("modelarts-nb: unexpected error while deleting %s", self.pool.id)
             self._fail_message(f"Unexpected error: {type(exc).__name__}: {exc}")
         finally:
             self.client.close()
+
+    def _stopped_early(self) -> None:
+        """Stop or an interrupt ended the work: say truthfully whether a DELETE had left."""
+        if self.sent:
+            self._set(Step.STOPPED, "Stopped watching; the deletion continues on the server.")
+        else:
+            _REGISTRY.release(self)
+            self._set(Step.CANCELLED, "Stopped before the DELETE was sent: nothing was deleted.")
 
     def _delete_and_watch(self, wait: bool) -> None:
         owner = _REGISTRY.claim(self)
@@ -221,10 +231,6 @@ class DeleteFlow:
         except ModelArtsError:
             _REGISTRY.release(self)  # refused, or the pool is gone: a rerun may decide anew
             raise
-        except KeyboardInterrupt:
-            if not self.sent:
-                _REGISTRY.release(self)
-            raise
 
     def _watch_only(self) -> None:
         self._set(Step.WATCHING, self.message)
@@ -248,6 +254,7 @@ class DeleteFlow:
     def _begin(self, step: Step, message: str) -> None:
         self.started = time.monotonic()
         self._stop.clear()
+        self.client.cancel.clear()
         self._set(step, message)
 
     def _observe(self, pool: Pool) -> None:

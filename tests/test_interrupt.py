@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 import pytest
 from conftest import make_client
@@ -74,3 +75,30 @@ def test_a_rerun_after_a_failed_deletion_may_send_a_new_delete(sandbox):
     again.delete_now(background=False)
     assert again.step is Step.DELETED
     assert sandbox.count(method="DELETE") == 2
+
+
+@pytest.mark.parametrize("fault", [
+    {"status": 503, "retry_after": 20},  # a server asking for 20 s
+    {"status": 429, "retry_after": 20},  # the throttle's pause
+    {"status": 502},  # capped exponential back-off (a simulated slow clock: base 5 s)
+])
+def test_stop_ends_every_wait_within_a_second_and_sends_nothing_after(sandbox, fault):
+    from modelarts_nb.retry import RetryPolicy
+
+    pool_id = pool_01(sandbox)
+    client = make_client(sandbox, retry=RetryPolicy(base=5.0, cap=8.0))
+    flow = DeleteFlow(client, client.get_pool(pool_id), interval=0.1)
+    sandbox.fail_deletion(pool_id, None)
+    flow.delete_now(background=True, wait=True)
+    deadline = time.monotonic() + 10
+    while flow.step is not Step.WATCHING and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sandbox.inject(Fault(method="GET", pool=pool_id, times=50, **fault))
+    time.sleep(0.5)  # the watch is now waiting out the fault
+    stopped_at, wall = time.monotonic(), time.time()  # records carry wall-clock times
+    flow.stop()
+    flow.join(5)
+    assert not flow.running and time.monotonic() - stopped_at < 1.0
+    assert flow.step is Step.STOPPED and "continues on the server" in flow.message
+    after = [r for r in sandbox.requests if r.time > wall + 0.05]
+    assert after == [], after
