@@ -256,6 +256,7 @@ class BulkDeletion:
         self.error: ModelArtsError | None = None  # what stopped the whole batch, if anything
         self._listeners: Listeners[BulkDeletion] = Listeners()
         self._thread: threading.Thread | None = None
+        self._watching = threading.Event()
 
     def subscribe(self, listener: Callable[[BulkDeletion], None]) -> None:
         self._listeners.add(listener)
@@ -270,7 +271,10 @@ class BulkDeletion:
         self._thread.start()
 
     def stop_watching(self) -> None:
+        """End the watch within a second (even mid back-off); confirmed DELETEs still go out."""
         self.stopped.set()
+        if self._watching.is_set():
+            self.client.cancel.set()
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -303,6 +307,9 @@ class BulkDeletion:
             self.items = preflight(self.client, self.names)
             self._listeners.notify(self)
             send_deletes(self.client, self.items, concurrency=self.concurrency, on_update=changed)
+            self._watching.set()
+            if self.stopped.is_set():
+                self.client.cancel.set()
             watch_many(
                 self.client,
                 self.items,
@@ -316,5 +323,6 @@ class BulkDeletion:
             self.error = exc
         finally:
             self.client.close()
+            self.client.cancel.clear()  # the panel's Refresh lists with this client again
             self.finished.set()
             self._listeners.notify(self)
