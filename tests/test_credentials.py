@@ -58,6 +58,21 @@ def key_of(credentials) -> str:
     return hashlib.sha256(credentials.access.encode()).hexdigest()[:12]
 
 
+def all_at_once(work, args) -> None:
+    """Run ``work(arg)`` for every arg in its own thread, released together by a barrier."""
+    barrier = threading.Barrier(len(args))
+
+    def run(arg) -> None:
+        barrier.wait()
+        work(arg)
+
+    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+
 def signed(sb, ak: str, sk: str, token: str | None = None) -> PoolsClient:
     creds = Credentials(ak, sk, token, source="explicit arguments")
     return PoolsClient(Settings(sb.endpoint, sb.project_id, creds))
@@ -244,17 +259,7 @@ def test_threads_of_a_batch_renew_once(session_sandbox):
     with PoolsClient.from_env() as client:
         client.list_pools()
         sb.expire(sb.session_credentials())
-        barrier = threading.Barrier(6)
-
-        def read(pool: str) -> None:
-            barrier.wait()
-            client.get_pool(pool)
-
-        threads = [threading.Thread(target=read, args=(p,)) for p in ids]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
+        all_at_once(client.get_pool, ids)
     statuses = Counter(r.status for r in sb.requests)
     assert statuses[200] == 1 + 6, statuses  # every read ended in a success
     assert session_count() == 2  # one re-read for all the threads
@@ -396,20 +401,14 @@ def test_threads_never_pile_failures_on_unproven_keys(sandbox):
     ids = sandbox.pool_ids()[:8]
     errors_seen: list[str] = []
     with make_client(sandbox, sk="W" * 40) as client:
-        barrier = threading.Barrier(len(ids))
 
         def read(pool: str) -> None:
-            barrier.wait()
             try:
                 client.get_pool(pool)
             except AuthenticationError as exc:
                 errors_seen.append(str(exc))
 
-        threads = [threading.Thread(target=read, args=(p,)) for p in ids]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
+        all_at_once(read, ids)
     assert len(errors_seen) == len(ids)
     assert [r.status for r in sandbox.requests] == [401]
     assert sum("by an earlier request" in e for e in errors_seen) == len(ids) - 1
@@ -430,18 +429,12 @@ def test_half_written_renewal_costs_one_failure_on_the_new_key(env_sandbox, monk
         new = sb.issue_session_credentials(lifetime=900)
         monkeypatch.setenv("HUAWEICLOUD_SDK_AK", new.access)
         monkeypatch.setenv("HUAWEICLOUD_SDK_SECURITY_TOKEN", new.security_token)
-        barrier = threading.Barrier(len(ids))
 
         def read(pool: str) -> None:
-            barrier.wait()
             with pytest.raises(AuthenticationError):
                 client.get_pool(pool)
 
-        threads = [threading.Thread(target=read, args=(p,)) for p in ids]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
+        all_at_once(read, ids)
     on_new_key = [r for r in sb.requests if r.key == key_of(new)]
     assert [r.status for r in on_new_key] == [401]
     assert [r.status for r in sb.requests].count(401) <= 1 + len(ids)
