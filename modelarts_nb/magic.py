@@ -214,6 +214,9 @@ def run(args: Any, shell: Any) -> Any:
     )
     try:
         pool = client.resolve(args.pool)
+    except KeyboardInterrupt:
+        print("Interrupted while reading the pool: nothing was deleted.")
+        raise
     finally:
         client.close()  # nothing stays connected while a panel waits for a person
     flow = DeleteFlow(client, pool, timeout=args.timeout, interval=args.interval)

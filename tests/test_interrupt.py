@@ -49,13 +49,22 @@ def test_interrupt_during_the_preflight_read_sends_nothing_and_claims_nothing(sa
 def test_magic_interrupted_before_the_delete_says_nothing_was_sent(shell, capsys, env_sandbox):
     sb = env_sandbox
     pool_id = pool_01(sb)
-    sb.inject(Fault(method="GET", pool=pool_id, delay=3.0))
-    timer = interrupt_after(0.5)
+    shell.run_cell(f"%pool_delete {pool_id} --no-widgets")  # imports done: timings are reads
+    capsys.readouterr()
+    sb.inject(Fault(method="GET", pool=pool_id, delay=1.5, times=2))
+    timer = interrupt_after(2.2)  # during the second read: the flow's, just before its DELETE
     shell.run_cell(f"%pool_delete {pool_id} --yes")
     timer.cancel()
     out = capsys.readouterr()
     text = out.out + out.err
-    assert "nothing was deleted" in text and "continues on the server" not in text
+    assert "before the DELETE of pool" in text and "nothing was deleted" in text
+    assert "continues on the server" not in text
+    sb.inject(Fault(method="GET", pool=pool_id, delay=3.0))
+    timer = interrupt_after(0.5)  # during the magic's own first read
+    shell.run_cell(f"%pool_delete {pool_id} --yes")
+    timer.cancel()
+    out = capsys.readouterr()
+    assert "Interrupted while reading the pool: nothing was deleted." in out.out
     assert sb.count(method="DELETE") == 0
     result = shell.run_cell(f"%pool_delete {pool_id} --yes --interval 0.1")
     out = capsys.readouterr()

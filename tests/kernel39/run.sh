@@ -65,6 +65,8 @@ build_root() {
     echo "kernel39: root ready in $((SECONDS - t0)) s"
   fi
   cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
+  # debootstrap leaves no /etc/hosts; every container a kernel runs in resolves localhost
+  printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$ROOT/etc/hosts"
   if [ "$(cat "$ROOT/opt/stack/.stack" 2>/dev/null)" != "$STACK" ]; then
     local t0=$SECONDS
     echo "kernel39: kernel stack: $STACK"
