@@ -53,6 +53,11 @@ __all__ = [
 class ModelArtsError(Exception):
     """Base of every error raised by modelarts_nb."""
 
+    def __str__(self) -> str:
+        """Always one line: messages quote server strings (display names, ids, codes) that
+        may hold newlines or control characters."""
+        return one_line(super().__str__(), 2000)
+
     def _render_traceback_(self) -> list[str]:
         """IPython hook: show one line instead of a traceback, while the cell still fails."""
         return [f"{type(self).__name__}: {self}"]

@@ -99,7 +99,7 @@ def is_loopback_host(host: str) -> bool:
 
 
 def check_endpoint(value: object) -> str:
-    """Return the endpoint without a trailing '/'; plain http is allowed only on loopback."""
+    """Return the endpoint in its one canonical spelling; plain http only on loopback."""
     if not isinstance(value, str) or _CONTROL.search(value) or " " in value:
         raise InvalidName(f"invalid endpoint {_describe(value)}: expected https://host[:port]")
     try:
@@ -123,4 +123,15 @@ def check_endpoint(value: object) -> str:
             f"refusing plain http:// for {host}: credentials and the DELETE would travel "
             "unencrypted; use https:// (http is only allowed for 127.0.0.1/localhost)"
         )
-    return value.rstrip("/")
+    return _canonical(parts.scheme, host, parts.port, parts.path)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _canonical(scheme: str, host: str, port: int | None, path: str) -> str:
+    """One spelling per endpoint (``HTTP://LocalHost:443/`` → ``http://localhost:443``), so
+    that the one-DELETE-per-pool registry and the loopback check see the same endpoint."""
+    host = f"[{host.lower()}]" if ":" in host else host.lower()
+    port_part = f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else ""
+    return f"{scheme}://{host}{port_part}{path.rstrip('/')}"

@@ -310,15 +310,15 @@ def _settings(
     sources = {key: source for key, (_, source) in found.items()}
     region = found["region"][0] if "region" in found else None
     if "endpoint" in found:
-        endpoint = check_endpoint(found["endpoint"][0])
+        endpoint = found["endpoint"][0]
     else:
-        endpoint = check_endpoint(endpoint_for_region(str(region), env))
+        endpoint = endpoint_for_region(str(region), env)
         sources["endpoint"] = f"region {region} ({sources['region']})"
-    return Settings(
+    return Settings(  # which checks every value
         endpoint=endpoint,
-        project_id=check_project_id(found["project_id"][0]),
+        project_id=found["project_id"][0],
         credentials=credentials,
-        region=check_region(region) if region else None,
+        region=region,
         ca_bundle=found["ca_bundle"][0] if "ca_bundle" in found else None,
         sources=sources,
     )

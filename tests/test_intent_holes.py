@@ -80,3 +80,61 @@ def test_unexpected_errors_show_no_secret_under_any_xmode(shell, capsys, env_san
     assert "unexpected UnicodeEncodeError" in out and out.strip().count("\n") <= 1, out
     _, debug = run(shell, capsys, "%pool_delete pool-01 --yes --debug")
     assert secret not in debug and "Traceback" in debug
+
+
+def test_the_same_endpoint_spelled_two_ways_is_one_endpoint_for_the_registry(sandbox):
+    """Two panels for one pool, their endpoints spelled differently: the newer one retires the
+    older, and only one DELETE is ever sent."""
+    from modelarts_nb import PoolsClient
+    from modelarts_nb.flow import DeleteFlow, Step
+    from modelarts_nb.settings import Credentials, Settings
+
+    pool_id = next(i for i in sandbox.pool_ids() if i.startswith("pool-01"))
+
+    def flow(endpoint: str) -> DeleteFlow:
+        client = PoolsClient(Settings(endpoint, sandbox.project_id,
+                                      Credentials(sandbox.ak, sandbox.sk)))
+        return DeleteFlow(client, client.get_pool(pool_id), interval=0.1)
+
+    older = flow(f"HTTP://127.0.0.1:{sandbox.port}/")
+    newer = flow(f"http://127.0.0.1:{sandbox.port}")
+    assert older.key == newer.key and older.step is Step.CANCELLED
+    older.delete_now(background=False, wait=False)  # a retired panel sends nothing
+    newer.delete_now(background=False, wait=False)
+    assert sandbox.count(method="DELETE") == 1
+
+
+@pytest.mark.parametrize("spelled,canonical", [
+    ("HTTP://LocalHost:8765/", "http://localhost:8765"),
+    ("https://MA.Example:443", "https://ma.example"),
+    ("https://ma.example:8443/v/", "https://ma.example:8443/v"),
+    ("http://[::1]:9", "http://[::1]:9"),
+])
+def test_endpoints_have_one_spelling(spelled, canonical):
+    from modelarts_nb.names import check_endpoint
+
+    assert check_endpoint(spelled) == canonical
+
+
+def test_server_strings_never_break_our_one_line_errors(shell, capsys, env_sandbox):
+    """A display name (or an id in a list) with newlines and an escape sequence: every error
+    that quotes it is still one line."""
+    sb = env_sandbox
+    prepaid = copy.deepcopy(sb.pool_json(next(i for i in sb.pool_ids()
+                                              if i.startswith("prepaid"))))
+    prepaid["metadata"]["labels"]["os.modelarts/name"] = "evil\nFAKE: all good\x1b[2K"
+    sb.add_pool(prepaid)
+    result, out = run(shell, capsys, f"%pool_delete {prepaid['metadata']['name']} --yes")
+    assert not result.success and "DeletionRefused" in out
+    assert out.strip().count("\n") == 0 and "\x1b" not in out, out
+    gone = "gone-" + "0" * 32
+    shadow = copy.deepcopy(prepaid)
+    shadow["metadata"]["name"] = "odd\nid-" + "1" * 32
+    shadow["metadata"]["labels"]["os.modelarts/name"] = gone
+    from modelarts_nb.sandbox import Fault
+
+    sb.inject(Fault(method="GET", list_only=True, status=200, body={"items": [shadow]}))
+    result, out = run(shell, capsys, f"%pool_delete {gone} --yes")
+    assert not result.success and "PoolNotFound" in out and "give its id" in out
+    assert out.strip().count("\n") == 0, out
+    assert sb.count(method="DELETE") == 0
