@@ -44,6 +44,8 @@ class Step(str, Enum):
 
 
 BUSY = frozenset({Step.SENDING, Step.WATCHING})
+WATCH_STOPPED = "Stopped watching; the deletion continues on the server."
+NOTHING_SENT = "Stopped before the DELETE was sent: nothing was deleted."
 Listener = Callable[["DeleteFlow"], None]
 
 
@@ -132,7 +134,8 @@ class DeleteFlow:
         """Stop watching (never the deletion itself); the worker thread ends within a second,
         even in a retry back-off or a throttle pause, and sends nothing more."""
         self._stop.set()
-        self.client.cancel.set()
+        if self.step is Step.WATCHING:  # a confirmed DELETE still goes out (see _watch_only)
+            self.client.cancel.set()
 
     def refresh(self) -> None:
         """Read the pool once now and report it (a manual check, e.g. after Stop)."""
@@ -199,10 +202,10 @@ class DeleteFlow:
     def _stopped_early(self) -> None:
         """Stop or an interrupt ended the work: say truthfully whether a DELETE had left."""
         if self.sent:
-            self._set(Step.STOPPED, "Stopped watching; the deletion continues on the server.")
+            self._set(Step.STOPPED, WATCH_STOPPED)
         else:
             _REGISTRY.release(self)
-            self._set(Step.CANCELLED, "Stopped before the DELETE was sent: nothing was deleted.")
+            self._set(Step.CANCELLED, NOTHING_SENT)
 
     def _delete_and_watch(self, wait: bool) -> None:
         owner = _REGISTRY.claim(self)
@@ -221,19 +224,17 @@ class DeleteFlow:
         self._watch_only()
 
     def _send_delete(self) -> Pool | None:
-        """Read the pool, then send the DELETE. The claim on the pool is held only from the
-        moment a DELETE may be on its way: an interrupt or refusal before that leaves none."""
+        """Read the pool, then send the DELETE; ``sent`` tells ``_guard`` whether a DELETE may
+        be on its way (an interrupt before that leaves no claim on the pool)."""
         self.sent = False
-        try:
-            current = self.client.get_pool(self.pool.id)
-            self.sent = True
-            return self.client.delete_listed(current)
-        except ModelArtsError:
-            _REGISTRY.release(self)  # refused, or the pool is gone: a rerun may decide anew
-            raise
+        current = self.client.get_pool(self.pool.id)
+        self.sent = True
+        return self.client.delete_listed(current)
 
     def _watch_only(self) -> None:
         self._set(Step.WATCHING, self.message)
+        if self._stop.is_set():  # Stop came while the DELETE was being sent
+            self.client.cancel.set()
         watch = self.client.watch_deletion(
             self.pool.id, timeout=self.timeout, interval=self.interval, sleep=self._stop.wait
         )
@@ -245,7 +246,7 @@ class DeleteFlow:
         finally:
             watch.close()
         if self._stop.is_set():
-            self._set(Step.STOPPED, "Stopped watching; the deletion continues on the server.")
+            self._set(Step.STOPPED, WATCH_STOPPED)
         else:
             self._set(Step.DELETED, "The pool is gone.")
 

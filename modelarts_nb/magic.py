@@ -265,11 +265,7 @@ def _foreground(flow: DeleteFlow, *, wait: bool) -> None:
     try:
         flow.delete_now(wait=wait, background=False)
     except KeyboardInterrupt:
-        if flow.sent:
-            print(f"Stopped watching pool {flow.pool.label}; the deletion continues on the server.")
-        else:
-            print(f"Interrupted before the DELETE of pool {flow.pool.label} was sent: nothing "
-                  "was deleted.")
+        print(f"Pool {flow.pool.label}: {flow.message}")  # says whether a DELETE had left
         raise
     print(flow_text(flow))
     if flow.step is Step.FAILED and flow.error is not None:

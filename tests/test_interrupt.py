@@ -15,7 +15,7 @@ import time
 import pytest
 from conftest import make_client
 
-from modelarts_nb.flow import DeleteFlow, Step
+from modelarts_nb.flow import NOTHING_SENT, WATCH_STOPPED, DeleteFlow, Step
 from modelarts_nb.sandbox import Fault
 
 
@@ -38,7 +38,7 @@ def test_interrupt_during_the_preflight_read_sends_nothing_and_claims_nothing(sa
     with pytest.raises(KeyboardInterrupt):
         first.delete_now(background=False)
     timer.cancel()
-    assert first.step is Step.CANCELLED and "nothing was deleted" in first.message
+    assert first.step is Step.CANCELLED and first.message == NOTHING_SENT
     assert sandbox.count(method="DELETE") == 0
     sandbox.clear_faults()
     rerun = DeleteFlow(make_client(sandbox), client.get_pool(pool_id))
@@ -57,8 +57,9 @@ def test_magic_interrupted_before_the_delete_says_nothing_was_sent(shell, capsys
     timer.cancel()
     out = capsys.readouterr()
     text = out.out + out.err
-    assert "before the DELETE of pool" in text and "nothing was deleted" in text
-    assert "continues on the server" not in text
+    label = sb.pool_json(pool_id)["metadata"]["labels"]["os.modelarts/name"]
+    assert f"Pool {label} ({pool_id}): {NOTHING_SENT}" in text
+    assert WATCH_STOPPED not in text
     sb.inject(Fault(method="GET", pool=pool_id, delay=3.0))
     timer = interrupt_after(0.5)  # during the magic's own first read
     shell.run_cell(f"%pool_delete {pool_id} --yes")
@@ -135,3 +136,21 @@ def test_stopping_a_batch_watch_ends_its_back_off_within_a_second(sandbox):
     assert run.finished.is_set() and time.monotonic() - stopped_at < 1.0
     assert [r for r in sandbox.requests if r.time > wall + 0.05] == []
     assert sandbox.count(method="DELETE") == 3 and not client.cancel.is_set()
+
+
+def test_stop_while_the_delete_is_being_sent_never_stops_the_deletion(sandbox):
+    """A kernel interrupt in another cell (or Stop) while a confirmed DELETE waits out a 429:
+    the DELETE still goes out, then the watch stops."""
+    pool_id = pool_01(sandbox)
+    client = make_client(sandbox)
+    flow = DeleteFlow(client, client.get_pool(pool_id), interval=0.1)
+    sandbox.inject(Fault(method="DELETE", status=429, retry_after=1))
+    flow.delete_now(background=True, wait=True)
+    deadline = time.monotonic() + 5
+    while sandbox.count(method="DELETE") == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert flow.step is Step.SENDING
+    flow.stop()
+    flow.join(5)
+    assert sandbox.accepted_deletes(pool_id) == 1
+    assert flow.step is Step.STOPPED and flow.message == WATCH_STOPPED
