@@ -40,7 +40,6 @@ log = logging.getLogger("modelarts_nb")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _JSON = {"Content-Type": "application/json"}  # sent (and signed) on every call, as the SDK does
 _LOST = object()  # a DELETE whose outcome is unknown: no answer, a gateway error, junk
-_HINT = "modelarts_nb.hint"  # response extension: what to say about a final 401
 _SESSION_401_HINT = (
     "the notebook session's temporary credentials were refused and asking the session again "
     "gave no new ones: restart the kernel, or set your own AK/SK; nothing was resent"
@@ -415,7 +414,6 @@ class PoolsClient:
                 return response
             key = self.keys.refused(used)
             if key is None:
-                response.extensions[_HINT] = self._refusal_hint(used)
                 return response
         return response
 
@@ -425,7 +423,7 @@ class PoolsClient:
         if key.renewed:
             return (f"new credentials from {source} were refused too; nothing more was sent — "
                     "check them, then run again")
-        if not self.keys.gave_nothing_new:
+        if not key.stale:
             return None
         if key.settings.credentials.from_notebook_session:
             return _SESSION_401_HINT
@@ -483,8 +481,9 @@ class PoolsClient:
             signed=isinstance(self.keys.current.auth, AkSkAuth),
             notebook_session=self.settings.credentials.from_notebook_session,
         )
-        hint = response.extensions.get(_HINT)
-        if hint and error.hint == type(error).hint:  # a clock-skew hint says more: keep it
+        current = self.keys.current  # after a final 401: the key that was refused
+        hint = self._refusal_hint(current) if response.status_code == 401 else None
+        if hint and current.refused and error.hint == type(error).hint:  # skew says more
             error.with_hint(hint)
         return error
 

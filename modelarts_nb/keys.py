@@ -51,6 +51,7 @@ class Key:
     renewed: bool = False  # it replaced credentials that expired
     proven: bool = False
     refused: bool = False
+    stale: bool = False  # refused after working, and its source had nothing newer
     turn: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -64,8 +65,8 @@ class KeyChain:
     ) -> None:
         self.current = Key(settings, auth_for(settings))
         self._reread = reread
-        self._renewing = threading.Lock()  # never the client's connection lock: a slow
-        self.gave_nothing_new = False  # source must not freeze close() or other requests
+        # not the client's connection lock: a slow source must not freeze close() or requests
+        self._renewing = threading.Lock()
 
     @contextlib.contextmanager
     def turn(self, key: Key | None = None) -> Iterator[Key]:
@@ -76,7 +77,11 @@ class KeyChain:
             yield key
             return
         with key.turn:  # interruptible by Ctrl-C on POSIX
-            yield self._usable(key)
+            if self._usable(key) is key:
+                yield key
+                return
+        with self.turn(self._usable(key)) as renewed:  # renewed meanwhile: take its turn
+            yield renewed
 
     def _usable(self, key: Key) -> Key:
         if key.refused and self.current is not key and not self.current.refused:
@@ -113,7 +118,7 @@ class KeyChain:
             fresh = self._reread(creds)
             if fresh is None or fresh.secrets() == creds.secrets():
                 log.debug("401: %s gave no new credentials", creds.source)
-                self.gave_nothing_new = True
+                key.stale = True
                 return None
             settings = dataclasses.replace(key.settings, credentials=fresh)
             self.current = Key(settings, auth_for(settings), renewed=True)
