@@ -47,6 +47,7 @@ __all__ = [
     "WaitError",
     "WaitTimeout",
     "one_line",
+    "quoted",
 ]
 
 
@@ -186,3 +187,10 @@ def one_line(text: str, limit: int = 300) -> str:
     capped (``…`` marks the cut)."""
     flat = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def quoted(value: object, limit: int = 80) -> str:
+    """A value inside a message: ``repr`` (which escapes newlines and control characters),
+    capped at ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"

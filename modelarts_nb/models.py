@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .errors import quoted
+
 __all__ = ["Pool", "ResourceLine", "STATUS_STATES", "PAY_PER_USE", "PREPAID", "FROZEN_BITS"]
 
 STATUS_STATES = ("creating", "available", "abnormal", "deleting")
@@ -73,7 +75,7 @@ class Pool:
     def billing_label(self) -> str:
         if self.billing_mode is None:
             return "unknown"
-        return _BILLING_NAMES.get(self.billing_mode, f"mode {short_repr(self.billing_mode)}")
+        return _BILLING_NAMES.get(self.billing_mode, f"mode {quoted(self.billing_mode, 40)}")
 
     @property
     def node_count(self) -> int:
@@ -159,14 +161,8 @@ def _control_mode(value: object, notes: list[str]) -> int | None:
         return 0
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    notes.append(f"spec.controlMode is {short_repr(value)}, expected a whole number")
+    notes.append(f"spec.controlMode is {quoted(value, 40)}, expected a whole number")
     return None
-
-
-def short_repr(value: object) -> str:
-    """A server value inside a one-line message: escaped, capped."""
-    text = ascii(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _time(value: object, where: str, notes: list[str]) -> datetime | None:

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from .errors import InvalidName
+from .errors import InvalidName, quoted
 
 __all__ = [
     "check_display_name",
@@ -34,11 +34,6 @@ _NETLOC = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 _EXAMPLE_ID = "mypool-8a1f2c3d4e5f60718293a4b5c6d7e8f9"
 
 
-def _describe(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "...'"
-
-
 def looks_like_pool_id(value: str) -> bool:
     return isinstance(value, str) and _POOL_ID.fullmatch(value) is not None
 
@@ -47,7 +42,7 @@ def check_pool_id(value: object) -> str:
     """Return ``value`` if it is a well-formed pool id (``metadata.name``); else InvalidName."""
     if not isinstance(value, str) or not looks_like_pool_id(value):
         raise InvalidName(
-            f"invalid pool id {_describe(value)}: a pool id is 36-63 characters of lowercase "
+            f"invalid pool id {quoted(value)}: a pool id is 36-63 characters of lowercase "
             f"letters, digits and '-', starting with a letter (e.g. {_EXAMPLE_ID}); "
             "nothing was sent"
         )
@@ -57,7 +52,7 @@ def check_pool_id(value: object) -> str:
 def check_project_id(value: object) -> str:
     if not isinstance(value, str) or _PROJECT_ID.fullmatch(value) is None:
         raise InvalidName(
-            f"invalid project id {_describe(value)}: expected letters, digits, '-' or '_' "
+            f"invalid project id {quoted(value)}: expected letters, digits, '-' or '_' "
             "(a Huawei project id is 32 hex characters); nothing was sent"
         )
     return value
@@ -73,7 +68,7 @@ def check_display_name(value: object) -> str:
         or _DISPLAY_FORBIDDEN.search(value)
     ):
         raise InvalidName(
-            f"invalid pool name {_describe(value)}: give a pool id or a display name "
+            f"invalid pool name {quoted(value)}: give a pool id or a display name "
             "(1-128 characters without / \\ ? # % .. or leading/trailing spaces); "
             "nothing was sent"
         )
@@ -83,7 +78,7 @@ def check_display_name(value: object) -> str:
 def check_region(value: object) -> str:
     if not isinstance(value, str) or _REGION.fullmatch(value) is None:
         raise InvalidName(
-            f"invalid region {_describe(value)}: expected a region id such as cn-north-4"
+            f"invalid region {quoted(value)}: expected a region id such as cn-north-4"
         )
     return value
 
@@ -101,22 +96,22 @@ def is_loopback_host(host: str) -> bool:
 def check_endpoint(value: object) -> str:
     """Return the endpoint in its one canonical spelling; plain http only on loopback."""
     if not isinstance(value, str) or _CONTROL.search(value) or " " in value:
-        raise InvalidName(f"invalid endpoint {_describe(value)}: expected https://host[:port]")
+        raise InvalidName(f"invalid endpoint {quoted(value)}: expected https://host[:port]")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise InvalidName(f"invalid endpoint {_describe(value)}: {exc}") from None
+        raise InvalidName(f"invalid endpoint {quoted(value)}: {exc}") from None
     host = parts.hostname or ""
     if not _NETLOC.fullmatch(parts.netloc.rpartition("@")[2]):  # e.g. "[::1].evil": parsers
         raise InvalidName(  # disagree on such hosts, so none of them is accepted
-            f"invalid endpoint {_describe(value)}: expected https://host[:port]"
+            f"invalid endpoint {quoted(value)}: expected https://host[:port]"
         )
     if parts.scheme not in ("https", "http") or not host:
-        raise InvalidName(f"invalid endpoint {_describe(value)}: expected https://host[:port]")
+        raise InvalidName(f"invalid endpoint {quoted(value)}: expected https://host[:port]")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise InvalidName(
-            f"invalid endpoint {_describe(value)}: no user info, query or fragment allowed"
+            f"invalid endpoint {quoted(value)}: no user info, query or fragment allowed"
         )
     if parts.scheme == "http" and not is_loopback_host(host):
         raise InvalidName(

@@ -5,7 +5,8 @@ Kept as plain data and pure functions so the client, the panel and the magic app
 
 from __future__ import annotations
 
-from .models import Pool, short_repr
+from .errors import quoted
+from .models import Pool
 
 __all__ = ["DELETING", "FAILED_PHASES", "FAILED_AFTER_DELETING", "exclusion", "refusal"]
 
@@ -55,7 +56,7 @@ def refusal(pool: Pool) -> str | None:
 
 
 def _shown(value: str | None) -> str:
-    return "missing or not text" if value is None else short_repr(value)
+    return "missing or not text" if value is None else quoted(value, 40)
 
 
 def exclusion(pool: Pool) -> str | None:

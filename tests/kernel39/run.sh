@@ -106,6 +106,10 @@ if reason=$(missing_prerequisite) && [ -n "$reason" ]; then
     echo "The 3.9 kernel suite did not run ($reason); run it with: sudo make kernel39"
     exit 0
   fi
+  if [ "${1:-}" = --bench ]; then  # `make bench` as a plain user: the 3.11 figures stand
+    echo "No 3.9 figures ($reason); as root: bash tests/kernel39/run.sh --bench"
+    exit 0
+  fi
   echo "kernel39: cannot run the 3.9 kernel suite: $reason"
   exit 1
 fi
