@@ -60,11 +60,12 @@ __all__ = [
 
 
 def _stop_watches_on_interrupt(result: Any) -> None:
-    """A kernel interrupt also stops every panel's background watch (never a deletion)."""
+    """A kernel interrupt also stops every background watch, of panels and batches alike
+    (never a confirmed DELETE)."""
     if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
-        from .flow import stop_all_watches
+        from .engine import stop_all
 
-        stop_all_watches()
+        stop_all()
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -77,8 +78,8 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .flow import stop_all_watches
+    from .engine import stop_all
 
-    stop_all_watches()
+    stop_all()
     if _stop_watches_on_interrupt in ipython.events.callbacks["post_run_cell"]:
         ipython.events.unregister("post_run_cell", _stop_watches_on_interrupt)

@@ -25,7 +25,7 @@ from . import errors
 from .auth import AkSkAuth, TokenAuth
 from .settings import EXPLICIT, Credentials, Settings, reread_credentials
 
-__all__ = ["Key", "KeyChain", "auth_for"]
+__all__ = ["Key", "KeyChain", "auth_for", "refusal_hint"]
 
 log = logging.getLogger("modelarts_nb")
 
@@ -124,3 +124,23 @@ class KeyChain:
             self.current = Key(settings, auth_for(settings), renewed=True)
             log.debug("401: renewed %s from %s; sending once more", fresh.kind, fresh.source)
             return self.current
+
+
+_SESSION_401_HINT = (
+    "the notebook session's temporary credentials were refused and asking the session again "
+    "gave no new ones: restart the kernel, or set your own AK/SK; nothing was resent"
+)
+
+
+def refusal_hint(key: Key) -> str | None:
+    """What to say about a final 401, from what happened to the credentials."""
+    source = key.settings.credentials.source
+    if key.renewed:
+        return (f"new credentials from {source} were refused too; nothing more was sent — "
+                "check them, then run again")
+    if not key.stale:
+        return None
+    if key.settings.credentials.from_notebook_session:
+        return _SESSION_401_HINT
+    return (f"the credentials from {source} worked earlier and are refused now (expired?); "
+            f"asking {source} again gave no new ones — update them and run again")

@@ -21,6 +21,7 @@ from IPython.utils.text import DollarFormatter
 from .client import PoolsClient
 from .errors import DeletionRefused, ModelArtsError
 from .flow import DeleteFlow, Step
+from .lookup import resolve
 from .render import flow_text, pool_html, pool_text
 
 __all__ = ["PoolMagics", "DebugError", "UnexpectedError"]
@@ -213,7 +214,7 @@ def run(args: Any, shell: Any) -> Any:
         project_id=args.project_id, region=args.region, endpoint=args.endpoint
     )
     try:
-        pool = client.resolve(args.pool)
+        pool = resolve(client, args.pool)
     except KeyboardInterrupt:
         print("Interrupted while reading the pool: nothing was deleted.")
         raise

@@ -17,10 +17,11 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from . import rules
-from .bulk import DONE, BulkDeletion, BulkItem, ItemState
 from .client import PoolsClient
+from .engine import Deletion, Target
 from .errors import ModelArtsError
 from .models import Pool
+from .steps import Step
 from .tables import pools_table
 
 __all__ = ["BulkFailed", "run_pools", "select_pools"]
@@ -125,42 +126,44 @@ def same_line(args: Any) -> str:
 
 
 def _unattended(client: PoolsClient, pools: list[Pool], args: Any) -> None:
-    run = BulkDeletion(
+    run = Deletion(
         client,
-        [p.id for p in pools],
+        [Target(p.id, p) for p in pools],
         concurrency=args.concurrency,
         timeout=args.timeout,
         interval=args.interval,
     )
-    printed: dict[str, ItemState] = {}
+    printed: dict[int, Step] = {}
     lock = threading.Lock()  # workers report concurrently: one whole line at a time
 
-    def progress(batch: BulkDeletion) -> None:
+    def progress(target: Target) -> None:
         with lock:
-            for item in batch.items:
-                if printed.get(item.name) is not item.state and item.state is not ItemState.PENDING:
-                    printed[item.name] = item.state
-                    sys.stdout.write(_line(item) + "\n")
-            sys.stdout.flush()
+            if printed.get(id(target)) is not target.step:
+                printed[id(target)] = target.step
+                sys.stdout.write(_line(target) + "\n")
+                sys.stdout.flush()
 
-    run.subscribe(progress)
+    run.on_target = progress
     print(f"Deleting {len(pools)} pool(s), {args.concurrency} at a time…", flush=True)
     try:
-        run.run(background=False)
+        run.run(send=True, wait=True, background=False)
     except KeyboardInterrupt:
-        print("Stopped watching; accepted deletions continue on the server.")
+        sent = sum(t.sent for t in run.targets)
+        print(f"Interrupted: {sent} DELETE(s) sent continue on the server (not watched); "
+              f"{len(run.targets) - sent} pool(s) got no DELETE.")
         raise
     print(run.summary())
-    if run.error is not None:
-        raise run.error
-    failed = [item for item in run.items if item.state is ItemState.FAILED]
+    if run.run_error is not None:
+        raise run.run_error
+    failed = [t for t in run.targets if t.step is Step.FAILED]
     if failed:
         raise BulkFailed(
-            f"{len(failed)} of {len(run.items)} pools failed (the others went on): "
-            + "; ".join(f"{item.label}: {item.message}" for item in failed[:3])
+            f"{len(failed)} of {len(run.targets)} pools failed (the others went on): "
+            + "; ".join(f"{t.label}: {t.message}" for t in failed[:3])
         )
 
 
-def _line(item: BulkItem) -> str:
-    done = "" if item.state not in DONE else f" after {item.elapsed:.0f} s"
-    return f"{item.state.value.upper()}: {item.label}, phase {item.phase}{done} — {item.message}"
+def _line(target: Target) -> str:
+    done = f" after {target.elapsed:.0f} s" if target.step.final else ""
+    return (f"{target.step.value.upper()}: {target.label}, phase {target.phase}{done} — "
+            f"{target.message}")

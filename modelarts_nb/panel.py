@@ -15,7 +15,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .display import StaticCopy
-from .flow import BUSY, DeleteFlow, Step
+from .flow import DeleteFlow, Step
 from .render import (
     confirm_prompt_html,
     flow_html,
@@ -29,7 +29,6 @@ from .render import (
 __all__ = ["DeletePanel"]
 
 log = logging.getLogger("modelarts_nb")
-_FINAL = frozenset({Step.DELETED, Step.FAILED, Step.CANCELLED, Step.STOPPED, Step.ACCEPTED})
 
 
 def _button(description: str, style: str, css: str, **kw: Any) -> widgets.Button:
@@ -93,7 +92,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
 
     def _on_flow(self, flow: DeleteFlow) -> None:
         self._render()
-        if flow.step in _FINAL:
+        if flow.step.final:
             self._update_static_copy()
 
     # -- rendering -----------------------------------------------------------------------
@@ -108,7 +107,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         note = "The pool is gone; its resources as last seen before it disappeared:" if gone else ""
         self.tables.value = tables_html(pool, note=note)
         self.status.value = flow_html(flow)
-        busy = flow.step in BUSY
+        busy = flow.step.busy
         self.typed.disabled = flow.step is not Step.REVIEW
         self.delete_button.disabled = not flow.can_confirm(self.typed.value)
         self.cancel_button.disabled = flow.step is not Step.REVIEW

@@ -16,9 +16,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from . import rules
-from .bulk import BulkDeletion, BulkItem, ItemState
-from .client import PoolsClient
+from .api import PoolsApi
 from .display import StaticCopy
+from .engine import Deletion, Target
 from .models import Pool
 from .render import phase_badge
 from .tables import age_text
@@ -49,7 +49,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
 
     def __init__(
         self,
-        client: PoolsClient,
+        client: PoolsApi,
         lister: Callable[[], list[Pool]],
         *,
         concurrency: int = 8,
@@ -59,7 +59,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.client = client
         self.lister = lister
         self.options = {"concurrency": concurrency, "timeout": timeout, "interval": interval}
-        self.run: BulkDeletion | None = None
+        self.run: Deletion | None = None
         self._rendered_at = 0.0
         self.title = widgets.HTML()
         self.select_all = self._button("Select all", "", "mnb-all", self._on_all)
@@ -162,41 +162,38 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             return
         self.start(ids, background=True)
 
-    def start(self, ids: list[str], *, background: bool) -> BulkDeletion:
+    def start(self, ids: list[str], *, background: bool) -> Deletion:
         """Delete ``ids`` (the typed confirmation, or ``--yes``, already given)."""
-        self.run = BulkDeletion(self.client, ids, **self.options)  # type: ignore[arg-type]
+        listed = {pool.id: pool for pool in self.pools}
+        targets = [Target(pid, listed.get(pid)) for pid in ids]
+        self.run = Deletion(self.client, targets, **self.options)  # type: ignore[arg-type]
         for check in self.checks.values():
             check.disabled = True
         self.typed.disabled = True
         self.progress.max = len(ids)
         self._show(self.title, self.progress, self.stop_button, self.status)
         self.run.subscribe(self._on_progress)
-        self.run.run(background=background)
+        self.run.run(send=True, wait=True, background=background)
         return self.run
 
     def _on_stop(self, _button: widgets.Button) -> None:
         if self.run is not None:
-            self.run.stop_watching()
+            self.run.stop()
 
     def _show(self, *children: widgets.Widget) -> None:
         self.children = children
 
-    def _on_progress(self, run: BulkDeletion) -> None:
+    def _on_progress(self, run: Deletion) -> None:
         now = time.monotonic()
         if not run.finished.is_set() and now - self._rendered_at < _RENDER_EVERY:
             return
         self._rendered_at = now
-        counts = run.counts()
-        done = sum(
-            n
-            for state, n in counts.items()
-            if state in (ItemState.DELETED, ItemState.FAILED, ItemState.EXCLUDED, ItemState.SKIPPED)
-        )
+        done = sum(n for step, n in run.counts().items() if step.final)
         self.progress.value = min(done, self.progress.max)
         self.stop_button.disabled = run.finished.is_set()
         if run.finished.is_set():
             self._update_static_copy()
-        self.status.value = _status_table(run.items) + (
+        self.status.value = _status_table(run.targets) + (
             f"<pre class='mnb-summary'>{html.escape(run.summary())}</pre>"
             if run.finished.is_set()
             else ""
@@ -204,7 +201,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
 
     def close(self) -> None:
         if self.run is not None:
-            self.run.stop_watching()
+            self.run.stop()
         super().close()
 
     def _static_copy(self) -> tuple[str, str]:
@@ -219,10 +216,10 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         return text, html_table
 
 
-def _status_table(items: list[BulkItem]) -> str:
+def _status_table(items: list[Target]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(item.label)}</td><td>{phase_badge(item.phase)}</td>"
-        f"<td>{item.elapsed:.0f} s</td><td>{item.state.value}</td>"
+        f"<td>{item.elapsed:.0f} s</td><td>{item.step.value}</td>"
         f"<td>{html.escape(item.message)}</td></tr>"
         for item in items
     )

@@ -8,13 +8,40 @@ from __future__ import annotations
 from .errors import quoted
 from .models import Pool
 
-__all__ = ["DELETING", "FAILED_PHASES", "FAILED_AFTER_DELETING", "exclusion", "refusal"]
+__all__ = [
+    "ABNORMAL_GRACE",
+    "DELETING",
+    "FAILED_AFTER_DELETING",
+    "FAILED_PHASES",
+    "exclusion",
+    "failing",
+    "refusal",
+    "underway",
+]
 
 DELETING = "Deleting"
 # A deletion that reaches one of these will not finish by itself: report it, don't wait it out.
 FAILED_PHASES = frozenset({"Error"})
-# Abnormal before a deletion starts is a pool with a sick node; after it started, it is a failure.
+# Abnormal before a deletion starts is a pool with a sick node. After it started, it may be a
+# passing state on the way out (Deleting → Abnormal → gone has been seen) or a deletion that
+# failed; which, the docs don't say (UNCONFIRMED): it counts as failed once it lasts this long.
 FAILED_AFTER_DELETING = frozenset({"Abnormal"})
+ABNORMAL_GRACE = 600.0
+
+
+def underway(pool: Pool) -> bool:
+    """Whether the pool shows that its deletion has started."""
+    return pool.phase == DELETING or pool.deleted is not None
+
+
+def failing(pool: Pool, *, underway: bool) -> bool | None:
+    """Whether a watched deletion failed: True (it will not finish by itself), False (it looks
+    failed but may recover: Abnormal during a deletion, see ``ABNORMAL_GRACE``), None (fine)."""
+    if pool.phase in FAILED_PHASES:
+        return True
+    if underway and pool.phase in FAILED_AFTER_DELETING:
+        return False
+    return None
 
 
 def refusal(pool: Pool) -> str | None:

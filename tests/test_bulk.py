@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 from conftest import make_client
 
-from modelarts_nb.bulk import ItemState
 from modelarts_nb.pools_panel import PoolsPanel
 from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.steps import Step
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def sb():
 
 
 def states(items):
-    return Counter(item.state.value for item in items)
+    return Counter(item.step.value for item in items)
 
 
 def student_pools(n):
@@ -40,10 +40,13 @@ def test_delete_many_one_delete_each_and_reasons(sb):
         items = client.delete_many(names, concurrency=8)
         assert sb.count(method="GET") == 1  # one LIST is the whole preflight
         client.watch_many(items, interval=0.05)
-    assert states(items) == {"deleted": 21, "excluded": 4}  # leaving-pool was already deleting
-    reasons = {item.name: item.message for item in items if item.state is ItemState.EXCLUDED}
+    # leaving-pool was already deleting: watched, not sent
+    assert states(items) == {"deleted": 21, "refused": 2, "failed": 2}
+    reasons = {item.name: item.message for item in items if item.step is not Step.DELETED}
     assert "unsubscrib" in reasons["prepaid-pool"] and "frozen" in reasons["frozen-pool"]
-    assert "2 pools share this name" in reasons["team-shared"] and "no such pool" in reasons["nope"]
+    assert "2 pools are named 'team-shared'" in reasons["team-shared"]
+    assert "no pool with id or display name 'nope'" in reasons["nope"]
+    assert all("nothing was sent" in reasons[name] for name in ("team-shared", "nope"))
     assert sb.count(method="DELETE") == 20  # a repeated name is one intent
     assert all(sb.accepted_deletes(i.pool.id) <= 1 for i in items if i.pool)
 
@@ -56,13 +59,13 @@ def test_failures_never_stop_the_others(sb):
         items = client.delete_many(student_pools(6), concurrency=3)
         client.watch_many(items, interval=0.05)
     by_name = {item.name: item for item in items}
-    assert by_name["pool-03"].state is ItemState.FAILED
+    assert by_name["pool-03"].step is Step.FAILED
     assert (
         "ModelArts.50005000" in by_name["pool-03"].message
         and "request id" in by_name["pool-03"].message
     )
     assert (
-        by_name["pool-04"].state is ItemState.FAILED and "disk busy" in by_name["pool-04"].message
+        by_name["pool-04"].step is Step.FAILED and "disk busy" in by_name["pool-04"].message
     )
     assert states(items) == {"deleted": 4, "failed": 2}
 
@@ -73,8 +76,8 @@ def test_a_401_stops_the_batch_at_once(sb):
         items = client.delete_many(student_pools(20), concurrency=4)
     assert sb.count(method="DELETE") <= 4  # only those already in flight
     counts = states(items)
-    assert counts["failed"] == sb.count(method="DELETE") and counts["skipped"] >= 16
-    skipped = [i for i in items if i.state is ItemState.SKIPPED]
+    assert counts["failed"] == sb.count(method="DELETE") and counts["cancelled"] >= 16
+    skipped = [i for i in items if i.step is Step.CANCELLED]
     assert all("stopped after a 401" in i.message for i in skipped)
 
 
@@ -82,7 +85,7 @@ def test_throttling_slows_the_whole_batch(sb):
     with start(pools=60, delete_seconds=30, rate_limit=20) as limited:
         with make_client(limited) as client:
             items = client.delete_many(student_pools(60), concurrency=8)
-        assert states(items) == {"deleting": 60}
+        assert states(items) == {"accepted": 60}
         records = limited.requests
     rejected = [r for r in records if r.status == 429]
     assert rejected, "the rate limit must have been hit"

@@ -24,6 +24,7 @@ import pytest
 from conftest import clear_cloud_env, make_client
 
 from modelarts_nb import PoolsClient, settings
+from modelarts_nb.engine import delete_once
 from modelarts_nb.errors import AuthenticationError, ConfigError, PermissionDenied
 from modelarts_nb.sandbox import Fault, start
 from modelarts_nb.sandbox.gate import LOCK_AFTER, TOKEN_EXPIRED
@@ -188,7 +189,7 @@ def test_delete_refused_for_expiry_is_sent_once_more_newly_signed(session_sandbo
     with PoolsClient.from_env() as client:
         pool = client.get_pool(sb.pool_ids()[0])
         sb.expire(sb.session_credentials())
-        client.delete_listed(pool)
+        delete_once(client, pool)
     records = sb.requests
     assert [(r.method, r.status) for r in records] == [("GET", 200), ("DELETE", 401),
                                                        ("DELETE", 200)]

@@ -115,23 +115,23 @@ def test_stop_ends_every_wait_within_a_second_and_sends_nothing_after(sandbox, f
 
 
 def test_stopping_a_batch_watch_ends_its_back_off_within_a_second(sandbox):
-    from modelarts_nb.bulk import BulkDeletion, ItemState
+    from modelarts_nb.engine import Deletion
     from modelarts_nb.retry import RetryPolicy
 
     ids = [i for i in sandbox.pool_ids() if i.startswith("pool-0")][:3]
     for pool_id in ids:
         sandbox.fail_deletion(pool_id, None)
     client = make_client(sandbox, retry=RetryPolicy(base=5.0, cap=8.0))
-    run = BulkDeletion(client, ids, interval=0.1)
+    run = Deletion.for_names(client, ids, interval=0.1, concurrency=8)
     run.run(background=True)
     deadline = time.monotonic() + 10
-    while not (run.items and all(i.state is ItemState.DELETING for i in run.items)) \
+    while not all(t.step is Step.WATCHING and t.last_poll for t in run.targets) \
             and time.monotonic() < deadline:
         time.sleep(0.02)
     sandbox.inject(Fault(method="GET", status=503, retry_after=20, times=100))
     time.sleep(0.5)
     stopped_at, wall = time.monotonic(), time.time()
-    run.stop_watching()
+    run.stop()
     run.join(5)
     assert run.finished.is_set() and time.monotonic() - stopped_at < 1.0
     assert [r for r in sandbox.requests if r.time > wall + 0.05] == []

@@ -1,0 +1,310 @@
+"""``PoolsApi``: the HTTP verbs of the ModelArts v2 pool API — GET, LIST, DELETE — over httpx.
+
+Only requests live here, with the rules every request obeys: names are validated before any
+request; GETs are retried within a small budget; a 401 is never retried with the same
+credentials (a 401 after earlier successes re-reads their source once, and only *new*
+credentials get one more try: temporary keys expire during long watches); a DELETE is resent
+only after an explicit 429. What a deletion means — refusals, lost answers, waiting — is the
+engine's (``engine.py``); this module never imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import errors
+from ._version import __version__
+from .auth import AkSkAuth
+from .keys import KeyChain, refusal_hint
+from .models import Pool
+from .names import check_pool_id, is_loopback_host
+from .responses import api_error, error_fields, read_json, retry_after, transport_reason
+from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit
+from .settings import Settings, resolve_settings
+from .signer import canonical_query
+
+__all__ = ["PoolsApi", "DEFAULT_TIMEOUT"]
+
+log = logging.getLogger("modelarts_nb")
+_Api = TypeVar("_Api", bound="PoolsApi")
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_JSON = {"Content-Type": "application/json"}  # sent (and signed) on every call, as the SDK does
+
+
+class PoolsApi:
+    """The pool API of one project: HTTP verbs and nothing else.
+
+    ``transport``, ``sleep`` and ``clock`` are seams for tests and simulations; ``retry`` sets
+    the GET retry budget.
+    Use as a context manager, or call ``close()``: afterwards no connection stays open.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.keys = KeyChain(settings)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        # set by Stop, closing a view or an interrupt: every wait ends, no request follows
+        self.cancel = threading.Event()
+        self.throttle = Throttle(self._pause, clock)
+        self._options: dict[str, Any] = dict(
+            timeout=timeout,
+            verify=_verify_for(settings),
+            transport=transport,
+            # loopback (the sandbox) must never be routed through an environment proxy
+            trust_env=not is_loopback_host(urlsplit(settings.endpoint).hostname or ""),
+            headers={"User-Agent": f"modelarts-nb/{__version__}"},
+            follow_redirects=False,
+        )
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in use (credentials included: they change when renewed)."""
+        return self.keys.current.settings
+
+    @classmethod
+    def from_env(cls: type[_Api], **kwargs: Any) -> _Api:
+        """Resolve settings (arguments → env → profile → notebook session) and build a client.
+
+        Setting keywords (``project_id``, ``region``, ``endpoint``, ``access_key``...) go to
+        ``resolve_settings``; the rest (``timeout``, ``retry``, ``transport``...) to the client.
+        """
+        client_keys = {"timeout", "retry", "transport", "sleep", "clock"}
+        client_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in client_keys}
+        return cls(resolve_settings(**kwargs), **client_kw)
+
+    def __enter__(self: _Api) -> _Api:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop every connection; a later call opens new ones (a panel's Refresh, say)."""
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
+
+    @property
+    def open_connections(self) -> int:
+        """Connections currently held (0 after ``close()``): for hygiene checks."""
+        pool = getattr(getattr(self._http, "_transport", None), "_pool", None)
+        return len(getattr(pool, "connections", ()))
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(**self._options)
+            return self._http
+
+    def __repr__(self) -> str:
+        settings = self.settings
+        return f"PoolsApi(endpoint={settings.endpoint!r}, project_id={settings.project_id!r})"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_pool(self, name: str) -> Pool:
+        """GET one pool by id (``metadata.name``); PoolNotFound on 404."""
+        path = self._pool_path(check_pool_id(name))
+        pool = Pool.from_api(self._get(path, what=f"pool {name}"))
+        if pool.id != name:  # anything we do next (a DELETE) must concern the pool asked for
+            raise errors.ApiError(
+                status=200,
+                what=f"reading pool {name} failed: the answer describes "
+                f"{errors.one_line(pool.id, 80)!r} instead; nothing was deleted",
+                from_server=False,
+            )
+        return pool
+
+    def list_pools(
+        self, *, label_selector: str | None = None, status: str | None = None
+    ) -> list[Pool]:
+        """GET all pools of the project (the API has no pagination), optionally filtered."""
+        if status is not None and status not in ("created", "failed", "creating"):
+            raise errors.InvalidName(
+                f"invalid status filter {status!r}: use created, failed or creating"
+            )
+        params = [("labelSelector", label_selector), ("status", status)]
+        query = canonical_query((k, v) for k, v in params if v is not None)
+        body = self._get(self._pools_path(), query, what="pool list")
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise errors.ApiError(status=200, what="the pool list answer has no 'items' list")
+        return [Pool.from_api(item) for item in items]
+
+    def send_delete(self, pool_id: str, *, first: bool = True) -> Pool | None:
+        """One DELETE (resent only after an explicit 429 refusal), and what its answer says.
+
+        Returns the accepted pool, or None when the outcome is unknown: no answer, a gateway's
+        502/503/504, a 2xx with an unreadable body (maybe not even from ModelArts) or one about
+        another pool, or a 404 to a ``first=False`` resend (our earlier DELETE did it). Deciding
+        what to do then — read the pool back, send again — is the engine's job, not this one's.
+        """
+        path = self._pool_path(check_pool_id(pool_id))
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                response = self._send("DELETE", path)
+            except errors.ConnectionFailed:
+                return None
+            if response.status_code == 429 and attempt < self.retry.attempts:
+                continue  # an explicit refusal: resent after the throttle's pause
+            if response.status_code in (502, 503, 504):
+                return None
+            if response.status_code == 404 and not first:
+                return None  # our earlier DELETE did it; the caller's GET will confirm
+            if response.is_success:
+                try:
+                    accepted = Pool.from_api(read_json(response))
+                except ValueError:
+                    return None
+                # an answer about another pool (or none: "{}") says nothing about ours
+                return accepted if accepted.id == pool_id else None
+            raise self._error(response, f"deleting pool {pool_id} failed")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _pools_path(self) -> str:
+        return f"/v2/{self.settings.project_id}/pools"
+
+    def _pool_path(self, pool_id: str) -> str:
+        return f"{self._pools_path()}/{pool_id}"
+
+    def _get(self, path: str, query: str = "", *, what: str) -> Any:
+        """GET with retries on transport errors, 429/502/503/504 and unreadable bodies."""
+        url = f"{path}?{query}" if query else path
+        for attempt in range(1, self.retry.attempts + 1):
+            last = attempt == self.retry.attempts
+            try:
+                response = self._send("GET", url)
+            except errors.ConnectionFailed:
+                if last:
+                    raise
+                self._pause(self.retry.delay(attempt))
+                continue
+            if response.status_code in RETRYABLE_STATUS and not last:
+                if response.status_code != 429:  # the throttle already paused for a 429
+                    self._pause(self.retry.delay(attempt, retry_after(response)))
+                continue
+            if not response.is_success:
+                raise self._error(response, f"reading {what} failed")
+            try:
+                return read_json(response)
+            except ValueError:
+                if last:
+                    raise errors.ApiError(
+                        status=response.status_code,
+                        request_id=response.headers.get("X-Request-Id"),
+                        what=f"reading {what} failed: the answer was not valid JSON",
+                    ) from None
+                self._pause(self.retry.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, method: str, url: str) -> httpx.Response:
+        """One request, and once more with renewed credentials if they expired meanwhile.
+
+        Resending after a 401 is safe even for DELETE: the gateway refused it before ModelArts
+        saw it. ``keys`` decides with what, and whether at all (see keys.py). Transport failures
+        become ConnectionFailed: httpx types never leak.
+        """
+        key = None
+        for _ in (1, 2):
+            with self.keys.turn(key) as used:
+                self._check_cancel()
+                self.throttle.wait()
+                started = time.perf_counter()
+                try:  # absolute URL: a base_url costs a second URL parse
+                    response = self._client().request(
+                        method, self.settings.endpoint + url, headers=_JSON, auth=used.auth
+                    )
+                except httpx.HTTPError as exc:
+                    raise self._unreachable(method, url, exc) from None
+                self._answered(method, url, response, started)
+                if response.is_success or response.status_code == 404:  # authenticated
+                    self.keys.succeeded(used)
+            if response.status_code != 401:
+                return response
+            key = self.keys.refused(used)
+            if key is None:
+                return response
+        return response
+
+    def _pause(self, seconds: float) -> None:
+        """Every wait of the client (back-off, Retry-After, throttle): ended early by ``cancel``."""
+        if self._sleep is time.sleep:
+            self.cancel.wait(seconds)
+        else:
+            self._sleep(seconds)  # a simulated clock (tests, benchmarks)
+        self._check_cancel()
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise errors.Cancelled("stopped; no further request was sent")
+
+    def _unreachable(self, method: str, url: str, exc: httpx.HTTPError) -> errors.ConnectionFailed:
+        log.debug("%s %s failed: %s", method, url, type(exc).__name__)
+        return errors.ConnectionFailed(
+            f"{method} {self.settings.endpoint}{url.split('?')[0]} failed: {transport_reason(exc)}"
+        )
+
+    def _answered(self, method: str, url: str, response: httpx.Response, started: float) -> None:
+        if response.status_code == 429:
+            self._on_throttled(response)
+        log.debug(
+            "%s %s -> %s (request id %s, %.0f ms)",
+            method,
+            url,
+            response.status_code,
+            response.headers.get("X-Request-Id"),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _on_throttled(self, response: httpx.Response) -> None:
+        _, message, _ = error_fields(response)
+        pause = self.retry.delay(1, retry_after(response))
+        self.throttle.throttled(pause, parse_rate_limit(message))
+
+    def _error(self, response: httpx.Response, what: str) -> errors.ApiError:
+        error = api_error(
+            response,
+            what,
+            signed=isinstance(self.keys.current.auth, AkSkAuth),
+            notebook_session=self.settings.credentials.from_notebook_session,
+        )
+        current = self.keys.current  # after a final 401: the key that was refused
+        hint = refusal_hint(current) if response.status_code == 401 else None
+        if hint and current.refused and error.hint == type(error).hint:  # skew says more
+            error.with_hint(hint)
+        return error
+
+
+def _verify_for(settings: Settings) -> ssl.SSLContext | bool:
+    if settings.ca_bundle:
+        try:
+            return ssl.create_default_context(cafile=settings.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise errors.ConfigError(
+                f"cannot load CA bundle {settings.ca_bundle}: {exc.strerror or exc}"
+            ) from None
+    return True
+

@@ -1,0 +1,485 @@
+"""The deletion engine: one runner that deletes one pool or many, and watches them go.
+
+A ``Deletion`` owns everything that outlives a single request: the worker thread (or the
+caller's, in the foreground), Stop, the listeners, the kernel-interrupt hook and the process-wide
+one-DELETE registry. Its steps are ``steps.Step``; its waiting is ``waiter.wait``; its requests
+are ``api.PoolsApi``'s. The panel (one pool, a typed name) and ``%pools`` (N pools, "delete N
+pools") are views of it, so one server story gives one verdict whatever started it.
+
+Guarantees:
+
+* right before sending, the pools are read once more (a GET for one, a LIST for many) and
+  prepaid, frozen, unknown or vanished pools get no DELETE;
+* one confirmed intent sends at most one DELETE per pool, in this process, whoever asks (a
+  double click, a rerun, two panels, a panel and a batch): a claim on (endpoint, project, pool id)
+  is held while a DELETE is in flight or accepted, and released when nothing was sent or the
+  deletion failed;
+* a lost answer is followed by a GET before anything else, and by at most one more DELETE;
+* Stop (or closing a view, or a kernel interrupt elsewhere) ends the watch within a second and
+  sends nothing more, but never un-confirms a DELETE; Ctrl-C in the foreground also leaves every
+  DELETE not yet sent unsent;
+* a 401 ends the batch: nothing further is sent with credentials the gateway refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TypeVar
+
+from . import errors, rules
+from .api import PoolsApi
+from .listeners import Listeners
+from .lookup import match
+from .models import Pool
+from .steps import Step
+from .waiter import Cadence, Verdict, Watch, wait
+
+__all__ = [
+    "NOTHING_SENT",
+    "WATCH_STOPPED",
+    "Deletion",
+    "Target",
+    "delete_once",
+    "stop_all",
+]
+
+log = logging.getLogger("modelarts_nb")
+WATCH_STOPPED = "Stopped watching; the deletion continues on the server."
+NOTHING_SENT = "Stopped before the DELETE was sent: nothing was deleted."
+_GONE = "The pool is gone."
+_ACCEPTED = "Deletion accepted; watching until the pool is gone."
+T = TypeVar("T")
+D = TypeVar("D", bound="Deletion")
+
+
+@dataclass(eq=False)
+class Target:
+    """One pool of a deletion: what was asked, what happened, and why."""
+
+    name: str
+    pool: Pool | None = None
+    step: Step = Step.REVIEW
+    message: str = ""
+    error: errors.ModelArtsError | None = None
+    sent: bool = False  # a DELETE may have left (answered or not)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    last_poll: datetime | None = None
+    watch: Watch | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.pool.label if self.pool else self.name
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def phase(self) -> str:
+        if self.step is Step.DELETED:
+            return "Deleted"
+        return (self.pool.phase if self.pool else None) or "unknown"
+
+
+def delete_once(api: PoolsApi, pool: Pool) -> Pool | None:
+    """Send the DELETE for a pool just read: the pool as accepted, or None if already gone.
+
+    Refuses prepaid/frozen/unknown pools; a pool already Deleting is returned without sending.
+    When the answer is lost, the pool is read back first: gone or Deleting means accepted; still
+    there means at most one more DELETE.
+    """
+    reason = rules.refusal(pool)
+    if reason:
+        raise errors.DeletionRefused(reason + "; nothing was deleted", pool=pool)
+    if pool.phase == rules.DELETING:
+        return pool
+    for first in (True, False):
+        accepted = api.send_delete(pool.id, first=first)
+        if accepted is not None:
+            return accepted
+        try:
+            current = api.get_pool(pool.id)
+        except errors.PoolNotFound:
+            return None
+        if rules.underway(current):
+            return current
+        log.debug("DELETE %s: answer lost and pool still %s", pool.id, current.phase)
+    raise errors.ConnectionFailed(
+        f"the answers to two DELETEs of pool {pool.id} were lost and it is still "
+        f"{current.phase}; nothing more was sent — check the connection, then try again"
+    )
+
+
+class Deletion:
+    """Delete (or only watch) ``targets``: ``concurrency`` requests at a time, listeners told
+    about every change. ``clock`` and ``sleep`` are seams for a simulated clock; ``sleep`` must
+    return True when the watch was stopped (as ``threading.Event.wait`` does)."""
+
+    def __init__(
+        self,
+        api: PoolsApi,
+        targets: list[Target],
+        *,
+        concurrency: int = 1,
+        timeout: float = 3600.0,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], bool] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.api = api
+        self.targets = targets
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.cadence = Cadence(interval)
+        self.clock = clock
+        self.run_error: errors.ModelArtsError | None = None  # what ended the whole run, if any
+        self.view_error = ""  # a listener that failed: said once, in the summary
+        self.finished = threading.Event()
+        self.on_target: Callable[[Target], None] | None = None
+        self._stop = stop or threading.Event()
+        self._sleep = sleep  # default: the Stop event's wait
+        self._lock = threading.RLock()
+        self._aborted = False  # Ctrl-C in the foreground: send nothing more
+        self._refused_401 = False  # a 401: the batch sends nothing more
+        self._watching = False
+        self._active = False
+        self._thread: threading.Thread | None = None
+        self._listeners: Listeners[Deletion] = Listeners(on_error=self._view_failed)
+
+    @classmethod
+    def for_names(cls, api: PoolsApi, names: Iterable[str], **kw: object) -> Deletion:
+        """Pools named by id or display name; resolved (one LIST) when the run starts."""
+        return cls(api, [Target(name) for name in dict.fromkeys(names)], **kw)  # type: ignore[arg-type]
+
+    # -- what views use ----------------------------------------------------------------------
+
+    def subscribe(self: D, listener: Callable[[D], None]) -> None:
+        self._listeners.add(listener)  # type: ignore[arg-type]  # called with self only
+
+    @property
+    def running(self) -> bool:
+        return self._active
+
+    def run(self, *, send: bool = True, wait: bool = True, background: bool = True) -> None:
+        """Send the confirmed DELETEs (``send``), then watch until every pool is gone
+        (``wait``); in a daemon thread, or in this one (Ctrl-C then stops it, see module)."""
+        self._begin()
+        if not background:
+            self._guard(send, wait)
+            return
+        self._thread = threading.Thread(
+            target=self._guard, args=(send, wait), daemon=True,
+            name=f"modelarts-nb-{self.targets[0].name if len(self.targets) == 1 else 'batch'}",
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching (never a confirmed DELETE): every wait ends within a second."""
+        self._stop.set()
+        if self._watching:
+            self.api.cancel.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def counts(self) -> dict[Step, int]:
+        return {step: sum(t.step is step for t in self.targets) for step in Step}
+
+    def summary(self) -> str:
+        """``12 deleted, 1 failed, 2 refused`` plus one line per pool that did not go."""
+        head = ", ".join(f"{n} {step.value}" for step, n in self.counts().items() if n)
+        lines = [head or "nothing done"]
+        if self.run_error is not None:
+            lines.append(f"  the batch stopped: {self.run_error}")
+        if self.view_error:
+            lines.append(f"  {self.view_error}")
+        lines += [
+            f"  {t.label}: {t.message}"
+            for t in self.targets
+            if t.step in (Step.FAILED, Step.REFUSED, Step.CANCELLED)
+        ]
+        return "\n".join(lines)
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        with self._lock:
+            self._active, self._watching, self._aborted = True, False, False
+            self._stop.clear()
+            self.finished.clear()
+        self.api.cancel.clear()
+        _REGISTRY.started(self)
+
+    def _guard(self, send: bool, wait: bool) -> None:
+        """Every outcome becomes a step: API errors and even bugs, never a lost traceback."""
+        try:
+            self._run(send, wait)
+        except errors.Cancelled:
+            self._end_unfinished()
+        except KeyboardInterrupt:
+            self._abort()
+            self._end_unfinished()
+            raise
+        except errors.ModelArtsError as exc:
+            self.run_error = exc
+            self._end_unfinished(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug must still be shown, not vanish
+            log.exception("modelarts-nb: unexpected error in a deletion")
+            self.run_error = errors.ModelArtsError(
+                f"unexpected {type(exc).__name__} in modelarts-nb (details in the log)"
+            )
+            self._end_unfinished(self.run_error)
+        finally:
+            self.api.close()
+            self.api.cancel.clear()  # a view's Refresh reads with this client again
+            with self._lock:
+                self._active = False
+            _REGISTRY.ended(self)
+            self.finished.set()
+            self._notify()
+
+    def _run(self, send: bool, wait: bool) -> None:
+        if send:
+            self._reread()
+            self._each(self._send_one, [t for t in self.targets if t.step.confirmable
+                                        or t.step is Step.SENDING])
+        if wait:
+            self._watch()
+            return
+        for target in self.targets:
+            if target.step is Step.WATCHING:
+                self._set(target, Step.ACCEPTED, "Deletion accepted; not watching (--no-wait).")
+
+    def _reread(self) -> None:
+        """Read the pools once more right before deleting: one GET for one pool, one LIST for
+        many (ids and display names matched there, each pool kept once)."""
+        todo = [t for t in self.targets if t.step.confirmable or t.step is Step.SENDING]
+        if len(self.targets) == 1 and todo and todo[0].pool is not None:
+            self._decide(todo[0], self.api.get_pool(todo[0].pool.id))
+            return
+        listed = self.api.list_pools()
+        seen: set[str] = set()
+        for target in todo:
+            pool, why = match(listed, target.pool.id if target.pool else target.name)
+            if pool is None:
+                self._set(target, Step.FAILED, f"{why}: nothing was sent")
+            elif pool.id in seen:
+                with self._lock:
+                    self.targets.remove(target)  # named twice: deleted once
+            else:
+                seen.add(pool.id)
+                self._decide(target, pool)
+
+    def _decide(self, target: Target, pool: Pool) -> None:
+        target.pool = pool
+        reason = rules.refusal(pool)
+        if reason:
+            self._set(target, Step.REFUSED, reason)
+        elif pool.phase == rules.DELETING:
+            self._start_watch(target, "Already being deleted; watching until it is gone.")
+
+    def _send_one(self, target: Target) -> None:
+        """Claim the pool, then one DELETE (``delete_once``); or watch the claim's owner's."""
+        assert target.pool is not None
+        with self._lock:
+            stopped = self._aborted or self._refused_401
+            owner = None if stopped else _REGISTRY.claim(self._key(target), self)
+            target.sent = not stopped and owner is None
+        if stopped:
+            why = "the batch stopped after a 401" if self._refused_401 else "interrupted"
+            self._set(target, Step.CANCELLED, f"not sent: {why}; nothing was deleted")
+            return
+        if owner is not None:
+            self._start_watch(target, "Another panel already sent the DELETE for this pool; "
+                                      "watching it.")
+            return
+        self._set(target, Step.SENDING, "Sending the DELETE request…")
+        try:
+            accepted = delete_once(self.api, target.pool)
+        except errors.AuthenticationError as exc:
+            self._refused_401 = True
+            self._fail(target, exc)
+        except errors.DeletionRefused as exc:
+            self._release(target)
+            self._set(target, Step.REFUSED, str(exc))
+        except errors.ModelArtsError as exc:
+            self._fail(target, exc)
+        else:
+            if accepted is None:
+                self._set(target, Step.DELETED, _GONE)
+            else:
+                target.pool = accepted
+                self._start_watch(target, _ACCEPTED)
+
+    def _watch(self) -> None:
+        """Poll every pool being deleted until it is gone, failed, timed out — or Stop."""
+        targets = [t for t in self.targets if t.step in (Step.WATCHING, Step.ACCEPTED)]
+        with self._lock:
+            self._watching = True
+        if self._stop.is_set():  # Stop came while the DELETEs were being sent
+            self.api.cancel.set()
+        start = self.clock()
+        for target in targets:
+            self._start_watch(target, target.message or _ACCEPTED)
+            assert target.pool is not None
+            target.watch = Watch(target.pool.id, pool=target.pool, start=start,
+                                 timeout=self.timeout, requested=target.sent)
+        watches = {id(t.watch): t for t in targets}
+
+        def poll(waiting: list[Watch]) -> None:
+            self._each(lambda w: self._check(watches[id(w)], w), waiting)
+
+        sleep = self._sleep or self._stop.wait
+        done = wait([t.watch for t in targets if t.watch], poll, sleep=sleep,
+                    clock=self.clock, cadence=self.cadence)
+        if not done:
+            self._end_unfinished()
+
+    def _check(self, target: Target, watch: Watch) -> None:
+        verdict = watch.check(self.api.get_pool, self.clock())
+        if watch.seen is not None:
+            target.pool, target.last_poll = watch.seen, datetime.now(timezone.utc)
+        if verdict is Verdict.GONE:
+            self._set(target, Step.DELETED, _GONE)
+        elif verdict is Verdict.BLIND:
+            self._set(target, Step.STOPPED, f"Stopped watching: {watch.error}; the deletion "
+                                            "continues on the server.")
+        elif watch.error is not None:  # failed, timed out
+            self._fail(target, watch.error, release=verdict is Verdict.FAILED)
+        else:
+            self._set(target, Step.WATCHING, watch.problem or _ACCEPTED)
+
+    # -- endings -------------------------------------------------------------------------------
+
+    def _abort(self) -> None:
+        with self._lock:
+            self._aborted = True
+        self.stop()
+
+    def _end_unfinished(self, exc: errors.ModelArtsError | None = None) -> None:
+        """The run ended early: say truthfully, per pool, whether a DELETE had left."""
+        for target in self.targets:
+            if target.step.final:
+                continue
+            if exc is not None and not target.sent:
+                self._fail(target, exc)
+            elif target.sent or target.step is Step.WATCHING:
+                self._set(target, Step.STOPPED, WATCH_STOPPED)
+            else:
+                self._release(target)
+                self._set(target, Step.CANCELLED, NOTHING_SENT)
+
+    def _fail(self, target: Target, exc: errors.ModelArtsError, *, release: bool = True) -> None:
+        if release:
+            self._release(target)  # a failed deletion may be retried by a rerun
+        target.error = exc
+        last = getattr(exc, "last", None)
+        if isinstance(last, Pool):
+            target.pool = last
+        self._set(target, Step.FAILED, str(exc))
+
+    def _start_watch(self, target: Target, message: str) -> None:
+        self._set(target, Step.WATCHING, message)
+
+    def _set(self, target: Target, step: Step, message: str) -> None:
+        with self._lock:
+            if target.step is not step and not target.step.may_become(step):
+                log.debug("ignored %s -> %s for %s", target.step, step, target.label)
+                return
+            target.step, target.message = step, message
+            if step.final:
+                target.finished = time.monotonic()
+        if self.on_target is not None:
+            self.on_target(target)
+        self._notify()
+
+    def _notify(self) -> None:
+        self._listeners.notify(self)
+
+    def _view_failed(self, exc: Exception) -> None:
+        if not self.view_error:
+            self.view_error = (f"a view of this deletion failed ({type(exc).__name__}) and may "
+                               "be out of date; the deletion itself went on")
+            print(f"modelarts-nb: {self.view_error}", file=sys.stderr)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _key(self, target: Target) -> tuple[str, str, str]:
+        settings = self.api.settings
+        assert target.pool is not None
+        return settings.endpoint, settings.project_id, target.pool.id
+
+    def _release(self, target: Target) -> None:
+        if target.pool is not None:
+            _REGISTRY.release(self._key(target), self)
+
+    def _each(self, work: Callable[[T], None], items: list[T]) -> None:
+        """``work`` on every item, ``concurrency`` at a time; Ctrl-C sends nothing more."""
+        if self.concurrency == 1 or len(items) <= 1:
+            for item in items:
+                work(item)
+            return
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="modelarts-nb") as pool:
+            try:
+                list(pool.map(work, items))
+            except KeyboardInterrupt:
+                self._abort()  # queued items then return at once; in-flight ones finish
+                raise
+
+
+class _Registry:
+    """Process-wide: who sent the DELETE for which pool, and which runs are active."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._senders: dict[tuple[str, str, str], Deletion] = {}
+        self._active: set[Deletion] = set()
+
+    def claim(self, key: tuple[str, str, str], run: Deletion) -> Deletion | None:
+        """None if ``run`` may send the DELETE for ``key``; else the run that already did."""
+        with self._lock:
+            owner = self._senders.setdefault(key, run)
+            return None if owner is run else owner
+
+    def release(self, key: tuple[str, str, str], run: Deletion) -> None:
+        with self._lock:
+            if self._senders.get(key) is run:
+                del self._senders[key]
+
+    def started(self, run: Deletion) -> None:
+        with self._lock:
+            self._active.add(run)
+
+    def ended(self, run: Deletion) -> None:
+        with self._lock:
+            self._active.discard(run)
+
+    def active(self) -> list[Deletion]:
+        with self._lock:
+            return list(self._active)
+
+
+_REGISTRY = _Registry()
+
+
+def stop_all(join_timeout: float = 5.0) -> int:
+    """Stop every active run's watch (a kernel interrupt, unloading the extension)."""
+    runs = _REGISTRY.active()
+    for run in runs:
+        run.stop()
+    for run in runs:
+        run.join(join_timeout)
+    return len(runs)
