@@ -30,6 +30,7 @@ from .responses import api_error, error_fields, read_json, retry_after, transpor
 from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit
 from .settings import Settings, resolve_settings
 from .signer import canonical_query
+from .text import one_line
 
 __all__ = ["PoolsApi", "DEFAULT_TIMEOUT"]
 
@@ -131,7 +132,7 @@ class PoolsApi:
             raise errors.ApiError(
                 status=200,
                 what=f"reading pool {name} failed: the answer describes "
-                f"{errors.one_line(pool.id, 80)!r} instead; nothing was deleted",
+                f"{one_line(pool.id, 80)!r} instead; nothing was deleted",
                 from_server=False,
             )
         return pool

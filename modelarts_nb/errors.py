@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .text import one_line, quoted
+
 if TYPE_CHECKING:
     from .models import Pool
 
@@ -181,16 +183,3 @@ class WaitTimeout(WaitError):
 class DeletionFailed(WaitError):
     """The pool reported an error phase while being deleted."""
 
-
-def one_line(text: str, limit: int = 300) -> str:
-    """A server string inside our one-line message: no line breaks or control characters,
-    capped (``…`` marks the cut)."""
-    flat = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def quoted(value: object, limit: int = 80) -> str:
-    """A value inside a message: ``repr`` (which escapes newlines and control characters),
-    capped at ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 4] + "...'"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import quoted
+from .text import quoted
 
 __all__ = ["Pool", "ResourceLine", "STATUS_STATES", "PAY_PER_USE", "PREPAID", "FROZEN_BITS"]
 

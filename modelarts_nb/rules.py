@@ -5,8 +5,8 @@ Kept as plain data and pure functions so the client, the panel and the magic app
 
 from __future__ import annotations
 
-from .errors import quoted
 from .models import Pool
+from .text import quoted
 
 __all__ = [
     "ABNORMAL_GRACE",

@@ -15,20 +15,42 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .api import route
-from .faults import Fault, default_error_body, encode_body, html_page
-from .limits import throttled_body
-from .records import RequestRecord, fingerprints, redact
+from .api import Service, route
+from .faults import Fault, FaultBook, default_error_body, encode_body, html_page
+from .gate import Temporary
+from .limits import RateLimiter, throttled_body
+from .records import Recorder, RequestRecord, fingerprints, redact
 
-if TYPE_CHECKING:
-    from .core import Sandbox
+
+class Sandbox(Protocol):
+    """What the server needs of the sandbox that owns it (``core.Sandbox``), named here so that
+    the two modules don't import each other."""
+
+    log: Callable[[str], None] | None
+    latency: float
+    limiter: RateLimiter | None
+    service: Service
+    faults: FaultBook
+    recorder: Recorder
+    project_id: str
+    region: str
+
+    @property
+    def requests(self) -> list[RequestRecord]: ...
+    def clock(self) -> float: ...
+    def inject(self, fault: Fault) -> None: ...
+    def clear_faults(self) -> None: ...
+    def reset(self) -> None: ...
+    def issue_session_credentials(self, lifetime: float = 900.0) -> Temporary: ...
+    def session_credentials(self) -> Temporary | None: ...
 
 __all__ = ["SandboxServer"]
 

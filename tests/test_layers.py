@@ -1,0 +1,115 @@
+"""The package's shape: imports flow one way, and a pool name reaches the wire in few steps.
+
+Run on its own to print the import graph's figures: ``python -m pytest tests/test_layers.py -s``.
+"""
+
+from __future__ import annotations
+
+import ast
+import traceback
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import make_client
+
+import modelarts_nb
+from modelarts_nb.sandbox import start
+
+PACKAGE = Path(modelarts_nb.__file__).resolve().parent  # the installed copy, where tested
+# The HTTP layer knows nothing of deleting or showing: these are above it.
+ABOVE_HTTP = {"engine", "flow", "lookup", "waiter", "steps", "client", "panel", "pools_panel",
+              "magic", "magic_pools", "render", "display", "tables"}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the package modules it imports, module-level, lazy and TYPE_CHECKING alike."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+                for alias in node.names:
+                    full = f"{target}.{alias.name}"
+                    graph[name].add(full if full in modules else target)
+    # a package's __init__ importing its own submodules is how packages work, not a cycle
+    return {m: {t for t in ts if t != m and not m.startswith(t + ".")} for m, ts in graph.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found, done = [], set()
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                found.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in done:
+                visit(nxt, path + [nxt])
+        done.add(node)
+
+    for module in sorted(graph):
+        visit(module, [module])
+    return found
+
+
+def test_no_import_cycle_in_the_package():
+    graph = import_graph()
+    print(f"\n{len(graph)} modules, {sum(map(len, graph.values()))} import edges")
+    assert len(graph) > 30 and cycles(graph) == []
+
+
+def test_the_checker_sees_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_the_http_layer_never_imports_what_sits_above_it():
+    graph = import_graph()
+    below = {"modelarts_nb.api"}
+    for _ in range(10):  # everything api.py reaches, transitively
+        below |= {t for m in below for t in graph[m]}
+    above = {m for m in below if m.rsplit(".", 1)[-1] in ABOVE_HTTP}
+    assert above == set()
+
+
+@pytest.fixture
+def on_the_wire(monkeypatch):
+    """The package's own frames on the stack whenever httpx sends a request."""
+    stacks: list[list[str]] = []
+    real = httpx.Client.request
+
+    def spy(self, method, url, **kw):
+        frames = [f for f in traceback.extract_stack() if Path(f.filename).is_relative_to(PACKAGE)]
+        stacks.append([f"{method} {Path(f.filename).stem}.{f.name}" for f in frames])
+        return real(self, method, url, **kw)
+
+    monkeypatch.setattr(httpx.Client, "request", spy)
+    return stacks
+
+
+def test_a_pool_name_reaches_the_request_through_at_most_five_of_our_functions(on_the_wire):
+    """From the call that receives the name (the script API, or the engine's step for one
+    confirmed pool) down to httpx: at most 5 of our functions each time."""
+    from modelarts_nb.flow import DeleteFlow
+
+    with start(pools=2, delete_seconds=0.2) as sb, make_client(sb) as client:
+        pool = client.resolve("pool-01")
+        client.delete_pool(sb.display_names()["pool-02"][0])
+        flow = DeleteFlow(client, pool, interval=0.05)
+        flow.delete_now(background=False)
+    deepest = {}
+    for stack in on_the_wire:
+        entry = next((i for i, f in enumerate(stack) if f.split(" ")[1] in (
+            "client.resolve", "client.delete_pool", "engine._send_one", "engine._check",
+            "engine._reread")), None)
+        assert entry is not None, stack
+        chain = stack[entry:]
+        deepest[chain[0]] = max(deepest.get(chain[0], 0), len(chain))
+    print("\n" + "\n".join(f"{k}: {v} functions" for k, v in sorted(deepest.items())))
+    assert deepest and max(deepest.values()) <= 5, deepest
+    assert {"DELETE engine._send_one", "GET engine._check", "GET client.resolve"} <= set(deepest)
