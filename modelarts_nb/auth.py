@@ -75,11 +75,8 @@ class AkSkAuth(httpx.Auth):
         security_token: str | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self._ak = access_key
-        self._sk = secret_key
-        self._project_id = project_id
-        self._security_token = security_token
-        self._clock = clock
+        self._ak, self._sk, self._clock = access_key, secret_key, clock
+        self._project_id, self._security_token = project_id, security_token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self.sign(request)

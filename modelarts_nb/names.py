@@ -40,21 +40,22 @@ def looks_like_pool_id(value: str) -> bool:
 
 def check_pool_id(value: object) -> str:
     """Return ``value`` if it is a well-formed pool id (``metadata.name``); else InvalidName."""
-    if not isinstance(value, str) or not looks_like_pool_id(value):
-        raise InvalidName(
-            f"invalid pool id {quoted(value)}: a pool id is 36-63 characters of lowercase "
-            f"letters, digits and '-', starting with a letter (e.g. {_EXAMPLE_ID}); "
-            "nothing was sent"
-        )
-    return value
+    return _valid(value, _POOL_ID, (
+        "pool id", f"a pool id is 36-63 characters of lowercase letters, digits and '-', "
+        f"starting with a letter (e.g. {_EXAMPLE_ID}); nothing was sent"))
 
 
 def check_project_id(value: object) -> str:
-    if not isinstance(value, str) or _PROJECT_ID.fullmatch(value) is None:
-        raise InvalidName(
-            f"invalid project id {quoted(value)}: expected letters, digits, '-' or '_' "
-            "(a Huawei project id is 32 hex characters); nothing was sent"
-        )
+    return _valid(value, _PROJECT_ID, (
+        "project id", "expected letters, digits, '-' or '_' (a Huawei project id is 32 hex "
+        "characters); nothing was sent"))
+
+
+def _valid(value: object, pattern: re.Pattern[str], what: tuple[str, str]) -> str:
+    """``value`` if it is a string ``pattern`` matches in full; else InvalidName saying
+    ``invalid <what[0]> <value>: <what[1]>``."""
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise InvalidName(f"invalid {what[0]} {quoted(value)}: {what[1]}")
     return value
 
 
@@ -76,11 +77,7 @@ def check_display_name(value: object) -> str:
 
 
 def check_region(value: object) -> str:
-    if not isinstance(value, str) or _REGION.fullmatch(value) is None:
-        raise InvalidName(
-            f"invalid region {quoted(value)}: expected a region id such as cn-north-4"
-        )
-    return value
+    return _valid(value, _REGION, ("region", "expected a region id such as cn-north-4"))
 
 
 def is_loopback_host(host: str) -> bool:
