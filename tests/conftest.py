@@ -88,6 +88,33 @@ def env_sandbox(monkeypatch, tmp_path):
         yield sb
 
 
+def until(condition, timeout: float = 10.0, what: str = "the condition") -> None:
+    """Wait for ``condition()`` to hold, failing the test after ``timeout`` seconds: no wait in
+    a test is open-ended."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.01)
+
+
+def our_threads() -> list:
+    """Threads the package started (runners and their workers are all named modelarts-nb…)."""
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith("modelarts-nb")]
+
+
+def pytest_collection_modifyitems(config, items):
+    """``TEST_SHUFFLE=<seed>`` runs the tests in a random order, to prove they are independent."""
+    seed = os.environ.get("TEST_SHUFFLE")
+    if seed:
+        import random
+
+        random.Random(seed).shuffle(items)
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print the fault matrix table that tests/test_fault_matrix.py collected, if it ran."""
     import sys

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
+import httpx
 import pytest
-from conftest import make_client
+from conftest import make_client, until
 
 from modelarts_nb.pools_panel import PoolsPanel
 from modelarts_nb.sandbox import Fault, start
@@ -201,3 +203,58 @@ def test_panel_static_copy_shows_pools_and_outcome(sb):
     panel.run.join(10)
     after = panel.mimebundle()
     assert "1 deleted" in after["text/plain"] and "1 deleted" in after["text/html"]
+
+
+def test_a_display_name_and_its_id_are_one_pool_deleted_once(sb):
+    pool_id = sb.display_names()["pool-05"][0]
+    with make_client(sb) as client:
+        items = client.delete_many(["pool-05", pool_id, "pool-06"], concurrency=8)
+        client.watch_many(items, interval=0.05)
+    assert [item.pool.id for item in items][0] == pool_id and len(items) == 2
+    assert states(items) == {"deleted": 2}
+    assert sb.count(method="DELETE") == 2 and sb.accepted_deletes(pool_id) == 1
+
+
+class HeldDeletes(httpx.HTTPTransport):
+    """Real HTTP, except that DELETEs wait for ``release`` before they leave."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release, self.holding = threading.Event(), threading.Event()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            self.holding.set()
+            assert self.release.wait(10)
+        return super().handle_request(request)
+
+
+def test_a_panel_and_a_batch_never_both_delete_a_pool(sb):
+    """The one-DELETE registry is shared: a panel's DELETE is on its way (the pool still lists
+    as Running) when a %pools batch that includes the same pool is confirmed: one DELETE for
+    it; the batch watches the panel's deletion."""
+    from modelarts_nb.flow import DeleteFlow
+    from modelarts_nb.panel import DeletePanel
+
+    ids = sb.display_names()
+    held = HeldDeletes()
+    client = make_client(sb, transport=held)
+    single = DeletePanel(DeleteFlow(client, client.resolve("pool-07"), interval=0.05))
+    single.typed.value = "pool-07"
+    single.delete_button.click()
+    assert held.holding.wait(10) and single.flow.sent
+    batch_client = make_client(sb)
+    panel = PoolsPanel(batch_client, batch_client.list_pools, interval=0.05)
+    for name in ("pool-07", "pool-08"):
+        panel.checks[ids[name][0]].value = True
+    panel.typed.value = "delete 2 pools"
+    panel.delete_button.click()
+    until(lambda: all(t.step.busy or t.step.final for t in panel.run.targets)
+          and sb.count(method="DELETE") == 1, what="the batch's own DELETE")
+    held.release.set()
+    panel.run.join(10)
+    single.flow.join(10)
+    assert sb.count(method="DELETE") == 2 and sb.accepted_deletes(ids["pool-07"][0]) == 1
+    assert "2 deleted" in panel.status.value and single.flow.step is Step.DELETED
+    batch_item = next(t for t in panel.run.targets if t.pool.id == ids["pool-07"][0])
+    assert not batch_item.sent  # the batch watched; the panel's DELETE did it

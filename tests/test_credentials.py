@@ -64,7 +64,7 @@ def all_at_once(work, args) -> None:
     barrier = threading.Barrier(len(args))
 
     def run(arg) -> None:
-        barrier.wait()
+        barrier.wait(10)
         work(arg)
 
     threads = [threading.Thread(target=run, args=(arg,)) for arg in args]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import make_client
+from conftest import make_client, our_threads
 
 from modelarts_nb.flow import DeleteFlow, Step
 from modelarts_nb.panel import DeletePanel
@@ -17,10 +17,6 @@ from modelarts_nb.sandbox import Fault, start
 def sb():
     with start(pools=3, delete_seconds=0.5) as sandbox:
         yield sandbox
-
-
-def ours() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("modelarts-nb")]
 
 
 def panel_for(sb, name, **kw):
@@ -45,7 +41,7 @@ def wait_for(panel, step, timeout=5.0):
 
 def assert_clean(panel):
     panel.flow.join(5)
-    assert not ours(), ours()
+    assert not our_threads(), our_threads()
     assert panel.flow.client.open_connections == 0
 
 
@@ -107,7 +103,7 @@ def test_interrupted_foreground_watch(sb):
     with pytest.raises(KeyboardInterrupt):
         flow.delete_now(background=False)
     assert interrupted and flow.step is Step.STOPPED
-    assert client.open_connections == 0 and not ours()
+    assert client.open_connections == 0 and not our_threads()
     assert sb.accepted_deletes(flow.pool.id) == 1
 
 
@@ -118,4 +114,4 @@ def test_review_panel_holds_no_connection(sb, shell, monkeypatch, tmp_path):
     shell.run_cell("p = %pool_delete pool-03")
     panel = shell.user_ns["p"]
     assert panel.flow.step is Step.REVIEW
-    assert panel.flow.client.open_connections == 0 and not ours()
+    assert panel.flow.client.open_connections == 0 and not our_threads()

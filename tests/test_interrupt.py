@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from conftest import make_client
+from conftest import make_client, our_threads, until
 
 from modelarts_nb.flow import NOTHING_SENT, WATCH_STOPPED, DeleteFlow, Step
 from modelarts_nb.sandbox import Fault
@@ -100,9 +100,7 @@ def test_stop_ends_every_wait_within_a_second_and_sends_nothing_after(sandbox, f
     flow = DeleteFlow(client, client.get_pool(pool_id), interval=0.1)
     sandbox.fail_deletion(pool_id, None)
     flow.delete_now(background=True, wait=True)
-    deadline = time.monotonic() + 10
-    while flow.step is not Step.WATCHING and time.monotonic() < deadline:
-        time.sleep(0.02)
+    until(lambda: flow.step is Step.WATCHING)
     sandbox.inject(Fault(method="GET", pool=pool_id, times=50, **fault))
     time.sleep(0.5)  # the watch is now waiting out the fault
     stopped_at, wall = time.monotonic(), time.time()  # records carry wall-clock times
@@ -114,7 +112,10 @@ def test_stop_ends_every_wait_within_a_second_and_sends_nothing_after(sandbox, f
     assert after == [], after
 
 
-def test_stopping_a_batch_watch_ends_its_back_off_within_a_second(sandbox):
+@pytest.mark.parametrize("how", ["Stop", "kernel interrupt"])
+def test_stopping_a_batch_watch_ends_its_back_off_within_a_second(sandbox, shell, how):
+    """Stop, or Ctrl-C in any cell (the extension's post-run hook), ends a background batch's
+    watch — even mid back-off after a Retry-After: 20 — and nothing more is sent."""
     from modelarts_nb.engine import Deletion
     from modelarts_nb.retry import RetryPolicy
 
@@ -124,16 +125,18 @@ def test_stopping_a_batch_watch_ends_its_back_off_within_a_second(sandbox):
     client = make_client(sandbox, retry=RetryPolicy(base=5.0, cap=8.0))
     run = Deletion.for_names(client, ids, interval=0.1, concurrency=8)
     run.run(background=True)
-    deadline = time.monotonic() + 10
-    while not all(t.step is Step.WATCHING and t.last_poll for t in run.targets) \
-            and time.monotonic() < deadline:
-        time.sleep(0.02)
+    until(lambda: all(t.step is Step.WATCHING and t.last_poll for t in run.targets))
     sandbox.inject(Fault(method="GET", status=503, retry_after=20, times=100))
     time.sleep(0.5)
     stopped_at, wall = time.monotonic(), time.time()
-    run.stop()
+    if how == "Stop":
+        run.stop()
+    else:
+        assert isinstance(shell.run_cell("raise KeyboardInterrupt").error_in_exec,
+                          KeyboardInterrupt)
     run.join(5)
     assert run.finished.is_set() and time.monotonic() - stopped_at < 1.0
+    assert [t.step for t in run.targets] == [Step.STOPPED] * 3 and not our_threads()
     assert [r for r in sandbox.requests if r.time > wall + 0.05] == []
     assert sandbox.count(method="DELETE") == 3 and not client.cancel.is_set()
 
@@ -154,3 +157,24 @@ def test_stop_while_the_delete_is_being_sent_never_stops_the_deletion(sandbox):
     flow.join(5)
     assert sandbox.accepted_deletes(pool_id) == 1
     assert flow.step is Step.STOPPED and flow.message == WATCH_STOPPED
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_during_an_unattended_batch_sends_no_further_delete(
+    shell, capsys, env_sandbox, workers
+):
+    """``%pools --delete --yes``: Ctrl-C while DELETEs are in flight lets those finish (they
+    may already be accepted) and sends none of the others; the cell says which."""
+    ids = sorted(i for i in env_sandbox.pool_ids() if i.startswith("pool-0"))
+    assert len(ids) == 3
+    env_sandbox.inject(Fault(method="DELETE", delay=1.5, times=10))
+    timer = interrupt_after(0.7)
+    result = shell.run_cell(f"%pools --name 'pool-0*' --delete --yes --concurrency {workers}")
+    timer.cancel()
+    out = capsys.readouterr().out
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    assert env_sandbox.count(method="DELETE") == workers, env_sandbox.requests
+    assert f"Interrupted: {workers} DELETE(s) sent continue on the server (not watched); " \
+           f"{3 - workers} pool(s) got no DELETE." in out, out
+    time.sleep(0.3)
+    assert env_sandbox.count(method="DELETE") == workers and not our_threads()

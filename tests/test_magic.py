@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import our_threads, until
 
 from modelarts_nb.flow import Step
 from modelarts_nb.panel import DeletePanel
@@ -24,8 +25,9 @@ def deletes(sb):
 
 def test_help_lists_every_option(shell, capsys):
     _, out = run(shell, capsys, "%pool_delete?")
+    usage = out[out.index("%pool_delete ["):out.index("Show a ModelArts")]
+    assert usage.split()[-1] == "pool", usage  # the pool is the one positional argument
     for option in (
-        "POOL",
         "--project-id",
         "--region",
         "--endpoint",
@@ -165,19 +167,17 @@ def test_terminal_ipython_prints_text_and_sends_no_delete(env_sandbox):
 
 
 def test_kernel_interrupt_stops_background_watches(shell, capsys, env_sandbox):
-    import threading
 
     run(shell, capsys, "p = %pool_delete pool-01 --interval 5")
     panel = shell.user_ns["p"]
     panel.typed.value = "pool-01"
     panel.delete_button.click()
-    while panel.flow.step is not Step.WATCHING:
-        threading.Event().wait(0.02)
+    until(lambda: panel.flow.step is Step.WATCHING, what="watching")
     result, _ = run(shell, capsys, "raise KeyboardInterrupt")
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
     panel.flow.join(2)
     assert panel.flow.step is Step.STOPPED
-    assert not [t for t in threading.enumerate() if t.name.startswith("modelarts-nb-watch")]
+    assert not our_threads()
     assert env_sandbox.accepted_deletes(panel.flow.pool.id) == 1
 
 

@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from conftest import make_client
+from conftest import make_client, our_threads, until
 
 from modelarts_nb.flow import DeleteFlow, Step
 from modelarts_nb.panel import DeletePanel
@@ -95,7 +95,7 @@ def test_concurrent_clicks_from_threads_send_one_delete(open_panel, sb):
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(10)
     finish(panel)
     assert sb.count(method="DELETE") == 1
 
@@ -188,12 +188,11 @@ def test_stop_ends_the_thread_not_the_deletion(open_panel, sb):
     panel = open_panel("pool-01", interval=5)
     panel.typed.value = "pool-01"
     panel.delete_button.click()
-    while panel.flow.step is not Step.WATCHING:
-        threading.Event().wait(0.02)
+    until(lambda: panel.flow.step is Step.WATCHING, what="watching")
     panel.stop_button.click()
     assert finish(panel, timeout=2) is Step.STOPPED
     assert "continues on the server" in panel.status.value
-    assert not [t for t in threading.enumerate() if t.name.startswith("modelarts-nb-watch")]
+    assert not our_threads()
     panel.refresh_button.click()  # a manual check later
     assert panel.flow.step in (Step.STOPPED, Step.DELETED)
     assert sb.accepted_deletes(panel.flow.pool.id) == 1

@@ -681,4 +681,4 @@ def test_cli_serves_until_sigterm() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.wait(10)
