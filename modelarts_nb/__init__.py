@@ -10,6 +10,7 @@ from typing import Any
 
 from ._version import __version__
 from .client import PoolsClient
+from .engine import Deletion, Target
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -28,6 +29,7 @@ from .errors import (
 )
 from .models import Pool, ResourceLine
 from .settings import Credentials, Settings, resolve_settings
+from .steps import Step
 from .tables import spec_resources_table, status_resources_table
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "ConfigError",
     "ConnectionFailed",
     "Credentials",
+    "Deletion",
     "DeletionFailed",
     "DeletionRefused",
     "InvalidName",
@@ -49,6 +52,8 @@ __all__ = [
     "ResourceLine",
     "ServerError",
     "Settings",
+    "Step",
+    "Target",
     "Throttled",
     "WaitError",
     "WaitTimeout",

@@ -306,6 +306,7 @@ class Deletion:
             self._start_watch(target, "Another panel already sent the DELETE for this pool; "
                                       "watching it.")
             return
+        target.started = time.monotonic()
         self._set(target, Step.SENDING, "Sending the DELETE request…")
         try:
             accepted = delete_once(self.api, target.pool)

@@ -84,6 +84,9 @@ class KeyChain:
             yield renewed
 
     def _usable(self, key: Key) -> Key:
+        if key.refused and self.current is key:
+            with self._renewing:  # another thread may be renewing it: wait for the outcome
+                pass
         if key.refused and self.current is not key and not self.current.refused:
             key = self.current  # renewed by another thread meanwhile
         if key.refused:
@@ -106,8 +109,8 @@ class KeyChain:
         Only credentials that had worked may have expired, so only those are re-read; the
         answer must differ from the refused credentials, and is itself unproven.
         """
-        key.refused = True
-        with self._renewing:
+        with self._renewing:  # marked inside: a thread that sees it refused can wait here
+            key.refused = True
             if self.current is not key:
                 return None if self.current.refused else self.current
             if not key.proven:

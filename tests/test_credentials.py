@@ -464,3 +464,38 @@ def test_a_slow_session_never_blocks_close_or_other_requests(session_sandbox, mo
         renewing.join(10)
     assert closed_in < 0.5, closed_in
     assert [r.status for r in sb.requests] == [200, 401, 200]
+
+
+def test_a_thread_starting_while_another_renews_waits_for_the_new_keys():
+    """Found by running the suite in a random order: a request that starts while another
+    thread is re-reading expired keys used to raise "refused by an earlier request" instead of
+    waiting for the renewed keys."""
+    from modelarts_nb.keys import KeyChain
+
+    old = Credentials("AKOLD", "SKOLD", source=NOTEBOOK_SESSION)
+    new = Credentials("AKNEW", "SKNEW", source=NOTEBOOK_SESSION)
+    renewing, go = threading.Event(), threading.Event()
+
+    def slow_reread(_creds):
+        renewing.set()
+        assert go.wait(10)
+        return new
+
+    chain = KeyChain(Settings("https://x.example", "p" * 32, old), reread=slow_reread)
+    first = chain.current
+    chain.succeeded(first)
+    threading.Thread(target=chain.refused, args=(first,)).start()
+    assert renewing.wait(10)
+    got: list = []
+
+    def request() -> None:
+        with chain.turn() as key:
+            got.append(key.settings.credentials.access_key)
+
+    late = threading.Thread(target=request)
+    late.start()
+    time.sleep(0.2)
+    assert got == []  # waiting, not failing
+    go.set()
+    late.join(10)
+    assert got == ["AKNEW"]

@@ -105,7 +105,7 @@ def shoot_whole(panel: Locator, name: str) -> None:
 
 
 def outcomes(status: Locator) -> tuple[str, ...]:
-    """The outcome column of the live table (pending/deleting/deleted/...), row by row."""
+    """The outcome column of the live table (review/sending/watching/deleted/...), row by row."""
     return tuple(cell.strip() for cell in status.locator("tr td:nth-child(4)").all_inner_texts())
 
 
@@ -178,6 +178,6 @@ def test_jupyterlab4_pools_panel_deletes_ticked_pools() -> None:
     evidence.timings["total_s"] = time.perf_counter() - started
     print(f"evidence: {evidence}")
     assert evidence.deletes == "DELETE requests in all: 13 | accepted per ticked pool: [1, 1, 1]"
-    assert any("deleting" in seen for seen in evidence.outcomes), evidence.outcomes
+    assert any("watching" in seen for seen in evidence.outcomes), evidence.outcomes
     assert evidence.outcomes[-1] == ("deleted",) * len(TICKED), evidence.outcomes
     assert_clean(browser, server)
