@@ -10,11 +10,12 @@ engine's (``engine.py``); this module never imports it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -64,6 +65,7 @@ class PoolsApi:
         self._clock = clock
         # set by Stop, closing a view or an interrupt: every wait ends, no request follows
         self.cancel = threading.Event()
+        self._local = threading.local()  # a run's own stop event, per thread (see cancelled_by)
         self.throttle = Throttle(self._pause, clock)
         self._options: dict[str, Any] = dict(
             timeout=timeout,
@@ -153,20 +155,27 @@ class PoolsApi:
             raise errors.ApiError(status=200, what="the pool list answer has no 'items' list")
         return [Pool.from_api(item) for item in items]
 
-    def send_delete(self, pool_id: str, *, first: bool = True) -> Pool | None:
+    def send_delete(
+        self, pool_id: str, *, first: bool = True, on_wire: Callable[[bool], None] | None = None
+    ) -> Pool | None:
         """One DELETE (resent only after an explicit 429 refusal), and what its answer says.
 
         Returns the accepted pool, or None when the outcome is unknown: no answer, a gateway's
         502/503/504, a 2xx with an unreadable body (maybe not even from ModelArts) or one about
         another pool, or a 404 to a ``first=False`` resend (our earlier DELETE did it). Deciding
         what to do then — read the pool back, send again — is the engine's job, not this one's.
+        ``on_wire(True)`` is called just before a DELETE leaves, ``on_wire(False)`` when the
+        gateway refused it unprocessed (401, 429): whether a deletion may have started.
         """
         path = self._pool_path(check_pool_id(pool_id))
+        wire = on_wire or (lambda _sent: None)
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                response = self._send("DELETE", path)
+                response = self._send("DELETE", path, before=lambda: wire(True))
             except errors.ConnectionFailed:
                 return None
+            if response.status_code in (401, 429):
+                wire(False)
             if response.status_code == 429 and attempt < self.retry.attempts:
                 continue  # an explicit refusal: resent after the throttle's pause
             if response.status_code in (502, 503, 504):
@@ -221,7 +230,9 @@ class PoolsApi:
                 self._pause(self.retry.delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method: str, url: str) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, before: Callable[[], None] | None = None
+    ) -> httpx.Response:
         """One request, and once more with renewed credentials if they expired meanwhile.
 
         Resending after a 401 is safe even for DELETE: the gateway refused it before ModelArts
@@ -233,6 +244,8 @@ class PoolsApi:
             with self.keys.turn(key) as used:
                 self._check_cancel()
                 self.throttle.wait()
+                if before is not None:
+                    before()
                 started = time.perf_counter()
                 try:  # absolute URL: a base_url costs a second URL parse
                     response = self._client().request(
@@ -250,16 +263,30 @@ class PoolsApi:
                 return response
         return response
 
+    @contextlib.contextmanager
+    def cancelled_by(self, event: threading.Event) -> Iterator[None]:
+        """Requests of this thread obey ``event`` too: a run's Stop ends its own waits and
+        requests, not those of another run sharing the client."""
+        outer = getattr(self._local, "event", None)
+        self._local.event = event
+        try:
+            yield
+        finally:
+            self._local.event = outer
+
     def _pause(self, seconds: float) -> None:
-        """Every wait of the client (back-off, Retry-After, throttle): ended early by ``cancel``."""
+        """Every wait of the client (back-off, Retry-After, throttle): ended early by ``cancel``
+        or by the current run's stop event."""
+        event = getattr(self._local, "event", None) or self.cancel
         if self._sleep is time.sleep:
-            self.cancel.wait(seconds)
+            event.wait(seconds)
         else:
             self._sleep(seconds)  # a simulated clock (tests, benchmarks)
         self._check_cancel()
 
     def _check_cancel(self) -> None:
-        if self.cancel.is_set():
+        event = getattr(self._local, "event", None)
+        if self.cancel.is_set() or (event is not None and event.is_set()):
             raise errors.Cancelled("stopped; no further request was sent")
 
     def _unreachable(self, method: str, url: str, exc: httpx.HTTPError) -> errors.ConnectionFailed:

@@ -15,9 +15,9 @@ Guarantees:
   is held while a DELETE is in flight or accepted, and released when nothing was sent or the
   deletion failed;
 * a lost answer is followed by a GET before anything else, and by at most one more DELETE;
-* Stop (or closing a view, or a kernel interrupt elsewhere) ends the watch within a second and
-  sends nothing more, but never un-confirms a DELETE; Ctrl-C in the foreground also leaves every
-  DELETE not yet sent unsent;
+* Stop (the button, closing a view, a kernel interrupt, Ctrl-C in the foreground) ends every
+  wait of the run within a second and sends nothing more: a DELETE already on the wire completes
+  on the server (said as such), one not yet sent is never sent (said as "nothing was sent");
 * a 401 ends the batch: nothing further is sent with credentials the gateway refused.
 """
 
@@ -38,6 +38,7 @@ from .api import PoolsApi
 from .listeners import Listeners
 from .lookup import match
 from .models import Pool
+from .names import check_display_name, check_pool_id, looks_like_pool_id
 from .steps import Step
 from .waiter import Cadence, Verdict, Watch, wait
 
@@ -89,7 +90,9 @@ class Target:
         return (self.pool.phase if self.pool else None) or "unknown"
 
 
-def delete_once(api: PoolsApi, pool: Pool) -> Pool | None:
+def delete_once(
+    api: PoolsApi, pool: Pool, *, on_wire: Callable[[bool], None] | None = None
+) -> Pool | None:
     """Send the DELETE for a pool just read: the pool as accepted, or None if already gone.
 
     Refuses prepaid/frozen/unknown pools; a pool already Deleting is returned without sending.
@@ -102,7 +105,7 @@ def delete_once(api: PoolsApi, pool: Pool) -> Pool | None:
     if pool.phase == rules.DELETING:
         return pool
     for first in (True, False):
-        accepted = api.send_delete(pool.id, first=first)
+        accepted = api.send_delete(pool.id, first=first, on_wire=on_wire)
         if accepted is not None:
             return accepted
         try:
@@ -138,7 +141,7 @@ class Deletion:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         self.api = api
-        self.targets = targets
+        self.targets = list(targets)
         self.concurrency = concurrency
         self.timeout = timeout
         self.cadence = Cadence(interval)
@@ -150,17 +153,19 @@ class Deletion:
         self._stop = stop or threading.Event()
         self._sleep = sleep  # default: the Stop event's wait
         self._lock = threading.RLock()
-        self._aborted = False  # Ctrl-C in the foreground: send nothing more
         self._refused_401 = False  # a 401: the batch sends nothing more
-        self._watching = False
+        self._ran = False
         self._active = False
         self._thread: threading.Thread | None = None
         self._listeners: Listeners[Deletion] = Listeners(on_error=self._view_failed)
 
     @classmethod
     def for_names(cls, api: PoolsApi, names: Iterable[str], **kw: object) -> Deletion:
-        """Pools named by id or display name; resolved (one LIST) when the run starts."""
-        return cls(api, [Target(name) for name in dict.fromkeys(names)], **kw)  # type: ignore[arg-type]
+        """Pools named by id or display name (checked here: InvalidName before anything is
+        read); resolved with one LIST when the run starts, each pool kept once."""
+        checked = [check_pool_id(n) if looks_like_pool_id(n) else check_display_name(n)
+                   for n in dict.fromkeys(names)]
+        return cls(api, [Target(name) for name in checked], **kw)  # type: ignore[arg-type]
 
     # -- what views use ----------------------------------------------------------------------
 
@@ -185,10 +190,9 @@ class Deletion:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop watching (never a confirmed DELETE): every wait ends within a second."""
+        """Stop the run: every wait ends within a second and nothing more is sent (a DELETE
+        already on the wire completes on the server)."""
         self._stop.set()
-        if self._watching:
-            self.api.cancel.set()
 
     def join(self, timeout: float | None = None) -> None:
         thread = self._thread
@@ -217,20 +221,22 @@ class Deletion:
 
     def _begin(self) -> None:
         with self._lock:
-            self._active, self._watching, self._aborted = True, False, False
-            self._stop.clear()
+            if self._ran:  # a Stop ended the previous run, not this one
+                self._stop = threading.Event()
+            self._active = self._ran = True
             self.finished.clear()
-        self.api.cancel.clear()
         _REGISTRY.started(self)
 
     def _guard(self, send: bool, wait: bool) -> None:
         """Every outcome becomes a step: API errors and even bugs, never a lost traceback."""
         try:
-            self._run(send, wait)
+            with self.api.cancelled_by(self._stop):
+                self._notify()  # inside: a Ctrl-C while a view shows "sending" is handled
+                self._run(send, wait)
         except errors.Cancelled:
             self._end_unfinished()
         except KeyboardInterrupt:
-            self._abort()
+            self.stop()
             self._end_unfinished()
             raise
         except errors.ModelArtsError as exc:
@@ -243,11 +249,10 @@ class Deletion:
             )
             self._end_unfinished(self.run_error)
         finally:
-            self.api.close()
-            self.api.cancel.clear()  # a view's Refresh reads with this client again
             with self._lock:
                 self._active = False
-            _REGISTRY.ended(self)
+            if not _REGISTRY.ended(self):  # the last run on this client: drop its connections
+                self.api.close()
             self.finished.set()
             self._notify()
 
@@ -261,7 +266,8 @@ class Deletion:
             return
         for target in self.targets:
             if target.step is Step.WATCHING:
-                self._set(target, Step.ACCEPTED, "Deletion accepted; not watching (--no-wait).")
+                self._set(target, Step.ACCEPTED, "Deletion accepted; not watching (--no-wait)."
+                          if target.sent else "Being deleted (not by this run); not watching.")
 
     def _reread(self) -> None:
         """Read the pools once more right before deleting: one GET for one pool, one LIST for
@@ -295,11 +301,10 @@ class Deletion:
         """Claim the pool, then one DELETE (``delete_once``); or watch the claim's owner's."""
         assert target.pool is not None
         with self._lock:
-            stopped = self._aborted or self._refused_401
+            stopped = self._stop.is_set() or self._refused_401
             owner = None if stopped else _REGISTRY.claim(self._key(target), self)
-            target.sent = not stopped and owner is None
         if stopped:
-            why = "the batch stopped after a 401" if self._refused_401 else "interrupted"
+            why = "the batch stopped after a 401" if self._refused_401 else "stopped"
             self._set(target, Step.CANCELLED, f"not sent: {why}; nothing was deleted")
             return
         if owner is not None:
@@ -308,8 +313,14 @@ class Deletion:
             return
         target.started = time.monotonic()
         self._set(target, Step.SENDING, "Sending the DELETE request…")
+
+        def on_wire(sent: bool) -> None:
+            target.sent = sent
+
         try:
-            accepted = delete_once(self.api, target.pool)
+            accepted = delete_once(self.api, target.pool, on_wire=on_wire)
+        except errors.Cancelled:
+            self._end(target)
         except errors.AuthenticationError as exc:
             self._refused_401 = True
             self._fail(target, exc)
@@ -328,10 +339,9 @@ class Deletion:
     def _watch(self) -> None:
         """Poll every pool being deleted until it is gone, failed, timed out — or Stop."""
         targets = [t for t in self.targets if t.step in (Step.WATCHING, Step.ACCEPTED)]
-        with self._lock:
-            self._watching = True
-        if self._stop.is_set():  # Stop came while the DELETEs were being sent
-            self.api.cancel.set()
+        if self._stop.is_set():
+            self._end_unfinished()
+            return
         start = self.clock()
         for target in targets:
             self._start_watch(target, target.message or _ACCEPTED)
@@ -358,30 +368,30 @@ class Deletion:
         elif verdict is Verdict.BLIND:
             self._set(target, Step.STOPPED, f"Stopped watching: {watch.error}; the deletion "
                                             "continues on the server.")
-        elif watch.error is not None:  # failed, timed out
-            self._fail(target, watch.error, release=verdict is Verdict.FAILED)
+        elif verdict is Verdict.FAILED:  # whoever sent it: a rerun may try again
+            _REGISTRY.release(self._key(target), None)
+            self._fail(target, watch.error or errors.DeletionFailed(target.label))
+        elif watch.error is not None:  # timed out: it may still finish, the claim stays
+            self._fail(target, watch.error, release=False)
         else:
             self._set(target, Step.WATCHING, watch.problem or _ACCEPTED)
 
     # -- endings -------------------------------------------------------------------------------
 
-    def _abort(self) -> None:
-        with self._lock:
-            self._aborted = True
-        self.stop()
-
     def _end_unfinished(self, exc: errors.ModelArtsError | None = None) -> None:
         """The run ended early: say truthfully, per pool, whether a DELETE had left."""
         for target in self.targets:
-            if target.step.final:
-                continue
-            if exc is not None and not target.sent:
-                self._fail(target, exc)
-            elif target.sent or target.step is Step.WATCHING:
-                self._set(target, Step.STOPPED, WATCH_STOPPED)
-            else:
-                self._release(target)
-                self._set(target, Step.CANCELLED, NOTHING_SENT)
+            if not target.step.final:
+                self._end(target, exc)
+
+    def _end(self, target: Target, exc: errors.ModelArtsError | None = None) -> None:
+        if exc is not None and not target.sent:
+            self._fail(target, exc)
+        elif target.sent or target.step is Step.WATCHING:
+            self._set(target, Step.STOPPED, WATCH_STOPPED)
+        else:
+            self._release(target)
+            self._set(target, Step.CANCELLED, NOTHING_SENT)
 
     def _fail(self, target: Target, exc: errors.ModelArtsError, *, release: bool = True) -> None:
         if release:
@@ -401,10 +411,13 @@ class Deletion:
                 log.debug("ignored %s -> %s for %s", target.step, step, target.label)
                 return
             target.step, target.message = step, message
-            if step.final:
-                target.finished = time.monotonic()
+            target.finished = time.monotonic() if step.final else None
         if self.on_target is not None:
-            self.on_target(target)
+            try:
+                self.on_target(target)
+            except Exception as exc:  # noqa: BLE001 - a view's bug never stops a deletion
+                log.exception("modelarts-nb: on_update failed")
+                self._view_failed(exc)
         self._notify()
 
     def _notify(self) -> None:
@@ -433,11 +446,15 @@ class Deletion:
             for item in items:
                 work(item)
             return
+        def in_run(item: T) -> None:
+            with self.api.cancelled_by(self._stop):
+                work(item)
+
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="modelarts-nb") as pool:
             try:
-                list(pool.map(work, items))
+                list(pool.map(in_run, items))
             except KeyboardInterrupt:
-                self._abort()  # queued items then return at once; in-flight ones finish
+                self.stop()  # queued items then return at once; in-flight ones finish
                 raise
 
 
@@ -455,18 +472,21 @@ class _Registry:
             owner = self._senders.setdefault(key, run)
             return None if owner is run else owner
 
-    def release(self, key: tuple[str, str, str], run: Deletion) -> None:
+    def release(self, key: tuple[str, str, str], run: Deletion | None) -> None:
+        """Forget ``run``'s claim on ``key`` (any run's, when ``run`` is None)."""
         with self._lock:
-            if self._senders.get(key) is run:
-                del self._senders[key]
+            if run is None or self._senders.get(key) is run:
+                self._senders.pop(key, None)
 
     def started(self, run: Deletion) -> None:
         with self._lock:
             self._active.add(run)
 
-    def ended(self, run: Deletion) -> None:
+    def ended(self, run: Deletion) -> bool:
+        """Forget an ended run; True if another active run still uses its client."""
         with self._lock:
             self._active.discard(run)
+            return any(other.api is run.api for other in self._active)
 
     def active(self) -> list[Deletion]:
         with self._lock:
@@ -476,11 +496,13 @@ class _Registry:
 _REGISTRY = _Registry()
 
 
-def stop_all(join_timeout: float = 5.0) -> int:
-    """Stop every active run's watch (a kernel interrupt, unloading the extension)."""
+def stop_all(join_timeout: float = 1.0) -> int:
+    """Stop every active run (a kernel interrupt, unloading the extension); waits at most
+    ``join_timeout`` seconds in all for their threads, so the kernel is never held up."""
     runs = _REGISTRY.active()
     for run in runs:
         run.stop()
+    deadline = time.monotonic() + join_timeout
     for run in runs:
-        run.join(join_timeout)
+        run.join(max(0.0, deadline - time.monotonic()))
     return len(runs)

@@ -121,32 +121,36 @@ class DeleteFlow(Deletion):
                 self._set(self.target, Step.CANCELLED, message)
 
     def refresh(self) -> None:
-        """Read the pool once now and report it (a manual check, e.g. after Stop)."""
-        if not self.running:
-            self.api.cancel.clear()
+        """Read the pool once now and show it (a manual check, e.g. after Stop). A read that
+        fails changes only the message; a good one lets the step follow the server."""
         try:
             pool = self.api.get_pool(self.pool.id)
         except PoolNotFound:
-            if self.step in (Step.STOPPED, Step.ACCEPTED, Step.WATCHING, Step.DELETED):
-                self._set(self.target, Step.DELETED, "The pool is gone.")
-            else:
-                self._set(self.target, Step.FAILED,
-                          "The pool no longer exists (or you lost access to it).")
+            gone = self.sent or self.step in (Step.STOPPED, Step.ACCEPTED, Step.WATCHING)
+            self._set(self.target, Step.DELETED if gone else Step.FAILED,
+                      "The pool is gone." if gone else
+                      "The pool no longer exists (or you lost access to it).")
             return
         except ModelArtsError as exc:
-            self._fail(self.target, exc, release=False)
+            self._set(self.target, self.step, f"Could not check: {exc}")
             return
         finally:
             if not self.running:
                 self.api.close()
         with self._lock:
             self.target.pool, self.target.last_poll = pool, datetime.now(timezone.utc)
-        self._notify()
+        if self.step is Step.FAILED and rules.underway(pool) and not rules.failing(
+                pool, underway=True):
+            self._set(self.target, Step.STOPPED, f"Still being deleted (phase {pool.phase}); "
+                                                 "not watched — Refresh to check again.")
+        else:
+            self._notify()
 
     def _starting(self, step: Step, message: str) -> None:
+        """Set before the run starts, told to views by the run itself (see ``_guard``)."""
         self.begun = time.monotonic()
         self.target.started = self.begun
-        self._set(self.target, step, message)
+        self.target.step, self.target.message = step, message
 
 
 _REVIEWING: weakref.WeakSet[DeleteFlow] = weakref.WeakSet()

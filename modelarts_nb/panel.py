@@ -57,7 +57,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         )
         self.cancel_button = _button("Cancel", "", "mnb-cancel")
         self.refresh_button = _button("Refresh", "info", "mnb-refresh", icon="refresh")
-        self.stop_button = _button("Stop watching", "warning", "mnb-stop", icon="stop")
+        self.stop_button = _button("Stop", "warning", "mnb-stop", icon="stop")
         self.status = widgets.HTML()
         self.status.add_class("mnb-status-line")
         self.confirm_row = widgets.HBox([self.typed, self.delete_button, self.cancel_button])

@@ -75,7 +75,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.hint = widgets.HTML()
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="done")
         self.progress.add_class("mnb-progress")
-        self.stop_button = self._button("Stop watching", "warning", "mnb-stop", self._on_stop)
+        self.stop_button = self._button("Stop", "warning", "mnb-stop", self._on_stop)
         self.status = widgets.HTML()
         self.status.add_class("mnb-bulk-status")
         self.checks: dict[str, widgets.Checkbox] = {}

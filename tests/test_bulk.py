@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import httpx
@@ -123,7 +124,9 @@ def test_panel_select_three_confirm_and_see_them_deleted(sb):
     assert all(sb.pool_json(pool_id) is None for pool_id in chosen)
 
 
-def test_panel_excludes_prepaid_and_stop_never_stops_deletes(sb):
+def test_panel_excludes_prepaid_and_stop_sends_nothing_more(sb):
+    """Stop right after the click: DELETEs already on the wire complete, the others are never
+    sent, and each pool says which happened to it."""
     client = make_client(sb)
     panel = PoolsPanel(client, client.list_pools, interval=5)
     ids = sb.display_names()
@@ -133,10 +136,19 @@ def test_panel_excludes_prepaid_and_stop_never_stops_deletes(sb):
     count = len(panel.selected())
     assert ids["prepaid-pool"][0] not in panel.selected()
     panel.typed.value = f"delete {count} pools"
+    sb.inject(Fault(method="DELETE", delay=0.3, times=100))
     panel.delete_button.click()
+    until(lambda: sb.count(method="DELETE") > 0, what="a first DELETE")
     panel.stop_button.click()
+    wall = time.time()
     panel.run.join(10)
-    assert sb.count(method="DELETE") == count  # every confirmed DELETE was still sent
+    sent = [t for t in panel.run.targets if t.sent]
+    assert 0 < len(sent) < count and sb.count(method="DELETE") == len(sent)
+    assert all(t.step is Step.STOPPED for t in sent)
+    unsent = [t for t in panel.run.targets if not t.sent]
+    assert all(t.step is Step.CANCELLED and "nothing was deleted" in t.message for t in unsent)
+    assert not [r for r in sb.requests if r.time > wall + 0.05]
+    assert f"{len(unsent)} cancelled" in panel.status.value
 
 
 def test_pools_magic_text_paths(shell, capsys, env_sandbox):

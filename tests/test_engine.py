@@ -7,6 +7,7 @@ verdict, the message, how many DELETEs went out, and when polling stopped.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
@@ -52,6 +53,9 @@ class ScriptedApi:
     def close(self) -> None:
         pass
 
+    def cancelled_by(self, _event: threading.Event) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
     def _phase(self, pool_id: str) -> str | None:
         script = self.scripts[pool_id]
         return script.pop(0) if len(script) > 1 else script[0]
@@ -68,7 +72,9 @@ class ScriptedApi:
         listed = [(i, self._phase(i)) for i in self.scripts]
         return [pool(i, phase) for i, phase in listed if phase is not None]
 
-    def send_delete(self, pool_id: str, *, first: bool = True) -> Pool | None:
+    def send_delete(self, pool_id: str, *, first: bool = True, on_wire=None) -> Pool | None:
+        if on_wire is not None:
+            on_wire(True)
         self.requests.append((self.clock.now, "DELETE", pool_id))
         effect = self.on_delete.get(pool_id)
         if isinstance(effect, Exception):

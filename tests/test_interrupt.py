@@ -141,18 +141,41 @@ def test_stopping_a_batch_watch_ends_its_back_off_within_a_second(sandbox, shell
     assert sandbox.count(method="DELETE") == 3 and not client.cancel.is_set()
 
 
-def test_stop_while_the_delete_is_being_sent_never_stops_the_deletion(sandbox):
-    """A kernel interrupt in another cell (or Stop) while a confirmed DELETE waits out a 429:
-    the DELETE still goes out, then the watch stops."""
+@pytest.mark.parametrize("how", ["Stop", "kernel interrupt"])
+def test_stop_while_a_delete_waits_out_a_429_sends_nothing_more(sandbox, shell, how):
+    """Stop (or Ctrl-C in another cell) while the confirmed DELETE waits out a 429 (which the
+    gateway refused unprocessed): the wait ends within a second, the DELETE is never resent,
+    and the flow says truthfully that nothing was deleted; the pool stays unclaimed."""
     pool_id = pool_01(sandbox)
     client = make_client(sandbox)
     flow = DeleteFlow(client, client.get_pool(pool_id), interval=0.1)
-    sandbox.inject(Fault(method="DELETE", status=429, retry_after=1))
+    sandbox.inject(Fault(method="DELETE", status=429, retry_after=20))
     flow.delete_now(background=True, wait=True)
-    deadline = time.monotonic() + 5
-    while sandbox.count(method="DELETE") == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert flow.step is Step.SENDING
+    until(lambda: sandbox.count(method="DELETE") == 1, what="the refused DELETE")
+    time.sleep(0.2)
+    assert flow.step is Step.SENDING and not flow.sent
+    stopped_at = time.monotonic()
+    if how == "Stop":
+        flow.stop()
+    else:
+        shell.run_cell("raise KeyboardInterrupt")
+    flow.join(5)
+    assert time.monotonic() - stopped_at < 1.0 and not flow.running
+    assert flow.step is Step.CANCELLED and flow.message == NOTHING_SENT
+    assert sandbox.count(method="DELETE") == 1 and sandbox.accepted_deletes(pool_id) == 0
+    rerun = DeleteFlow(client, client.get_pool(pool_id), interval=0.1)
+    rerun.delete_now(background=False)
+    assert rerun.step is Step.DELETED and sandbox.accepted_deletes(pool_id) == 1
+
+
+def test_stop_after_the_delete_left_says_it_continues(sandbox):
+    """A DELETE on the wire when Stop comes completes on the server, and the flow says so."""
+    pool_id = pool_01(sandbox)
+    client = make_client(sandbox)
+    flow = DeleteFlow(client, client.get_pool(pool_id), interval=0.1)
+    sandbox.inject(Fault(method="DELETE", delay=0.8))  # processed, answered late
+    flow.delete_now(background=True, wait=True)
+    until(lambda: flow.sent, what="the DELETE on the wire")
     flow.stop()
     flow.join(5)
     assert sandbox.accepted_deletes(pool_id) == 1

@@ -38,7 +38,7 @@ TICKED = ("pool-01", "pool-02", "pool-03")
 # notebook's --yes cell sent 10; the panel must add exactly one per ticked pool.
 DELETES_PROBE = (
     'print("DELETE requests in all:", sb.count(method="DELETE"), '
-    '"| accepted per ticked pool:", [sb.accepted_deletes(i) for i in panel.run.names])'
+    '"| accepted per ticked pool:", [sb.accepted_deletes(t.pool.id) for t in panel.run.targets])'
 )
 
 
