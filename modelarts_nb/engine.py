@@ -12,8 +12,8 @@ Guarantees:
   prepaid, frozen, unknown or vanished pools get no DELETE;
 * one confirmed intent sends at most one DELETE per pool, in this process, whoever asks (a
   double click, a rerun, two panels, a panel and a batch): a claim on (endpoint, project, pool id)
-  is held while a DELETE is in flight or accepted, and released when nothing was sent or the
-  deletion failed;
+  is held while a DELETE is in flight or accepted, and released when nothing was sent, the
+  deletion failed or the pool is gone;
 * a lost answer is followed by a GET before anything else, and by at most one more DELETE;
 * Stop (the button, closing a view, a kernel interrupt, Ctrl-C in the foreground) ends every
   wait of the run within a second and sends nothing more: a DELETE already on the wire completes
@@ -251,8 +251,8 @@ class Deletion:
         finally:
             with self._lock:
                 self._active = False
-            if not _REGISTRY.ended(self):  # the last run on this client: drop its connections
-                self.api.close()
+            _REGISTRY.ended(self)
+            self._close_if_idle()
             self.finished.set()
             self._notify()
 
@@ -412,6 +412,8 @@ class Deletion:
                 return
             target.step, target.message = step, message
             target.finished = time.monotonic() if step.final else None
+        if step is Step.DELETED and target.pool is not None:  # nothing left to protect
+            _REGISTRY.release(self._key(target), None)
         if self.on_target is not None:
             try:
                 self.on_target(target)
@@ -430,6 +432,11 @@ class Deletion:
             print(f"modelarts-nb: {self.view_error}", file=sys.stderr)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _close_if_idle(self) -> None:
+        """Drop the client's connections unless another run still sends with it."""
+        if not _REGISTRY.in_use(self.api):
+            self.api.close()
 
     def _key(self, target: Target) -> tuple[str, str, str]:
         settings = self.api.settings
@@ -482,11 +489,14 @@ class _Registry:
         with self._lock:
             self._active.add(run)
 
-    def ended(self, run: Deletion) -> bool:
-        """Forget an ended run; True if another active run still uses its client."""
+    def ended(self, run: Deletion) -> None:
         with self._lock:
             self._active.discard(run)
-            return any(other.api is run.api for other in self._active)
+
+    def in_use(self, api: PoolsApi) -> bool:
+        """Whether an active run sends with ``api`` (then its connections must stay)."""
+        with self._lock:
+            return any(run.api is api for run in self._active)
 
     def active(self) -> list[Deletion]:
         with self._lock:

@@ -135,8 +135,7 @@ class DeleteFlow(Deletion):
             self._set(self.target, self.step, f"Could not check: {exc}")
             return
         finally:
-            if not self.running:
-                self.api.close()
+            self._close_if_idle()
         with self._lock:
             self.target.pool, self.target.last_poll = pool, datetime.now(timezone.utc)
         if self.step is Step.FAILED and rules.underway(pool) and not rules.failing(

@@ -28,6 +28,17 @@ def _forget_stand_in_sdks():
             del sys.modules[name]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_registry():
+    """Each test is a fresh kernel for the one-DELETE registry: sandboxes reuse ports and seed
+    the same pool ids, so a claim left by one test could otherwise stand for another's pool."""
+    yield
+    from modelarts_nb.engine import _REGISTRY
+
+    with _REGISTRY._lock:  # noqa: SLF001
+        _REGISTRY._senders.clear()  # noqa: SLF001
+
+
 @pytest.fixture
 def sandbox():
     with start(pools=3, delete_seconds=1.5) as sb:
