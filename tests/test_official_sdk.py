@@ -177,3 +177,35 @@ def test_sdk_sees_gateway_faults(sb: Sandbox) -> None:
     with pytest.raises(ConnectionException):
         client.delete_pool(DeletePoolRequest(pool_name=pool_id))
     assert sb.accepted_deletes(pool_id) == 1
+
+
+def test_workload_statistics_workloads_and_nodes(sb: Sandbox) -> None:
+    """Huawei's SDK reads what a pool carries from the sandbox (FACTS-2 §1–3), every field kept."""
+    from huaweicloudsdkmodelarts.v1 import (
+        ListPoolNodesRequest,
+        ListWorkloadsRequest,
+        ShowWorkloadStatisticsRequest,
+    )
+
+    client, train = sdk(sb), pid(sb, "train-gpu")
+    stats = client.show_workload_statistics(ShowWorkloadStatisticsRequest(pool_name=train))
+    [item] = stats.statistics.items
+    assert (item.type, item.total, item.status.running, item.status.queue) == ("train", 3, 2, 1)
+    listed = client.list_workloads(ListWorkloadsRequest(pool_name=train, limit=2, offset="1"))
+    assert [w.job_name for w in listed.items] == ["bert-pretrain", "yolo-sweep"]
+    assert listed.items[0].running_duration == 7200 and listed.items[0].namespace == train
+    running = client.list_workloads(ListWorkloadsRequest(pool_name=train, status="Running"))
+    assert {w.status for w in running.items} == {"Running"} and len(running.items) == 2
+    pages, token = [], ""
+    while len(pages) < 5:  # 9 nodes, 4 a page: 3 pages
+        page = client.list_pool_nodes(ListPoolNodesRequest(pool_name=train, limit=4,
+                                                           _continue=token or None))
+        pages.append(page)
+        token = page.metadata._continue
+        if not token:
+            break
+    assert [len(p.items) for p in pages] == [4, 4, 1]
+    assert [p.metadata.remaining_item_count for p in pages] == [5, 1, 0]
+    phases = [n.status.phase for p in pages for n in p.items]
+    assert phases.count("Available") == 7 and "Abnormal" in phases and "Creating" in phases
+    assert [r.query for r in sb.requests if r.path.endswith("/nodes")][1].startswith("continue=")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 from .. import signer
+from .carried import Carried, node_list, workload_page, workload_statistics
 from .gate import Gate
 from .state import NOT_FOUND, PoolStore
 
@@ -20,7 +21,10 @@ __all__ = ["Reply", "Route", "Service", "route"]
 
 _LIST_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools")
 _POOL_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools/(?P<pool>[^/]+)")
-_ALLOWED = {"list": {"GET"}, "pool": {"GET", "DELETE"}}
+_CARRIED_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools/(?P<pool>[^/]+)/(?P<kind>workloads|nodes)")
+_STATS_RE = re.compile(r"/v2/(?P<project>[^/]+)/statistics/pools/(?P<pool>[^/]+)/workloads")
+_ALLOWED = {"list": {"GET"}, "pool": {"GET", "DELETE"}, "workloads": {"GET"}, "nodes": {"GET"},
+            "statistics": {"GET"}}
 
 NO_API = "The API does not exist or has not been published in the environment"
 PROJECT_MISMATCH = {
@@ -32,7 +36,8 @@ BAD_REQUEST = {"error_code": "ModelArts.50004000", "error_msg": "Bad request."}
 
 @dataclass(frozen=True)
 class Route:
-    """``kind`` is "list", "pool" or None (not an API path); ``pool`` is the decoded id."""
+    """``kind`` is "list", "pool", "workloads", "nodes", "statistics" or None (not an API
+    path); ``pool`` is the decoded id."""
 
     kind: str | None
     project: str | None = None
@@ -48,11 +53,15 @@ class Reply:
 
 
 def route(path: str) -> Route:
-    """Match the raw path (no query) against the three pool endpoints."""
+    """Match the raw path (no query) against the pool endpoints."""
     if match := _LIST_RE.fullmatch(path):
         return Route("list", unquote(match["project"]))
     if match := _POOL_RE.fullmatch(path):
         return Route("pool", unquote(match["project"]), unquote(match["pool"]))
+    if match := _CARRIED_RE.fullmatch(path):
+        return Route(match["kind"], unquote(match["project"]), unquote(match["pool"]))
+    if match := _STATS_RE.fullmatch(path):
+        return Route("statistics", unquote(match["project"]), unquote(match["pool"]))
     return Route(None)
 
 
@@ -65,6 +74,7 @@ class Service:
     project_id: str
     store: PoolStore
     gate: Gate
+    carried: Carried = field(default_factory=Carried)
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str],
                body: bytes, request_id: str) -> Reply:
@@ -94,13 +104,35 @@ class Service:
                 )
             except ValueError:
                 return 400, dict(BAD_REQUEST), False
+            parent = params.get("parent")
+            if parent is not None:  # FACTS-2 §4: the sub-pools of a pool
+                items = [p for p in items if p.get("status", {}).get("parent") == parent]
             return 200, pool_list(items), False
         assert where.pool is not None
+        if where.kind != "pool":
+            return self._carried(where.kind, where.pool, query)
         if method == "DELETE":
             outcome = self.store.delete(where.pool)
             return outcome.status, outcome.body, outcome.accepted
         pool = self.store.get(where.pool)
         return (404, dict(NOT_FOUND), False) if pool is None else (200, pool, False)
+
+    def _carried(self, kind: str | None, pool_id: str, query: str
+                 ) -> tuple[int, dict[str, Any], bool]:
+        """Workloads, their statistics and nodes; a pool that is gone takes them with it."""
+        pool = self.store.get(pool_id)
+        if pool is None:
+            return 404, dict(NOT_FOUND), False
+        params = signer.parse_query(query)
+        workloads = self.carried.workloads.get(pool_id, [])
+        try:
+            if kind == "statistics":
+                return 200, workload_statistics(workloads), False
+            if kind == "workloads":
+                return 200, workload_page(workloads, params), False
+            return 200, node_list(pool, params), False
+        except ValueError:  # a limit, offset or continue token that is not one
+            return 400, dict(BAD_REQUEST), False
 
     def peek(self, path: str) -> dict[str, Any]:
         """What a GET on ``path`` would show, with no auth or side effect (malformed faults)."""

@@ -64,7 +64,7 @@ class Sandbox:
         self.service = Service(project_id, self.store, self.gate)
         self.faults = FaultBook()
         self.recorder = Recorder()
-        self.store.load(seed_pools(project_id, seed, pools))
+        self._load()
         self._server = SandboxServer(port, self)
         self._stop_lock = threading.Lock()
         self._stopped = False
@@ -110,7 +110,21 @@ class Sandbox:
         self.recorder.clear()
         self.gate.reset()
         self._session = None
-        self.store.load(seed_pools(self.project_id, self._seed, self._extra_pools))
+        self._load()
+
+    def _load(self) -> None:
+        bodies = seed_pools(self.project_id, self._seed, self._extra_pools)
+        self.store.load(bodies)
+        self.service.carried.seed(bodies)
+
+    def add_workload(self, pool_id: str, kind: str = "train", status: str = "Running",
+                     job: str = "job", seconds: int = 60) -> None:
+        """One more workload on a pool (``kind`` train/infer/notebook, ``status`` as the API
+        spells it, e.g. Running, Pending, Queue)."""
+        pool = self.store.get(pool_id)
+        if pool is None:
+            raise KeyError(pool_id)
+        self.service.carried.add(pool, kind, status, job, seconds)
 
     # -- the clock -------------------------------------------------------------------------------
     def clock(self) -> float:

@@ -144,6 +144,9 @@ def seed_pools(project_id: str, seed: int, extra: int) -> list[dict[str, Any]]:
                    nodes=[(CPU_8U, {"a": 1, "b": 1})], description="online inference")
     # The SDK models each status.resources key as an object, the docs as a list: both occur.
     infer["status"]["resources"] = {"available": _counts([(CPU_8U, {"a": 1, "b": 1})])[0]}
+    # infer-cpu is train-gpu's logical sub-pool (FACTS-2 §4): deleting train-gpu breaks it
+    infer["status"]["parent"] = infer["status"]["root"] = train["metadata"]["name"]
+    train["metadata"]["annotations"]["os.modelarts.pool/subpools.count"] = "1"
     pools = [train, infer]
     pools.append(_set_status(
         m.pool("prepaid-pool", nodes=[(NPU, {"a": 2})], billing="1", description="yearly NPUs"),
