@@ -140,20 +140,56 @@ class PoolsApi:
         return pool
 
     def list_pools(
-        self, *, label_selector: str | None = None, status: str | None = None
+        self, *, label_selector: str | None = None, status: str | None = None,
+        parent: str | None = None,
     ) -> list[Pool]:
-        """GET all pools of the project (the API has no pagination), optionally filtered."""
+        """GET all pools of the project (the API has no pagination), optionally filtered;
+        ``parent`` lists a pool's logical sub-pools (FACTS-2 §4)."""
         if status is not None and status not in ("created", "failed", "creating"):
             raise errors.InvalidName(
                 f"invalid status filter {status!r}: use created, failed or creating"
             )
-        params = [("labelSelector", label_selector), ("status", status)]
+        if parent is not None:
+            check_pool_id(parent)
+        params = [("labelSelector", label_selector), ("status", status), ("parent", parent)]
         query = canonical_query((k, v) for k, v in params if v is not None)
         body = self._get(self._pools_path(), query, what="pool list")
-        items = body.get("items") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise errors.ApiError(status=200, what="the pool list answer has no 'items' list")
-        return [Pool.from_api(item) for item in items]
+        return [Pool.from_api(item) for item in _items(body, "pool list")]
+
+    def workload_statistics(self, pool_id: str) -> Any:
+        """GET the pool's workload counts by type and status (FACTS-2 §1), as sent."""
+        path = f"/v2/{self.settings.project_id}/statistics/pools/{check_pool_id(pool_id)}/workloads"
+        return self._get(path, what=f"the workload statistics of pool {pool_id}")
+
+    def list_workloads(self, pool_id: str) -> list[Any]:
+        """GET every workload of the pool, 500 a page until a short page (FACTS-2 §2)."""
+        items: list[Any] = []
+        for _ in range(_MAX_PAGES):
+            query = canonical_query([("limit", str(_PAGE)), ("offset", str(len(items)))])
+            body = self._get(f"{self._pool_path(check_pool_id(pool_id))}/workloads", query,
+                             what=f"the workloads of pool {pool_id}")
+            page = _items(body, "workload list")
+            items += page
+            if len(page) < _PAGE:
+                return items
+        raise _too_many(f"workloads of pool {pool_id}")
+
+    def list_nodes(self, pool_id: str) -> list[Any]:
+        """GET every node of the pool, following ``metadata.continue`` (FACTS-2 §3.1); a
+        server that ignores paging answers everything at once."""
+        items: list[Any] = []
+        token = ""
+        for _ in range(_MAX_PAGES):
+            params = [("limit", str(_PAGE))] + ([("continue", token)] if token else [])
+            body = self._get(f"{self._pool_path(check_pool_id(pool_id))}/nodes",
+                             canonical_query(params), what=f"the nodes of pool {pool_id}")
+            items += _items(body, "node list")
+            meta = body.get("metadata") if isinstance(body, dict) else None
+            following = meta.get("continue") if isinstance(meta, dict) else None
+            if not following or not isinstance(following, str) or following == token:
+                return items
+            token = following
+        raise _too_many(f"nodes of pool {pool_id}")
 
     def send_delete(
         self, pool_id: str, *, first: bool = True, on_wire: Callable[[bool], None] | None = None
@@ -274,6 +310,11 @@ class PoolsApi:
         finally:
             self._local.event = outer
 
+    def stop_event(self) -> threading.Event | None:
+        """The stop event this thread's requests obey (``cancelled_by``), if any."""
+        event = getattr(self._local, "event", None)
+        return event if isinstance(event, threading.Event) else None
+
     def _pause(self, seconds: float) -> None:
         """Every wait of the client (back-off, Retry-After, throttle): ended early by ``cancel``
         or by the current run's stop event."""
@@ -324,6 +365,22 @@ class PoolsApi:
         if hint and current.refused and error.hint == type(error).hint:  # skew says more
             error.with_hint(hint)
         return error
+
+
+_PAGE = 500  # the most the service returns at once (FACTS-2 §2, §3.1)
+_MAX_PAGES = 200  # 100,000 items: beyond that a server is looping, not paging
+
+
+def _items(body: Any, what: str) -> list[Any]:
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise errors.ApiError(status=200, what=f"the {what} answer has no 'items' list")
+    return items
+
+
+def _too_many(what: str) -> errors.ApiError:
+    return errors.ApiError(status=200, what=f"reading the {what} did not end after "
+                           f"{_MAX_PAGES} pages; the server keeps paging")
 
 
 def _verify_for(settings: Settings) -> ssl.SSLContext | bool:

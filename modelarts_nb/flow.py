@@ -17,6 +17,7 @@ from . import rules
 from .api import PoolsApi
 from .engine import NOTHING_SENT, WATCH_STOPPED, Deletion, Target, stop_all
 from .errors import ModelArtsError, PoolNotFound
+from .impact import Impact, read_impact
 from .models import Pool
 from .steps import Step
 
@@ -39,6 +40,9 @@ class DeleteFlow(Deletion):
         super().__init__(client, [Target(pool.id, pool)], timeout=timeout, interval=interval)
         self.target = self.targets[0]
         self.begun: float | None = None
+        self.impact: Impact | None = None  # what deleting breaks, once read (check_impact)
+        self.impact_pending = False
+        self.impact_checked = threading.Event()  # set once the answers arrived or failed
         reason = rules.refusal(pool)
         if reason:
             self.target.step, self.target.message = Step.REFUSED, reason
@@ -85,15 +89,53 @@ class DeleteFlow(Deletion):
 
     # -- user intents ------------------------------------------------------------------------
 
-    def can_confirm(self, typed: str) -> bool:
-        """Exactly the pool id or its display name, and only while waiting for confirmation."""
-        names = {self.pool.id} | ({self.pool.display_name} if self.pool.display_name else set())
-        return self.step is Step.REVIEW and typed in names
+    # -- what deleting breaks (impact.py) ------------------------------------------------------
 
-    def confirm(self, typed: str, *, background: bool = True) -> bool:
+    def check_impact(self, *, background: bool = False) -> None:
+        """Read what the pool carries (workloads, nodes, sub-pools). Until the answers arrive,
+        nothing can be confirmed; a pay-per-use pool with yearly/monthly nodes is refused."""
+        with self._lock:
+            self.impact_pending = True
+            self.impact_checked.clear()
+        self._notify()  # views say "checking…" and keep Delete disabled
+        if background:
+            threading.Thread(target=self._check_impact, daemon=True,
+                             name=f"modelarts-nb-impact-{self.pool.id}").start()
+        else:
+            self._check_impact()
+
+    def _check_impact(self) -> None:
+        try:
+            impact = read_impact(self.api, self.pool)
+        except Exception as exc:  # noqa: BLE001 - the generic warning stays; say why
+            impact = Impact(unchecked={"what deleting breaks": f"{type(exc).__name__}"})
+        finally:
+            self._close_if_idle()
+        prepaid = [n.name for n in impact.prepaid_nodes(self.pool)]
+        reason = rules.node_refusal(self.pool, prepaid)
+        with self._lock:
+            self.impact, self.impact_pending = impact, False
+            if reason and self.step is Step.REVIEW:
+                self.target.step, self.target.message = Step.REFUSED, reason
+        self._notify()
+        self.impact_checked.set()  # after the views were told
+
+    @property
+    def needs_ack(self) -> bool:
+        """Deleting stops running work or sub-pools: an explicit acknowledgement is needed."""
+        return self.impact is not None and self.impact.needs_force
+
+    def can_confirm(self, typed: str, acknowledged: bool = False) -> bool:
+        """Exactly the pool id or its display name, only while waiting for confirmation, once
+        what deleting breaks is known, and acknowledged when it stops anything."""
+        names = {self.pool.id} | ({self.pool.display_name} if self.pool.display_name else set())
+        return (self.step is Step.REVIEW and typed in names and not self.impact_pending
+                and (acknowledged or not self.needs_ack))
+
+    def confirm(self, typed: str, *, background: bool = True, acknowledged: bool = False) -> bool:
         """Start the deletion if ``typed`` matches; False (and nothing sent) otherwise."""
         with self._lock:
-            if not self.can_confirm(typed):
+            if not self.can_confirm(typed, acknowledged):
                 return False
             self._starting(Step.SENDING, "Sending the DELETE request…")
         self.run(send=True, wait=True, background=background)

@@ -22,7 +22,7 @@ from .client import PoolsClient
 from .errors import DeletionRefused, ModelArtsError
 from .flow import DeleteFlow, Step
 from .lookup import resolve
-from .render import flow_text, pool_html, pool_text
+from .render import flow_text, impact_html, impact_lines, pool_html, pool_text
 
 __all__ = ["PoolMagics", "DebugError", "UnexpectedError"]
 
@@ -158,6 +158,12 @@ class PoolMagics(Magics):
         "refused); the pool must be named on this same line",
     )
     @argument("--no-wait", action="store_true", help="with --yes: return once accepted")
+    @argument(
+        "--force",
+        action="store_true",
+        help="with --yes: delete even though it stops running or waiting workloads or "
+        "sub-pools (they are listed first; without --force, --yes refuses)",
+    )
     @_common
     @line_magic
     @no_var_expand
@@ -221,9 +227,21 @@ def run(args: Any, shell: Any) -> Any:
     finally:
         client.close()  # nothing stays connected while a panel waits for a person
     flow = DeleteFlow(client, pool, timeout=args.timeout, interval=args.interval)
+    text = args.no_widgets or _is_terminal(shell)
+    if (args.yes or text) and flow.step is Step.REVIEW and pool.phase != "Deleting":
+        try:
+            flow.check_impact()  # the four reads at once: one more round trip
+        except KeyboardInterrupt:
+            print("Interrupted while reading what the pool carries: nothing was deleted.")
+            raise
     if args.yes and flow.step is Step.REFUSED:
         raise DeletionRefused(flow.message + "; nothing was deleted", pool=pool)
-    if args.no_widgets or _is_terminal(shell):
+    if args.yes and flow.needs_ack and not args.force:
+        assert flow.impact is not None
+        raise DeletionRefused(
+            f"deleting pool {pool.label} stops {flow.impact.stops()}: add --force to delete "
+            "it anyway; nothing was deleted", pool=pool)
+    if text:
         _text_path(flow, args)
         return None
     return _widget_path(flow, args)
@@ -238,6 +256,8 @@ def _widget_path(flow: DeleteFlow, args: Any) -> Any:
         _foreground(flow, wait=not args.no_wait)
     elif flow.pool.phase == "Deleting":
         flow.watch(background=True)
+    elif flow.step is Step.REVIEW:
+        flow.check_impact(background=True)  # the panel shows now and fills this in
     return panel
 
 
@@ -245,9 +265,12 @@ def _text_path(flow: DeleteFlow, args: Any) -> None:
     from IPython.display import display
 
     settings = flow.client.settings
+    breaks = impact_lines(flow.impact)
     bundle = {
-        "text/plain": pool_pretext(flow) + pool_text(flow.pool),
-        "text/html": pool_html(flow.pool, region=settings.region, endpoint=settings.endpoint),
+        "text/plain": pool_pretext(flow) + pool_text(flow.pool) + "".join(
+            f"\n{line}" for line in ["", *breaks] if breaks),
+        "text/html": pool_html(flow.pool, region=settings.region, endpoint=settings.endpoint)
+        + impact_html(flow.impact),
     }
     display(bundle, raw=True)
     if not args.yes:
@@ -296,7 +319,7 @@ def pool_pretext(flow: DeleteFlow) -> str:
 
 def confirm_line(flow: DeleteFlow, args: Any) -> str:
     """The exact line that deletes this pool: by id, with the same project/region/endpoint."""
-    parts = ["%pool_delete", flow.pool.id, "--yes"]
+    parts = ["%pool_delete", flow.pool.id, "--yes"] + (["--force"] if flow.needs_ack else [])
     for flag, value in (
         ("--project-id", args.project_id),
         ("--region", args.region),

@@ -51,6 +51,8 @@ class Pool:
     billing_mode: str | None = None
     resource_id: str | None = None
     control_mode: int | None = 0  # None: present but unreadable (see rules.refusal)
+    parent: str | None = None  # status.parent: the pool this logical sub-pool belongs to
+    subpool_count: str | None = None  # os.modelarts.pool/subpools.count, as sent
     created: datetime | None = None
     deleted: datetime | None = None
     spec_resources: tuple[ResourceLine, ...] = ()
@@ -110,6 +112,9 @@ class Pool:
             billing_mode=_text(notes_ann.get("os.modelarts/billing.mode"), "billing mode", notes),
             resource_id=_text(labels.get("os.modelarts/resource.id"), "resource id", notes),
             control_mode=_control_mode(spec.get("controlMode"), notes),
+            parent=_text(status.get("parent"), "status.parent", notes) or None,
+            subpool_count=_text(notes_ann.get("os.modelarts.pool/subpools.count"),
+                                "sub-pool count", notes),
             created=_time(meta.get("creationTimestamp"), "creationTimestamp", notes),
             deleted=_time(meta.get("deletionTimestamp"), "deletionTimestamp", notes),
             spec_resources=_lines(spec.get("resources"), "spec.resources", notes),

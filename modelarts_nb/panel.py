@@ -21,6 +21,7 @@ from .render import (
     flow_html,
     flow_text,
     header_html,
+    impact_html,
     pool_html,
     pool_text,
     tables_html,
@@ -47,6 +48,11 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.tables = widgets.HTML()
         self.consequences = widgets.HTML()
         self.refusal = widgets.HTML()
+        self.impact = widgets.HTML()
+        self.impact.add_class("mnb-impact-box")
+        self.ack = widgets.Checkbox(value=False, indent=False,
+                                    layout=widgets.Layout(width="auto"))
+        self.ack.add_class("mnb-ack")
         self.typed = widgets.Text(
             placeholder="type the pool's display name or id to confirm",
             layout=widgets.Layout(width="420px"),
@@ -63,6 +69,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.confirm_row = widgets.HBox([self.typed, self.delete_button, self.cancel_button])
         self.watch_row = widgets.HBox([self.refresh_button, self.stop_button])
         self.typed.observe(self._on_typed, names="value")
+        self.ack.observe(self._on_typed, names="value")
         self.delete_button.on_click(self._on_delete)
         self.cancel_button.on_click(lambda _: self.flow.cancel())
         self.refresh_button.on_click(self._on_refresh)
@@ -74,13 +81,13 @@ class DeletePanel(StaticCopy, widgets.VBox):
 
     # -- handlers ------------------------------------------------------------------------
 
-    def _on_typed(self, change: dict[str, Any]) -> None:
-        self.delete_button.disabled = not self.flow.can_confirm(change["new"])
+    def _on_typed(self, _change: dict[str, Any]) -> None:
+        self.delete_button.disabled = not self.flow.can_confirm(self.typed.value, self.ack.value)
 
     def _on_delete(self, _button: widgets.Button) -> None:
         self.delete_button.disabled = True  # first, before anything can go wrong
         self.typed.disabled = True
-        if not self.flow.confirm(self.typed.value):
+        if not self.flow.confirm(self.typed.value, acknowledged=self.ack.value):
             self._render()  # wrong name or already started: nothing was sent
 
     def _on_refresh(self, _button: widgets.Button) -> None:
@@ -109,7 +116,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.status.value = flow_html(flow)
         busy = flow.step.busy
         self.typed.disabled = flow.step is not Step.REVIEW
-        self.delete_button.disabled = not flow.can_confirm(self.typed.value)
+        self.delete_button.disabled = not flow.can_confirm(self.typed.value, self.ack.value)
         self.cancel_button.disabled = flow.step is not Step.REVIEW
         self.stop_button.disabled = not busy
         self.children = self._children(flow.step)
@@ -122,9 +129,17 @@ class DeletePanel(StaticCopy, widgets.VBox):
                 f"here.</b> {flow_text(self.flow)}</div>"
             )
             return (*top, self.refusal, self.status)
+        flow = self.flow
+        self.impact.value = impact_html(flow.impact, flow.impact_pending)
         if step in (Step.REVIEW, Step.CANCELLED):
-            self.consequences.value = confirm_prompt_html(self.flow.pool)
-            return (*top, self.consequences, self.confirm_row, self.status)
+            self.consequences.value = confirm_prompt_html(flow.pool)
+            if not flow.needs_ack:
+                return (*top, self.impact, self.consequences, self.confirm_row, self.status)
+            assert flow.impact is not None
+            self.ack.description = f"Stop {flow.impact.stops()}"
+            self.ack.disabled = step is not Step.REVIEW
+            return (*top, self.impact, self.consequences, self.ack, self.confirm_row,
+                    self.status)
         return (*top, self.status, self.watch_row)
 
     def _static_copy(self) -> tuple[str, str]:

@@ -8,9 +8,11 @@ terminals, logs and saved notebooks) and as HTML (for the panel and nbconvert/Gi
 from __future__ import annotations
 
 import html
+from collections import Counter
 from datetime import datetime
 
 from .flow import DeleteFlow, Step
+from .impact import Impact
 from .models import Pool
 from .names import is_loopback_host
 from .tables import spec_resources_table, status_resources_table
@@ -22,6 +24,8 @@ __all__ = [
     "console_url",
     "flow_html",
     "flow_text",
+    "impact_html",
+    "impact_lines",
     "phase_badge",
     "pool_html",
     "pool_text",
@@ -187,3 +191,47 @@ def flow_html(flow: DeleteFlow) -> str:
         f"<div class='mnb-status' style='color:{colour}'>{phase_badge(_outcome_phase(flow))} "
         f"{_esc(flow_text(flow))}</div>"
     )
+
+
+SHOWN_WORKLOADS = 20
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    days, rest = divmod(seconds, 86400)
+    return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"
+
+
+def impact_lines(impact: Impact | None, pending: bool = False) -> list[str]:
+    """What deleting breaks, as lines: a summary, the active workloads (first 20), nodes by
+    phase, locked nodes, sub-pools, and each check that could not be made."""
+    if impact is None:
+        return ["What deleting breaks: checking…"] if pending else []
+    stops = impact.stops()
+    lines = [f"What deleting breaks: it stops {stops}." if stops else
+             "What deleting breaks: nothing is running or waiting on this pool."]
+    for w in impact.active[:SHOWN_WORKLOADS]:
+        ran = _duration(w.running_seconds)
+        lines.append(f"  {w.type:<9} {w.status:<8} {w.name}  {w.flavor}  {ran}".rstrip())
+    if len(impact.active) > SHOWN_WORKLOADS:
+        lines.append(f"  … and {len(impact.active) - SHOWN_WORKLOADS} more")
+    if impact.nodes is not None:
+        phases = Counter(n.phase for n in impact.nodes)
+        locked = [n.name for n in impact.nodes if n.locked]
+        lines.append("Nodes: " + (", ".join(f"{n} {p}" for p, n in sorted(phases.items()))
+                                  or "none") + (f"; deletion-locked (the pool can still be "
+                                                f"deleted): {', '.join(locked[:5])}" if locked
+                                                else ""))
+    lines += [f"Could not check {what}: {why}" for what, why in impact.unchecked.items()]
+    return [line for line in lines if line]
+
+
+def impact_html(impact: Impact | None, pending: bool = False) -> str:
+    lines = impact_lines(impact, pending)
+    if not lines:
+        return ""
+    head, rest = lines[0], lines[1:]
+    body = "".join(f"<div><code>{_esc(line.strip())}</code></div>" if line.startswith("  ")
+                   else f"<div>{_esc(line)}</div>" for line in rest)
+    return f"<div class='mnb-impact'><b>{_esc(head)}</b>{body}</div>"

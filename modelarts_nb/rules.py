@@ -15,6 +15,7 @@ __all__ = [
     "FAILED_PHASES",
     "exclusion",
     "failing",
+    "node_refusal",
     "refusal",
     "underway",
 ]
@@ -99,3 +100,17 @@ def exclusion(pool: Pool) -> str | None:
     if pool.phase == DELETING:
         return "already being deleted"
     return None
+
+
+def node_refusal(pool: Pool, prepaid: list[str]) -> str | None:
+    """Why a pay-per-use pool holding yearly/monthly nodes (``prepaid``: their names) is not
+    deleted here: those nodes are released by unsubscribing them first (Terraform does that
+    through the billing API; we explain, we don't do billing)."""
+    if not prepaid:
+        return None
+    names = ", ".join(prepaid[:5]) + (f" and {len(prepaid) - 5} more" if len(prepaid) > 5 else "")
+    return (
+        f"pool {pool.label} is pay-per-use but holds {len(prepaid)} yearly/monthly "
+        f"node{'s' * (len(prepaid) != 1)} ({names}): unsubscribe them first in the console "
+        "(Billing Center → Unsubscriptions, by each node's resource id), then delete the pool"
+    )

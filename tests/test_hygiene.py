@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import make_client, our_threads
+from conftest import make_client, our_threads, until
 
 from modelarts_nb.flow import DeleteFlow, Step
 from modelarts_nb.panel import DeletePanel
@@ -114,4 +114,5 @@ def test_review_panel_holds_no_connection(sb, shell, monkeypatch, tmp_path):
     shell.run_cell("p = %pool_delete pool-03")
     panel = shell.user_ns["p"]
     assert panel.flow.step is Step.REVIEW
-    assert panel.flow.client.open_connections == 0 and not our_threads()
+    until(lambda: not panel.flow.impact_pending and not our_threads(), what="the checks")
+    assert panel.flow.client.open_connections == 0

@@ -51,8 +51,10 @@ def test_magic_interrupted_before_the_delete_says_nothing_was_sent(shell, capsys
     pool_id = pool_01(sb)
     shell.run_cell(f"%pool_delete {pool_id} --no-widgets")  # imports done: timings are reads
     capsys.readouterr()
-    sb.inject(Fault(method="GET", pool=pool_id, delay=1.5, times=2))
-    timer = interrupt_after(2.2)  # during the second read: the flow's, just before its DELETE
+    # each read of the pool takes 1.5 s: its GET, then what it carries (3 GETs at once, with
+    # the sub-pool LIST), then the flow's own GET just before its DELETE — interrupted there
+    sb.inject(Fault(method="GET", pool=pool_id, delay=1.5, times=5))
+    timer = interrupt_after(3.7)
     shell.run_cell(f"%pool_delete {pool_id} --yes")
     timer.cancel()
     out = capsys.readouterr()

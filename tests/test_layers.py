@@ -18,7 +18,7 @@ from modelarts_nb.sandbox import start
 
 PACKAGE = Path(modelarts_nb.__file__).resolve().parent  # the installed copy, where tested
 # The HTTP layer knows nothing of deleting or showing: these are above it.
-ABOVE_HTTP = {"engine", "flow", "lookup", "waiter", "steps", "client", "panel", "pools_panel",
+ABOVE_HTTP = {"engine", "flow", "lookup", "waiter", "steps", "client", "panel", "pools_panel", "impact",
               "magic", "magic_pools", "render", "display", "tables"}
 
 

@@ -163,13 +163,18 @@ def test_terminal_ipython_prints_text_and_sends_no_delete(env_sandbox):
     )
     assert "status.resources:" in out.stdout and "Nothing was deleted" in out.stdout
     assert "DeletePanel" not in out.stdout
-    assert deletes(env_sandbox) == 0 and env_sandbox.count(method="GET") == 1
+    assert "What deleting breaks: it stops 3 training jobs and 1 sub-pool (infer-cpu)." \
+        in out.stdout
+    assert "--yes --force" in out.stdout  # the line to run says what it takes
+    # the pool, then what it carries: statistics, workloads, nodes, sub-pools
+    assert deletes(env_sandbox) == 0 and env_sandbox.count(method="GET") == 5
 
 
 def test_kernel_interrupt_stops_background_watches(shell, capsys, env_sandbox):
 
     run(shell, capsys, "p = %pool_delete pool-01 --interval 5")
     panel = shell.user_ns["p"]
+    until(lambda: not panel.flow.impact_pending, what="what deleting breaks")
     panel.typed.value = "pool-01"
     panel.delete_button.click()
     until(lambda: panel.flow.step is Step.WATCHING, what="watching")

@@ -1,0 +1,107 @@
+"""What deleting breaks (workloads, nodes, sub-pools), read from the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_client, until
+
+from modelarts_nb.flow import DeleteFlow
+from modelarts_nb.impact import read_impact
+from modelarts_nb.panel import DeletePanel
+from modelarts_nb.render import impact_lines
+from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.steps import Step
+
+
+@pytest.fixture
+def sb():
+    with start(pools=3, delete_seconds=0.5) as sandbox:
+        yield sandbox
+
+
+def run(shell, capsys, line):
+    result = shell.run_cell(line)
+    out = capsys.readouterr()
+    return result, out.out + out.err
+
+
+def test_the_text_path_lists_what_stops_and_yes_needs_force(shell, capsys, env_sandbox):
+    sb = env_sandbox
+    train = sb.display_names()["train-gpu"][0]
+    _, out = run(shell, capsys, "%pool_delete train-gpu --no-widgets")
+    assert "What deleting breaks: it stops 3 training jobs and 1 sub-pool (infer-cpu)." in out
+    assert "resnet50-finetune" in out and "4 d 1 h" in out and "yolo-sweep" in out
+    assert "Nodes: 1 Abnormal, 7 Available, 1 Creating" in out
+    assert "deletion-locked (the pool can still be deleted): os-node-train-gpu-01" in out
+    assert f"%pool_delete {train} --yes --force" in out
+    result, out = run(shell, capsys, f"%pool_delete {train} --yes --no-widgets")
+    assert type(result.error_in_exec).__name__ == "DeletionRefused"
+    assert "stops 3 training jobs and 1 sub-pool (infer-cpu): add --force" in out
+    assert "nothing was deleted" in out and sb.count(method="DELETE") == 0
+    result, out = run(shell, capsys,
+                      f"%pool_delete {train} --yes --force --no-widgets --interval 0.05")
+    assert result.error_in_exec is None and "DELETED: pool train-gpu" in out
+    assert sb.accepted_deletes(train) == 1
+
+
+def test_a_pool_with_nothing_running_says_so_and_yes_needs_no_force(shell, capsys, env_sandbox):
+    result, out = run(shell, capsys, "%pool_delete pool-01 --yes --no-widgets --interval 0.05")
+    assert "What deleting breaks: nothing is running or waiting on this pool." in out
+    assert result.error_in_exec is None and env_sandbox.count(method="DELETE") == 1
+
+
+def test_prepaid_nodes_in_a_pay_per_use_pool_are_refused(shell, capsys, env_sandbox):
+    pool_id = env_sandbox.display_names()["team-shared"][0]
+    result, out = run(shell, capsys, f"%pool_delete {pool_id} --yes --force --no-widgets")
+    assert type(result.error_in_exec).__name__ == "DeletionRefused"
+    assert "holds 1 yearly/monthly node (os-node-team-shared-01)" in out
+    assert "unsubscribe them first" in out and env_sandbox.count(method="DELETE") == 0
+
+
+def test_a_check_that_cannot_be_made_is_said_and_delete_still_works(sb):
+    pool_id = sb.display_names()["pool-01"][0]
+    client = make_client(sb)
+    flow = DeleteFlow(client, client.get_pool(pool_id), interval=0.05)
+    sb.inject(Fault(method="GET", pool=pool_id, status=403, times=3))  # stats, workloads, nodes
+    flow.check_impact()
+    assert flow.impact is not None and set(flow.impact.unchecked) == {
+        "workload counts", "workloads", "nodes"}
+    lines = impact_lines(flow.impact)
+    assert any(line.startswith("Could not check workloads:") and "HTTP 403" in line
+               for line in lines), lines
+    assert flow.can_confirm(pool_id)
+    flow.delete_now(background=False)
+    assert flow.step is Step.DELETED and sb.accepted_deletes(pool_id) == 1
+
+
+def test_the_panel_waits_for_the_checks_then_needs_the_acknowledgement(sb):
+    client = make_client(sb)
+    train = client.resolve("train-gpu")
+    panel = DeletePanel(DeleteFlow(client, train, interval=0.05))
+    sb.inject(Fault(method="GET", pool=train.id, delay=0.5, times=3))
+    panel.flow.check_impact(background=True)
+    panel.typed.value = "train-gpu"
+    assert panel.delete_button.disabled and "checking" in panel.impact.value
+    until(lambda: panel.flow.impact_checked.is_set(), what="the checks")
+    assert panel.ack in panel.children
+    assert panel.ack.description == "Stop 3 training jobs and 1 sub-pool (infer-cpu)"
+    assert panel.delete_button.disabled  # the name alone is not enough
+    panel.ack.value = True
+    assert not panel.delete_button.disabled
+    panel.delete_button.click()
+    panel.flow.join(10)
+    assert panel.flow.step is Step.DELETED and sb.count(method="DELETE") == 1
+
+
+def test_two_thousand_workloads_are_read_in_pages_and_shown_in_part(sb):
+    pool_id = sb.display_names()["pool-01"][0]
+    for n in range(2000):
+        sb.add_workload(pool_id, "train", "Running", f"job-{n:04d}", 60)
+    with make_client(sb) as client:
+        impact = read_impact(client, client.get_pool(pool_id))
+    assert len(impact.active) == 2000 and impact.stops() == "2000 training jobs"
+    pages = [r.query for r in sb.requests if r.path.endswith("/workloads")
+             and "/statistics/" not in r.path]
+    assert pages == [f"limit=500&offset={n}" for n in (0, 500, 1000, 1500, 2000)]
+    lines = impact_lines(impact)
+    assert "  … and 1980 more" in lines and sum(" job-" in line for line in lines) == 20
