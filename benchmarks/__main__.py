@@ -10,7 +10,7 @@ import argparse
 import platform
 from collections.abc import Callable
 
-from . import bulk, cadence, first_panel, imports, overhead, tables
+from . import bulk, cadence, first_panel, impact, imports, overhead, tables
 
 Section = tuple[str, str, Callable[[], list[dict[str, str]]]]
 
@@ -56,6 +56,11 @@ def main() -> None:
             cadence.run,
         ),
         ("bulk", "Bulk clean-up (%pools / delete_many)", bulk.run),
+        (
+            "impact",
+            "What deleting breaks (target: <= 1 more round trip; 2,000 workloads <= 200 ms)",
+            lambda: impact.run(runs=7 // n or 1),
+        ),
     ]
     print(f"machine: {platform.machine()}, Python {platform.python_version()}\n")
     wanted = set(filter(None, args.only.split(",")))

@@ -195,6 +195,12 @@ class PoolMagics(Magics):
         help="delete the listed pools: with --yes unattended, else prints what it would do",
     )
     @argument("--yes", action="store_true", help="with --delete: really delete, no panel")
+    @argument(
+        "--force",
+        action="store_true",
+        help="with --delete --yes: include pools whose deletion stops running or waiting "
+        "workloads or sub-pools (left out otherwise, and named)",
+    )
     @argument("--concurrency", type=int, default=8, help="DELETEs in flight at once (1-32)")
     @_common
     @line_magic

@@ -12,6 +12,7 @@ import re
 import shlex
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -20,6 +21,7 @@ from . import rules
 from .client import PoolsClient
 from .engine import Deletion, Target
 from .errors import ModelArtsError
+from .impact import read_impact
 from .models import Pool
 from .steps import Step
 from .tables import pools_table
@@ -86,7 +88,7 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
     if args.no_widgets or terminal:
         _show_table(pools)
         if args.delete:
-            _dry_run(pools, args)
+            _dry_run(client, pools, args)
         return None
     from .pools_panel import PoolsPanel
 
@@ -103,15 +105,39 @@ def _show_table(pools: list[Pool]) -> None:
     display({"text/plain": text, "text/html": table.to_html(index=False, border=0)}, raw=True)
 
 
-def _dry_run(pools: list[Pool], args: Any) -> None:
-    deletable = [p for p in pools if rules.exclusion(p) is None]
+def _dry_run(client: PoolsClient, pools: list[Pool], args: Any) -> None:
+    deletable, held = _checked(client, pools, args)
     print(f"Nothing was deleted. --delete would delete {len(deletable)} pool(s):")
     for pool in deletable:
         print(f"  {pool.label}")
     for pool in pools:
         if rules.exclusion(pool):
             print(f"  excluded {pool.label}: {rules.exclusion(pool)}")
-    print(f"To delete them, run:\n  {same_line(args)} --delete --yes")
+    for line in held:
+        print(f"  {line}")
+    print(f"To delete them, run:\n  {same_line(args)} --delete --yes" + (
+        " (add --force to include the pools with running work)" if held and not args.force
+        else ""))
+
+
+def _checked(client: PoolsClient, pools: list[Pool], args: Any) -> tuple[list[Pool], list[str]]:
+    """The deletable pools after reading what each carries (``concurrency`` pools at once):
+    pools with yearly/monthly nodes are left out, and so are pools with running or waiting
+    work or sub-pools unless ``--force``; with one line each saying why."""
+    candidates = [p for p in pools if rules.exclusion(p) is None]
+    with ThreadPoolExecutor(args.concurrency, thread_name_prefix="modelarts-nb-check") as ex:
+        impacts = list(ex.map(lambda pool: read_impact(client, pool), candidates))
+    keep, held = [], []
+    for pool, impact in zip(candidates, impacts):
+        prepaid = rules.node_refusal(pool, [n.name for n in impact.prepaid_nodes(pool)])
+        if prepaid:
+            held.append(f"excluded {pool.label}: {prepaid}")
+        elif impact.needs_force and not args.force:
+            held.append(f"left out {pool.label}: deleting it stops {impact.stops()}; "
+                        "add --force to include it")
+        else:
+            keep.append(pool)
+    return keep, held
 
 
 def same_line(args: Any) -> str:
@@ -122,10 +148,15 @@ def same_line(args: Any) -> str:
         value = getattr(args, flag)
         if value:
             parts += [f"--{flag.replace('_', '-')}", shlex.quote(value)]
+    if args.force:
+        parts.append("--force")
     return " ".join(parts)
 
 
 def _unattended(client: PoolsClient, pools: list[Pool], args: Any) -> None:
+    pools, held = _checked(client, pools, args)
+    for line in held:
+        print(line.replace("excluded", "EXCLUDED:", 1).replace("left out", "LEFT OUT:", 1))
     run = Deletion(
         client,
         [Target(p.id, p) for p in pools],

@@ -105,3 +105,35 @@ def test_two_thousand_workloads_are_read_in_pages_and_shown_in_part(sb):
     assert pages == [f"limit=500&offset={n}" for n in (0, 500, 1000, 1500, 2000)]
     lines = impact_lines(impact)
     assert "  … and 1980 more" in lines and sum(" job-" in line for line in lines) == 20
+
+
+@pytest.fixture
+def class_env(monkeypatch, tmp_path):
+    """24 class pools in the environment: pool-21 has a pending job, pool-22 a notebook."""
+    from conftest import clear_cloud_env
+
+    clear_cloud_env(monkeypatch, tmp_path)
+    with start(pools=24, delete_seconds=0.3) as sandbox:
+        for name, value in sandbox.env().items():
+            monkeypatch.setenv(name, value)
+        yield sandbox
+
+
+def test_pools_delete_yes_leaves_out_pools_with_running_work_unless_force(
+    shell, capsys, class_env
+):
+    sb = class_env
+    _, out = run(shell, capsys, "%pools --name 'pool-2*' --delete --no-widgets")
+    assert "--delete would delete 3 pool(s)" in out
+    assert "left out pool-21 (" in out and "stops 1 training job; add --force" in out
+    assert "left out pool-22 (" in out and "stops 1 notebook" in out
+    assert "(add --force to include the pools with running work)" in out
+    result, out = run(shell, capsys, "%pools --name 'pool-2*' --delete --yes --interval 0.05")
+    assert result.error_in_exec is None and "LEFT OUT: pool-21" in out
+    ids = sb.display_names()
+    assert sb.count(method="DELETE") == 3
+    assert sb.accepted_deletes(ids["pool-21"][0]) == sb.accepted_deletes(ids["pool-22"][0]) == 0
+    result, out = run(shell, capsys,
+                      "%pools --name 'pool-2*' --delete --yes --force --interval 0.05")
+    assert result.error_in_exec is None and "LEFT OUT" not in out
+    assert sb.accepted_deletes(ids["pool-21"][0]) == sb.accepted_deletes(ids["pool-22"][0]) == 1
