@@ -22,7 +22,7 @@ from .client import PoolsClient
 from .errors import DeletionRefused, ModelArtsError
 from .flow import DeleteFlow, Step
 from .lookup import resolve
-from .render import flow_text, impact_html, impact_lines, pool_html, pool_text
+from .render import flow_text, impact_lines, pool_html, pool_text
 
 __all__ = ["PoolMagics", "DebugError", "UnexpectedError"]
 
@@ -275,8 +275,8 @@ def _text_path(flow: DeleteFlow, args: Any) -> None:
     bundle = {
         "text/plain": pool_pretext(flow) + pool_text(flow.pool) + "".join(
             f"\n{line}" for line in ["", *breaks] if breaks),
-        "text/html": pool_html(flow.pool, region=settings.region, endpoint=settings.endpoint)
-        + impact_html(flow.impact),
+        "text/html": pool_html(flow.pool, region=settings.region, endpoint=settings.endpoint,
+                               impact=flow.impact),
     }
     display(bundle, raw=True)
     if not args.yes:

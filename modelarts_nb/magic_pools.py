@@ -106,7 +106,8 @@ def _show_table(pools: list[Pool]) -> None:
 
 
 def _dry_run(client: PoolsClient, pools: list[Pool], args: Any) -> None:
-    deletable, held = _checked(client, pools, args)
+    checked, held = _checked(client, pools, args)
+    deletable = [p for p in checked if rules.exclusion(p) is None]
     print(f"Nothing was deleted. --delete would delete {len(deletable)} pool(s):")
     for pool in deletable:
         print(f"  {pool.label}")
@@ -127,7 +128,8 @@ def _checked(client: PoolsClient, pools: list[Pool], args: Any) -> tuple[list[Po
     candidates = [p for p in pools if rules.exclusion(p) is None]
     with ThreadPoolExecutor(args.concurrency, thread_name_prefix="modelarts-nb-check") as ex:
         impacts = list(ex.map(lambda pool: read_impact(client, pool), candidates))
-    keep, held = [], []
+    # prepaid, frozen, unknown: kept, for the engine refuses them with the reason
+    keep, held = [p for p in pools if rules.exclusion(p) is not None], []
     for pool, impact in zip(candidates, impacts):
         prepaid = rules.node_refusal(pool, [n.name for n in impact.prepaid_nodes(pool)])
         if prepaid:

@@ -132,7 +132,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         flow = self.flow
         self.impact.value = impact_html(flow.impact, flow.impact_pending)
         if step in (Step.REVIEW, Step.CANCELLED):
-            self.consequences.value = confirm_prompt_html(flow.pool)
+            self.consequences.value = confirm_prompt_html(flow.pool, flow.impact)
             if not flow.needs_ack:
                 return (*top, self.impact, self.consequences, self.confirm_row, self.status)
             assert flow.impact is not None

@@ -69,21 +69,24 @@ def console_url(region: str | None, endpoint: str) -> str | None:
     return f"https://console.huaweicloud.com/modelarts/?region={region}#/dedicatedResource"
 
 
-def consequences(pool: Pool) -> str:
+def consequences(pool: Pool, impact: Impact | None = None) -> str:
+    """The warning: generic until the pool's workloads are known (then they are listed)."""
     nodes = pool.node_count
+    known = impact is not None and impact.workloads is not None
+    first = ("It cannot be undone" if known else "Deleting it stops every notebook, training "
+             "job and inference service that uses this pool")
     return (
-        "Deleting it stops every notebook, training job and inference service that uses this "
-        f"pool; the pool and its nodes' disks cannot be restored. It holds {nodes} "
+        f"{first}; the pool and its nodes' disks cannot be restored. It holds {nodes} "
         f"node{'s' if nodes != 1 else ''}."
     )
 
 
-def confirm_prompt_html(pool: Pool) -> str:
+def confirm_prompt_html(pool: Pool, impact: Impact | None = None) -> str:
     name = pool.display_name or pool.id
     return (
         "<div class='mnb-consequences' style='color:#b71c1c'><b>"
-        f"{_esc(consequences(pool))}</b> Type <code>{_esc(name)}</code> or the pool id to "
-        "enable Delete.</div>"
+        f"{_esc(consequences(pool, impact))}</b> Type <code>{_esc(name)}</code> or the pool id "
+        "to enable Delete.</div>"
     )
 
 
@@ -160,12 +163,14 @@ def header_html(
 
 
 def pool_html(
-    pool: Pool, *, region: str | None, endpoint: str, phase: str | None = None
+    pool: Pool, *, region: str | None, endpoint: str, phase: str | None = None,
+    impact: Impact | None = None,
 ) -> str:
     return (
         header_html(pool, region=region, endpoint=endpoint, phase=phase)
         + tables_html(pool)
-        + f"<div><b>{_esc(consequences(pool))}</b></div>"
+        + impact_html(impact)
+        + f"<div><b>{_esc(consequences(pool, impact))}</b></div>"
     )
 
 
@@ -197,7 +202,7 @@ SHOWN_WORKLOADS = 20
 
 
 def _duration(seconds: int | None) -> str:
-    if seconds is None:
+    if not seconds:  # not started (queued, pending) or not said
         return ""
     days, rest = divmod(seconds, 86400)
     return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"

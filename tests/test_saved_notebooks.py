@@ -291,7 +291,7 @@ def test_teaching_saves_refusals_and_outcome_as_text(teaching):
                      r"team-shared-[0-9a-f]{32}; give the pool id instead", text)
     assert "REFUSED: pool prepaid-pool" in text and "Delete button shown: False" in text
     assert "DeletionRefused: pool prepaid-pool" in text and "DeletionRefused: pool frozen-pool" in text
-    assert "GET: 17  DELETE: 0" in text  # pools, and what two panels carry (4 reads each)
+    assert "GET: 22  DELETE: 0" in text  # pools, and what they carry (4 reads a pool shown)
     assert "DELETED: pool pool-01 (pool-01-a81ad477fb3675b89cdeb3e60870e15c), phase Deleted" in text
     assert "DELETE requests sent: 1" in text and "pool-01 still exists: False" in text
     assert "Credentials(kind='AK/SK', source='environment')" in text

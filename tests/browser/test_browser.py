@@ -342,3 +342,31 @@ def _print_stale_wheel() -> None:
     if differ:
         print(f"note: the 3.9 root's modelarts_nb differs from the checkout in {differ};"
               " `sudo make kernel39` reinstalls it")
+
+
+def test_jupyterlab4_acknowledgement_names_what_stops() -> None:
+    """A pool with running work: the typed name alone leaves Delete disabled; the checkbox that
+    names what stops must be ticked too, then one click deletes."""
+    server = JupyterServer([NOTEBOOK], extra_args=["--LabApp.expose_app_in_browser=True"])
+    with server, browser_for(server, "jupyterlab4-ack") as browser:
+        page = browser.page
+        open_notebook(page, server, "/lab/tree/quickstart.ipynb")
+        clear_outputs(page)
+        run_all(page)
+        expect(page.locator(".mnb-panel", has_text="pool-02").locator(".mnb-delete")).to_be_visible()
+        page.evaluate(RUN_NEW_CELL_JS, "%pool_delete train-gpu --interval 0.5")
+        panel = page.locator(".mnb-panel", has_text="train-gpu")
+        ack, delete = panel.locator(".mnb-ack"), panel.locator(".mnb-delete")
+        expect(ack).to_contain_text("Stop 3 training jobs and 1 sub-pool (infer-cpu)")
+        expect(panel.locator(".mnb-impact")).to_contain_text("resnet50-finetune")
+        panel.locator(".mnb-confirm input").fill("train-gpu")
+        page.wait_for_timeout(500)
+        expect(delete).to_be_disabled()
+        ack.locator("input").check()
+        expect(delete).to_be_enabled()
+        ARTIFACTS.mkdir(exist_ok=True)
+        panel.screenshot(path=str(ARTIFACTS / "jupyterlab4-ack.png"))
+        delete.click()
+        expect(panel.locator(".mnb-status-line")).to_contain_text(
+            "DELETED: pool train-gpu", timeout=60_000)
+    assert_clean(browser, server)
