@@ -195,9 +195,14 @@ class Deletion:
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> None:
+        """Wait for the run to end (and its thread to exit); at once if it never ran."""
+        if not self._ran:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self.finished.wait(timeout)
         thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        if thread is not None and thread.ident is not None:  # started
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def counts(self) -> dict[Step, int]:
         return {step: sum(t.step is step for t in self.targets) for step in Step}

@@ -120,6 +120,10 @@ def _unquote(value: str) -> str:
     return value
 
 
+_FORCE = ("delete even when it stops running or waiting workloads or sub-pools (named first; "
+          "without --force they are refused, or left out of a batch)")
+
+
 class UnexpectedError(ModelArtsError):
     """Anything but our own errors, shown as one line without values: under ``%xmode Verbose``
     its traceback would print frame locals, and some hold credentials or ``os.environ``."""
@@ -158,12 +162,7 @@ class PoolMagics(Magics):
         "refused); the pool must be named on this same line",
     )
     @argument("--no-wait", action="store_true", help="with --yes: return once accepted")
-    @argument(
-        "--force",
-        action="store_true",
-        help="with --yes: delete even though it stops running or waiting workloads or "
-        "sub-pools (they are listed first; without --force, --yes refuses)",
-    )
+    @argument("--force", action="store_true", help=f"with --yes: {_FORCE}")
     @_common
     @line_magic
     @no_var_expand
@@ -195,12 +194,7 @@ class PoolMagics(Magics):
         help="delete the listed pools: with --yes unattended, else prints what it would do",
     )
     @argument("--yes", action="store_true", help="with --delete: really delete, no panel")
-    @argument(
-        "--force",
-        action="store_true",
-        help="with --delete --yes: include pools whose deletion stops running or waiting "
-        "workloads or sub-pools (left out otherwise, and named)",
-    )
+    @argument("--force", action="store_true", help=f"with --delete --yes: {_FORCE}")
     @argument("--concurrency", type=int, default=8, help="DELETEs in flight at once (1-32)")
     @_common
     @line_magic

@@ -8,8 +8,10 @@ ticked, so that a changed selection can never ride on an earlier confirmation.
 from __future__ import annotations
 
 import html
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,6 +21,7 @@ from . import rules
 from .api import PoolsApi
 from .display import StaticCopy
 from .engine import Deletion, Target
+from .impact import Impact, read_impact
 from .models import Pool
 from .render import phase_badge
 from .tables import age_text
@@ -32,9 +35,11 @@ def confirm_phrase(count: int) -> str:
     return f"delete {count} pool" + ("" if count == 1 else "s")
 
 
-def _row_html(pool: Pool, reason: str | None) -> str:
+def _row_html(pool: Pool, reason: str | None, work: str = "") -> str:
+    """One pool's line; ``work``: what deleting it stops, once read."""
     flavors = ", ".join(f"{line.flavor}×{line.count}" for line in pool.spec_resources)
     why = f" <span style='color:#c62828'>— {html.escape(reason)}</span>" if reason else ""
+    why += f" · <b class='mnb-work'>runs {html.escape(work)}</b>" if work else ""
     return (
         f"<span style='display:inline-block;width:150px'><b>{html.escape(pool.display_name or '')}"
         f"</b></span> {phase_badge(pool.phase)} <code>{html.escape(pool.id)}</code> · "
@@ -79,6 +84,14 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.status = widgets.HTML()
         self.status.add_class("mnb-bulk-status")
         self.checks: dict[str, widgets.Checkbox] = {}
+        self.lines: dict[str, widgets.HTML] = {}  # each pool's row text
+        self.impacts: dict[str, Impact] = {}  # what the selected pools carry, once read
+        self.checking = False
+        self._start_lock = threading.Lock()
+        self.busy_ack = widgets.Checkbox(value=False, indent=False,
+                                         layout=widgets.Layout(width="auto"))
+        self.busy_ack.add_class("mnb-bulk-ack")
+        self.busy_ack.observe(lambda _change: self._sync_delete(), names="value")
         self.toolbar = widgets.HBox([self.select_all, self.select_none, self.refresh_button])
         self.confirm_row = widgets.HBox([self.typed, self.delete_button])
         super().__init__(layout=widgets.Layout(border="1px solid #ccc", padding="6px"))
@@ -100,7 +113,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                 child.close()
             row.close()
         self.pools = pools
-        self.checks, rows = {}, []
+        self.checks, self.lines, self.impacts, rows = {}, {}, {}, []  # a refresh reads anew
         for pool in pools:
             reason = rules.exclusion(pool)
             check = widgets.Checkbox(
@@ -110,9 +123,10 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                 layout=widgets.Layout(width="28px"),
             )
             check.add_class("mnb-check")
-            check.observe(lambda _change: self._sync_delete(), names="value")
+            check.observe(self._on_selection, names="value")
             self.checks[pool.id] = check
-            rows.append(widgets.HBox([check, widgets.HTML(_row_html(pool, reason))]))
+            self.lines[pool.id] = widgets.HTML(_row_html(pool, reason))
+            rows.append(widgets.HBox([check, self.lines[pool.id]]))
         self.rows.children = rows
         self.title.value = (
             f"<b>{len(pools)} pools</b> in project <code>{self.client.settings.project_id}"
@@ -124,13 +138,25 @@ class PoolsPanel(StaticCopy, widgets.VBox):
     def selected(self) -> list[str]:
         return [pid for pid, check in self.checks.items() if check.value and not check.disabled]
 
+    def busy(self) -> dict[str, str]:
+        """Selected pools whose deletion stops running work or sub-pools: id → what."""
+        return {pid: self.impacts[pid].stops() for pid in self.selected()
+                if pid in self.impacts and self.impacts[pid].needs_force}
+
+    def _on_selection(self, _change: dict[str, Any]) -> None:
+        self.busy_ack.value = False  # a changed selection is acknowledged anew
+        self._sync_delete()
+
     def _sync_delete(self) -> None:
         count = len(self.selected())
         phrase = confirm_phrase(count)
         self.typed.placeholder = f"type: {phrase}" if count else "tick at least one pool"
+        busy = self.busy()
         self.delete_button.disabled = (
-            self.run is not None or not count or (self.typed.value != phrase)
+            self.run is not None or not count or (self.typed.value != phrase) or self.checking
+            or bool(busy and not self.busy_ack.value)
         )
+        self._show_busy(busy)
         self.hint.value = (
             f"<span style='color:#b71c1c'>Deleting stops every notebook, training job and "
             f"inference service on the {count} selected pool(s); pools and disks cannot be "
@@ -157,24 +183,77 @@ class PoolsPanel(StaticCopy, widgets.VBox):
     def _on_delete(self, _button: widgets.Button) -> None:
         self.delete_button.disabled = True  # first
         ids = self.selected()
+        if self.checking:  # a second click while the pools are being checked
+            return
         if self.run is not None or self.typed.value != confirm_phrase(len(ids)) or not ids:
+            self._sync_delete()
+            return
+        unread = [pid for pid in ids if pid not in self.impacts]
+        if unread:  # first read what they carry; the user then confirms what stops
+            self.checking = True
+            self.hint.value = f"Checking what the {len(unread)} selected pool(s) run…"
+            threading.Thread(target=self._check, args=(unread,), daemon=True,
+                             name="modelarts-nb-bulk-check").start()
+            return
+        if self.busy() and not self.busy_ack.value:
             self._sync_delete()
             return
         self.start(ids, background=True)
 
-    def start(self, ids: list[str], *, background: bool) -> Deletion:
-        """Delete ``ids`` (the typed confirmation, or ``--yes``, already given)."""
+    def _check(self, ids: list[str]) -> None:
+        """Read what the selected pools carry, 8 at a time; refuse those with yearly/monthly
+        nodes (unticked, with the reason); then ask again."""
         listed = {pool.id: pool for pool in self.pools}
-        targets = [Target(pid, listed.get(pid)) for pid in ids]
-        self.run = Deletion(self.client, targets, **self.options)  # type: ignore[arg-type]
-        for check in self.checks.values():
-            check.disabled = True
-        self.typed.disabled = True
-        self.progress.max = len(ids)
-        self._show(self.title, self.progress, self.stop_button, self.status)
-        self.run.subscribe(self._on_progress)
-        self.run.run(send=True, wait=True, background=background)
-        return self.run
+        try:
+            with ThreadPoolExecutor(8, thread_name_prefix="modelarts-nb-check") as ex:
+                found = dict(zip(ids, ex.map(lambda pid: read_impact(self.client, listed[pid]),
+                                             ids)))
+        except Exception as exc:  # noqa: BLE001 - said in the panel; nothing is sent
+            self.checking = False
+            self._sync_delete()
+            self.hint.value = html.escape(f"Could not check the selected pools "
+                                          f"({type(exc).__name__}); nothing was deleted.")
+            return
+        self.checking = False
+        self.impacts.update(found)
+        for pid, impact in found.items():
+            prepaid = rules.node_refusal(listed[pid], [n.name for n in
+                                                       impact.prepaid_nodes(listed[pid])])
+            if prepaid:
+                self.checks[pid].value, self.checks[pid].disabled = False, True
+            self.lines[pid].value = _row_html(listed[pid], prepaid and "yearly/monthly nodes: "
+                                              "unsubscribe them first", impact.stops())
+        self._sync_delete()
+        if not self.busy() and not self.delete_button.disabled:
+            self.start(self.selected(), background=True)
+
+    def _show_busy(self, busy: dict[str, str]) -> None:
+        names = {pool.id: pool.display_name or pool.id for pool in self.pools}
+        shown = [f"{names[pid]} ({what})" for pid, what in list(busy.items())[:10]]
+        more = f" and {len(busy) - 10} more" if len(busy) > 10 else ""
+        self.busy_ack.description = (f"Also stop the work on {len(busy)} pool(s): "
+                                     + "; ".join(shown) + more)
+        row = [self.typed, self.delete_button]
+        self.confirm_row.children = (self.busy_ack, *row) if busy else tuple(row)
+
+    def start(self, ids: list[str], *, background: bool) -> Deletion:
+        """Delete ``ids`` (the typed confirmation, or ``--yes``, already given); once: a second
+        call (a click racing the end of the checks) returns the run already started."""
+        with self._start_lock:
+            if self.run is not None:
+                return self.run
+            listed = {pool.id: pool for pool in self.pools}
+            run = Deletion(self.client, [Target(pid, listed.get(pid)) for pid in ids],
+                           **self.options)  # type: ignore[arg-type]
+            for check in self.checks.values():
+                check.disabled = True
+            self.typed.disabled = True
+            self.progress.max = len(ids)
+            self._show(self.title, self.progress, self.stop_button, self.status)
+            run.subscribe(self._on_progress)
+            run.run(send=True, wait=True, background=background)
+            self.run = run  # once running: whoever sees it may join it
+            return run
 
     def _on_stop(self, _button: widgets.Button) -> None:
         if self.run is not None:

@@ -3,6 +3,7 @@ tests that need it fail (they never skip)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -89,13 +90,19 @@ def clear_cloud_env(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "no-profile"))
 
 
-@pytest.fixture
-def env_sandbox(monkeypatch, tmp_path):
+@contextlib.contextmanager
+def sandbox_in_env(monkeypatch, tmp_path, **options):
     """A sandbox whose settings are in the environment, as a notebook user would have them."""
     clear_cloud_env(monkeypatch, tmp_path)
-    with start(pools=3, delete_seconds=0.6) as sb:
+    with start(**options) as sb:
         for name, value in sb.env().items():
             monkeypatch.setenv(name, value)
+        yield sb
+
+
+@pytest.fixture
+def env_sandbox(monkeypatch, tmp_path):
+    with sandbox_in_env(monkeypatch, tmp_path, pools=3, delete_seconds=0.6) as sb:
         yield sb
 
 

@@ -117,6 +117,7 @@ def test_panel_select_three_confirm_and_see_them_deleted(sb):
     panel.checks[ids["pool-04"][0]].value = False
     panel.delete_button.click()
     panel.delete_button.click()
+    until(lambda: panel.run is not None, what="the checks, then the run")
     panel.run.join(10)
     assert panel.progress.value == panel.progress.max == 3
     assert "3 deleted" in panel.status.value
@@ -137,7 +138,22 @@ def test_panel_excludes_prepaid_and_stop_sends_nothing_more(sb):
     assert ids["prepaid-pool"][0] not in panel.selected()
     panel.typed.value = f"delete {count} pools"
     sb.inject(Fault(method="DELETE", delay=0.3, times=100))
+    panel.delete_button.click()  # first, what they carry is read
+    until(lambda: not panel.checking, what="the checks")
+    # the two team-shared pools hold a yearly/monthly node: unticked; the rest is confirmed anew
+    assert not any(panel.checks[i].value for i in ids["team-shared"])
+    assert "Also stop the work on 4 pool(s): train-gpu (3 training jobs and 1 sub-pool " \
+        "(infer-cpu)); infer-cpu (1 inference service and 1 notebook); pool-21 " \
+        "(1 training job); pool-22 (1 notebook)" == panel.busy_ack.description
+    assert "runs 1 training job" in panel.lines[ids["pool-21"][0]].value
+    assert "yearly/monthly nodes" in panel.lines[ids["team-shared"][0]].value
+    count = len(panel.selected())
+    panel.typed.value = f"delete {count} pools"
+    assert panel.delete_button.disabled  # until the work is acknowledged
+    panel.busy_ack.value = True
+    assert not panel.delete_button.disabled
     panel.delete_button.click()
+    until(lambda: panel.run is not None, what="the run")
     until(lambda: sb.count(method="DELETE") > 0, what="a first DELETE")
     panel.stop_button.click()
     wall = time.time()
@@ -195,8 +211,9 @@ def test_a_batch_that_cannot_even_list_says_why(sb):
     for name in ("pool-01", "pool-02"):
         panel.checks[ids[name][0]].value = True
     panel.typed.value = "delete 2 pools"
-    sb.inject(Fault(method="GET", list_only=True, status=500))
+    sb.inject(Fault(method="GET", list_only=True, status=500, times=50))  # the checks too
     panel.delete_button.click()
+    until(lambda: panel.run is not None, what="the checks, then the run")
     panel.run.join(10)
     assert "the batch stopped" in panel.status.value and "ModelArts.50005000" in panel.status.value
     assert sb.count(method="DELETE") == 0
@@ -212,6 +229,7 @@ def test_panel_static_copy_shows_pools_and_outcome(sb):
     panel.checks[sb.display_names()["pool-01"][0]].value = True
     panel.typed.value = "delete 1 pool"
     panel.delete_button.click()
+    until(lambda: panel.run is not None, what="the checks, then the run")
     panel.run.join(10)
     after = panel.mimebundle()
     assert "1 deleted" in after["text/plain"] and "1 deleted" in after["text/html"]
@@ -261,6 +279,7 @@ def test_a_panel_and_a_batch_never_both_delete_a_pool(sb):
         panel.checks[ids[name][0]].value = True
     panel.typed.value = "delete 2 pools"
     panel.delete_button.click()
+    until(lambda: panel.run is not None, what="the checks, then the run")
     until(lambda: all(t.step.busy or t.step.final for t in panel.run.targets)
           and sb.count(method="DELETE") == 1, what="the batch's own DELETE")
     held.release.set()

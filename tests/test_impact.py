@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_client, until
+from conftest import make_client, sandbox_in_env, until
 
 from modelarts_nb.flow import DeleteFlow
 from modelarts_nb.impact import read_impact
+from modelarts_nb.models import Pool
 from modelarts_nb.panel import DeletePanel
 from modelarts_nb.render import impact_lines
 from modelarts_nb.sandbox import Fault, start
@@ -110,12 +111,7 @@ def test_two_thousand_workloads_are_read_in_pages_and_shown_in_part(sb):
 @pytest.fixture
 def class_env(monkeypatch, tmp_path):
     """24 class pools in the environment: pool-21 has a pending job, pool-22 a notebook."""
-    from conftest import clear_cloud_env
-
-    clear_cloud_env(monkeypatch, tmp_path)
-    with start(pools=24, delete_seconds=0.3) as sandbox:
-        for name, value in sandbox.env().items():
-            monkeypatch.setenv(name, value)
+    with sandbox_in_env(monkeypatch, tmp_path, pools=24, delete_seconds=0.3) as sandbox:
         yield sandbox
 
 
@@ -137,3 +133,15 @@ def test_pools_delete_yes_leaves_out_pools_with_running_work_unless_force(
                       "%pools --name 'pool-2*' --delete --yes --force --interval 0.05")
     assert result.error_in_exec is None and "LEFT OUT" not in out
     assert sb.accepted_deletes(ids["pool-21"][0]) == sb.accepted_deletes(ids["pool-22"][0]) == 1
+
+
+def test_a_deleted_pool_takes_its_workloads_and_nodes_with_it(sb):
+    pool_id = sb.display_names()["infer-cpu"][0]
+    with make_client(sb) as client:
+        client.delete_pool(pool_id)
+        client.wait_until_deleted(pool_id, interval=0.05, timeout=10)
+        impact = read_impact(client, client.get_pool(sb.display_names()["train-gpu"][0]))
+        assert impact.subpools == [] and impact.stops() == "3 training jobs"
+        gone = read_impact(client, Pool.from_api({"metadata": {"name": pool_id}}))
+    assert set(gone.unchecked) == {"workload counts", "workloads", "nodes"}
+    assert all("HTTP 404" in why for why in gone.unchecked.values())
