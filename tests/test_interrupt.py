@@ -193,9 +193,18 @@ def test_ctrl_c_during_an_unattended_batch_sends_no_further_delete(
     ids = sorted(i for i in env_sandbox.pool_ids() if i.startswith("pool-0"))
     assert len(ids) == 3
     env_sandbox.inject(Fault(method="DELETE", delay=1.5, times=10))
-    timer = interrupt_after(0.7)
+
+    def interrupt_once_deletes_are_in_flight() -> None:  # after the checks, whatever the load
+        deadline = time.monotonic() + 20
+        while env_sandbox.count(method="DELETE") < workers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_once_deletes_are_in_flight, daemon=True)
+    watcher.start()
     result = shell.run_cell(f"%pools --name 'pool-0*' --delete --yes --concurrency {workers}")
-    timer.cancel()
+    watcher.join(5)
     out = capsys.readouterr().out
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
     assert env_sandbox.count(method="DELETE") == workers, env_sandbox.requests
