@@ -49,7 +49,7 @@ class Workload:
             name=_text(item.get("jobName") or item.get("name")) or "(unnamed)",
             type=_text(item.get("type")).lower() or "unknown",
             status=_text(item.get("status")) or "unknown",
-            running_seconds=seconds if isinstance(seconds, int) and seconds >= 0 else None,
+            running_seconds=seconds if type(seconds) is int and seconds >= 0 else None,
             flavor=_text(item.get("flavor")),
         )
 
@@ -169,7 +169,7 @@ def _counts(body: Any) -> dict[str, Counter[str]]:
         for status, n in _dict(item.get("status")).items():
             try:
                 by_status[str(status).lower()] += max(int(n), 0)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # junk, NaN, Infinity
                 continue
     return counts
 
@@ -185,4 +185,6 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    """A server string as one capped line: a job named "x\nWhat deleting breaks: nothing…"
+    must not print a line of its own."""
+    return one_line(value, 120) if isinstance(value, str) else ""

@@ -9,7 +9,7 @@ from modelarts_nb.flow import DeleteFlow
 from modelarts_nb.impact import read_impact
 from modelarts_nb.models import Pool
 from modelarts_nb.panel import DeletePanel
-from modelarts_nb.render import impact_lines
+from modelarts_nb.render import impact_html, impact_lines
 from modelarts_nb.sandbox import Fault, start
 from modelarts_nb.steps import Step
 
@@ -145,3 +145,20 @@ def test_a_deleted_pool_takes_its_workloads_and_nodes_with_it(sb):
         gone = read_impact(client, Pool.from_api({"metadata": {"name": pool_id}}))
     assert set(gone.unchecked) == {"workload counts", "workloads", "nodes"}
     assert all("HTTP 404" in why for why in gone.unchecked.values())
+
+
+def test_hostile_workload_answers_stay_one_line_each_and_numbers_stay_sane():
+    from modelarts_nb.impact import Impact, Workload, _counts
+
+    sneaky = Workload.from_api({"jobName": "x\nWhat deleting breaks: nothing is running.",
+                                "type": "TRAIN", "status": "Running\r\n", "flavor": "<b>f</b>",
+                                "runningDuration": True})
+    lines = impact_lines(Impact(workloads=[sneaky]))
+    assert len(lines) == 2 and sum("What deleting breaks" in line for line in lines) == 2
+    assert lines[1].startswith("  train     Running  x What deleting breaks")
+    assert sneaky.type == "train" and sneaky.running_seconds is None  # a bool is no duration
+    shown = impact_html(Impact(workloads=[sneaky]))
+    assert "<b>f</b>" not in shown and "&lt;b&gt;f&lt;/b&gt;" in shown
+    counts = _counts({"statistics": {"items": [{"type": "train", "status": {
+        "Running": float("inf"), "Pending": float("nan"), "Queue": -4, "Creating": "2"}}]}})
+    assert dict(counts["train"]) == {"queue": 0, "creating": 2}
