@@ -7,10 +7,11 @@ output. Panels keep that copy current through a display id when their work finis
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
-__all__ = ["StaticCopy"]
+__all__ = ["Acknowledgement", "StaticCopy"]
 
 log = logging.getLogger("modelarts_nb")
 
@@ -58,3 +59,24 @@ class StaticCopy:
             self._handle.update(self.mimebundle(), raw=True)
         except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
             log.debug("modelarts-nb: display update failed", exc_info=True)
+
+
+class Acknowledgement:
+    """A checkbox whose words come from the server (job and pool names): they live in an
+    escaped HTML label beside it, never in ``description``, which ipywidgets 7 renders as
+    HTML."""
+
+    def __init__(self, css: str) -> None:
+        import ipywidgets as widgets  # only views that ask for one import the widget library
+
+        self.box = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="28px"))
+        self.label = widgets.HTML()
+        self.row = widgets.HBox([self.box, self.label])
+        self.row.add_class(css)
+
+    def say(self, text: str) -> None:
+        self.label.value = html.escape(text)
+
+    @property
+    def text(self) -> str:
+        return html.unescape(self.label.value)

@@ -14,7 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .display import StaticCopy
+from .display import Acknowledgement, StaticCopy
 from .flow import DeleteFlow, Step
 from .render import (
     confirm_prompt_html,
@@ -50,9 +50,8 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.refusal = widgets.HTML()
         self.impact = widgets.HTML()
         self.impact.add_class("mnb-impact-box")
-        self.ack = widgets.Checkbox(value=False, indent=False,
-                                    layout=widgets.Layout(width="auto"))
-        self.ack.add_class("mnb-ack")
+        self.acknowledgement = Acknowledgement("mnb-ack")
+        self.ack = self.acknowledgement.box
         self.typed = widgets.Text(
             placeholder="type the pool's display name or id to confirm",
             layout=widgets.Layout(width="420px"),
@@ -136,9 +135,10 @@ class DeletePanel(StaticCopy, widgets.VBox):
             if not flow.needs_ack:
                 return (*top, self.impact, self.consequences, self.confirm_row, self.status)
             assert flow.impact is not None
-            self.ack.description = f"Stop {flow.impact.stops()}"
+            self.acknowledgement.say(f"Stop {flow.impact.stops()}")
             self.ack.disabled = step is not Step.REVIEW
-            return (*top, self.impact, self.consequences, self.ack, self.confirm_row,
+            return (*top, self.impact, self.consequences, self.acknowledgement.row,
+                    self.confirm_row,
                     self.status)
         return (*top, self.status, self.watch_row)
 

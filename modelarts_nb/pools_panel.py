@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from . import rules
 from .api import PoolsApi
-from .display import StaticCopy
+from .display import Acknowledgement, StaticCopy
 from .engine import Deletion, Target
 from .impact import Impact, read_impact
 from .models import Pool
@@ -88,9 +88,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.impacts: dict[str, Impact] = {}  # what the selected pools carry, once read
         self.checking = False
         self._start_lock = threading.Lock()
-        self.busy_ack = widgets.Checkbox(value=False, indent=False,
-                                         layout=widgets.Layout(width="auto"))
-        self.busy_ack.add_class("mnb-bulk-ack")
+        self.acknowledgement = Acknowledgement("mnb-bulk-ack")
+        self.busy_ack = self.acknowledgement.box
         self.busy_ack.observe(lambda _change: self._sync_delete(), names="value")
         self.toolbar = widgets.HBox([self.select_all, self.select_none, self.refresh_button])
         self.confirm_row = widgets.HBox([self.typed, self.delete_button])
@@ -231,10 +230,10 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         names = {pool.id: pool.display_name or pool.id for pool in self.pools}
         shown = [f"{names[pid]} ({what})" for pid, what in list(busy.items())[:10]]
         more = f" and {len(busy) - 10} more" if len(busy) > 10 else ""
-        self.busy_ack.description = (f"Also stop the work on {len(busy)} pool(s): "
-                                     + "; ".join(shown) + more)
+        self.acknowledgement.say(f"Also stop the work on {len(busy)} pool(s): "
+                                 + "; ".join(shown) + more)
         row = [self.typed, self.delete_button]
-        self.confirm_row.children = (self.busy_ack, *row) if busy else tuple(row)
+        self.confirm_row.children = (self.acknowledgement.row, *row) if busy else tuple(row)
 
     def start(self, ids: list[str], *, background: bool) -> Deletion:
         """Delete ``ids`` (the typed confirmation, or ``--yes``, already given); once: a second

@@ -144,7 +144,7 @@ def test_panel_excludes_prepaid_and_stop_sends_nothing_more(sb):
     assert not any(panel.checks[i].value for i in ids["team-shared"])
     assert "Also stop the work on 4 pool(s): train-gpu (3 training jobs and 1 sub-pool " \
         "(infer-cpu)); infer-cpu (1 inference service and 1 notebook); pool-21 " \
-        "(1 training job); pool-22 (1 notebook)" == panel.busy_ack.description
+        "(1 training job); pool-22 (1 notebook)" == panel.acknowledgement.text
     assert "runs 1 training job" in panel.lines[ids["pool-21"][0]].value
     assert "yearly/monthly nodes" in panel.lines[ids["team-shared"][0]].value
     count = len(panel.selected())
@@ -289,3 +289,24 @@ def test_a_panel_and_a_batch_never_both_delete_a_pool(sb):
     assert "2 deleted" in panel.status.value and single.flow.step is Step.DELETED
     batch_item = next(t for t in panel.run.targets if t.pool.id == ids["pool-07"][0])
     assert not batch_item.sent  # the batch watched; the panel's DELETE did it
+
+
+def test_server_names_in_the_acknowledgement_are_text_not_html(sb):
+    """ipywidgets 7 renders a checkbox description as HTML: pool and job names never go there."""
+    import copy
+
+    body = copy.deepcopy(sb.pool_json(sb.display_names()["pool-01"][0]))
+    body["metadata"]["name"] = "pool-99-" + "9" * 32
+    body["metadata"]["labels"]["os.modelarts/name"] = "<img src=x onerror=alert(1)>"
+    pool_id = sb.add_pool(body)
+    sb.add_workload(pool_id, "train", "Running", "<script>job</script>")
+    client = make_client(sb)
+    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    panel.checks[pool_id].value = True
+    panel.typed.value = "delete 1 pool"
+    panel.delete_button.click()
+    until(lambda: not panel.checking, what="the checks")
+    assert panel.busy_ack.description == ""
+    label = panel.acknowledgement.label.value
+    assert "<img" not in label and "&lt;img src=x onerror=alert(1)&gt;" in label
+    assert "<script>" not in panel.lines[pool_id].value and sb.count(method="DELETE") == 0
