@@ -325,10 +325,14 @@ def test_steps_table_is_whole_and_consistent():
     assert set(TRANSITIONS) == set(Step)
     for step in Step:
         assert not (step.busy and step.final), step
-        if step.final and step not in (Step.REFUSED,):
-            assert step.may_become(Step.DELETED) or step is Step.ACCEPTED or \
-                step.may_become(Step.WATCHING) or step is Step.CANCELLED, step
+        assert step.busy or step.final or step.confirmable, step  # every step is one of them
+    # only a confirmation sends: nothing but REVIEW leads to SENDING
+    assert [s for s in Step if s.may_become(Step.SENDING)] == [Step.REVIEW]
     assert not TRANSITIONS[Step.REFUSED]  # a refused pool stays refused
+    assert TRANSITIONS[Step.DELETED] == {Step.DELETED}
+    # a busy step can always end: gone, failed or stopped
+    assert all({Step.DELETED, Step.FAILED, Step.STOPPED} <= TRANSITIONS[s]
+               for s in Step if s.busy)
     assert not Step.DELETED.may_become(Step.SENDING)  # nothing deletes a pool twice
     assert [s for s in Step if s.confirmable] == [Step.REVIEW]
 
