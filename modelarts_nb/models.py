@@ -8,6 +8,7 @@ odd is recorded in ``Pool.problems`` so the UI can say so instead of crashing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,13 +16,21 @@ from typing import Any
 
 from .text import quoted
 
-__all__ = ["Pool", "ResourceLine", "STATUS_STATES", "PAY_PER_USE", "PREPAID", "FROZEN_BITS"]
+__all__ = [
+    "Pool", "ResourceLine", "STATUS_STATES", "PAY_PER_USE", "PREPAID", "FROZEN_BITS", "Tags",
+    "parse_tags",
+]
 
 STATUS_STATES = ("creating", "available", "abnormal", "deleting")
 PREPAID = "1"  # annotation os.modelarts/billing.mode: "0" pay-per-use, "1" yearly/monthly
 PAY_PER_USE = "0"
 FROZEN_BITS = 8 | 16  # spec.controlMode: 8 frozen, 16 frozen by public security
 _BILLING_NAMES = {"0": "pay-per-use", "1": "yearly/monthly"}
+TAGS_ANNOTATION = "os.modelarts/tms.tags"  # the pool's TMS tags, as a JSON string (FACTS-2 §5.3)
+DEFAULT_WORKSPACE = "0"
+
+# TMS tags: key → its values (one, as a rule; the SDK's shape allows a list).
+Tags = Mapping[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ class Pool:
     control_mode: int | None = 0  # None: present but unreadable (see rules.refusal)
     parent: str | None = None  # status.parent: the pool this logical sub-pool belongs to
     subpool_count: str | None = None  # os.modelarts.pool/subpools.count, as sent
+    workspace_id: str = DEFAULT_WORKSPACE  # label os.modelarts/workspace.id; "0" by default
+    tags: Tags | None = None  # None: the pool carries no readable tag annotation (ask the API)
     created: datetime | None = None
     deleted: datetime | None = None
     spec_resources: tuple[ResourceLine, ...] = ()
@@ -86,6 +97,12 @@ class Pool:
         lines = lines or list(self.spec_resources)
         return sum(line.count or 0 for line in lines)
 
+    def tag_text(self) -> str:
+        """``course=ml101, student=s01``; "?" when the tags are unknown."""
+        if self.tags is None:
+            return "?"
+        return ", ".join(f"{key}={'|'.join(values)}" for key, values in sorted(self.tags.items()))
+
     @property
     def label(self) -> str:
         """``display name (id)`` — both, so nobody confuses two pools with one display name."""
@@ -115,6 +132,9 @@ class Pool:
             parent=_text(status.get("parent"), "status.parent", notes) or None,
             subpool_count=_text(notes_ann.get("os.modelarts.pool/subpools.count"),
                                 "sub-pool count", notes),
+            workspace_id=_text(labels.get("os.modelarts/workspace.id"), "workspace id", notes)
+            or DEFAULT_WORKSPACE,
+            tags=_annotated_tags(notes_ann.get(TAGS_ANNOTATION), notes),
             created=_time(meta.get("creationTimestamp"), "creationTimestamp", notes),
             deleted=_time(meta.get("deletionTimestamp"), "deletionTimestamp", notes),
             spec_resources=_lines(spec.get("resources"), "spec.resources", notes),
@@ -231,3 +251,38 @@ def _status_resources(value: object, notes: list[str]) -> dict[str, tuple[Resour
         if lines:
             result[state] = lines
     return result
+
+
+def parse_tags(value: object, where: str, notes: list[str]) -> dict[str, tuple[str, ...]] | None:
+    """TMS tags from a list of ``{key, value}`` (OTC, the annotation) or ``{key, values}``
+    (Huawei's SDK) objects; None when ``value`` is no list. Odd items are skipped and noted."""
+    if not isinstance(value, list):
+        notes.append(f"{where} is {_kind(value)}, expected a list of tags")
+        return None
+    tags: dict[str, tuple[str, ...]] = {}
+    for item in value:
+        key = item.get("key") if isinstance(item, Mapping) else None
+        if not isinstance(key, str) or not key:
+            notes.append(f"{where} holds a tag without a key")
+            continue
+        raw = item["values"] if "values" in item else [item.get("value", "")]
+        values = [_text(v, f"{where} {key}", notes) for v in (raw if isinstance(raw, list) else [])]
+        tags[key] = tags.get(key, ()) + tuple(v if v is not None else "" for v in values)
+    return tags
+
+
+def _annotated_tags(value: object, notes: list[str]) -> dict[str, tuple[str, ...]] | None:
+    """The ``os.modelarts/tms.tags`` annotation: a JSON string (format UNCONFIRMED)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        notes.append(f"{TAGS_ANNOTATION} is {_kind(value)}, expected JSON text")
+        return None
+    if not value.strip():
+        return {}
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        notes.append(f"{TAGS_ANNOTATION} is not JSON")
+        return None
+    return parse_tags(decoded, TAGS_ANNOTATION, notes)
