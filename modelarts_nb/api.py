@@ -25,8 +25,8 @@ from . import errors
 from ._version import __version__
 from .auth import AkSkAuth
 from .keys import KeyChain, refusal_hint
-from .models import Pool
-from .names import check_pool_id, is_loopback_host
+from .models import Pool, Tags, Workspace, parse_tags
+from .names import check_pool_id, check_workspace_id, is_loopback_host
 from .responses import api_error, error_fields, read_json, retry_after, transport_reason
 from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit
 from .settings import Settings, resolve_settings
@@ -141,20 +141,66 @@ class PoolsApi:
 
     def list_pools(
         self, *, label_selector: str | None = None, status: str | None = None,
-        parent: str | None = None,
+        parent: str | None = None, workspace: str | None = None,
     ) -> list[Pool]:
         """GET all pools of the project (the API has no pagination), optionally filtered;
-        ``parent`` lists a pool's logical sub-pools (FACTS-2 §4)."""
+        ``parent`` lists a pool's logical sub-pools (FACTS-2 §4). Without ``workspace`` the
+        server may answer for workspace "0" only (UNCONFIRMED, FACTS-2 §6)."""
         if status is not None and status not in ("created", "failed", "creating"):
             raise errors.InvalidName(
                 f"invalid status filter {status!r}: use created, failed or creating"
             )
         if parent is not None:
             check_pool_id(parent)
-        params = [("labelSelector", label_selector), ("status", status), ("parent", parent)]
+        if workspace is not None:
+            check_workspace_id(workspace)
+        params = [("labelSelector", label_selector), ("status", status), ("parent", parent),
+                  ("workspaceId", workspace)]
         query = canonical_query((k, v) for k, v in params if v is not None)
         body = self._get(self._pools_path(), query, what="pool list")
         return [Pool.from_api(item) for item in _items(body, "pool list")]
+
+    def list_workspaces(self) -> list[Workspace]:
+        """GET every workspace of the project, 1,000 a page until a short page (FACTS-2 §6)."""
+        found: dict[str, Workspace] = {}
+        for page in range(_MAX_PAGES):
+            query = canonical_query([("limit", "1000"), ("offset", str(page * 1000))])
+            body = self._get(f"/v1/{self.settings.project_id}/workspaces", query,
+                             what="the workspace list")
+            items = body.get("workspaces") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise errors.ApiError(status=200, what="the workspace list has no 'workspaces'")
+            for workspace in filter(None, map(Workspace.from_api, items)):
+                found.setdefault(workspace.id, workspace)
+            if len(items) < 1000:
+                return list(found.values())
+        raise _too_many("workspaces")
+
+    def pool_tags(self, pool_id: str) -> Tags:
+        """GET one pool's TMS tags (FACTS-2 §5.1): both tag shapes; an empty answer (the
+        documented 204) is an error, for "no tags" and "unreadable" must not look alike."""
+        path = f"/v1/{self.settings.project_id}/pools/{check_pool_id(pool_id)}/tags"
+        body = self._get(path, what=f"the tags of pool {pool_id}")
+        notes: list[str] = []
+        tags = parse_tags(body.get("tags") if isinstance(body, dict) else None, "tags", notes)
+        if tags is None:
+            raise errors.ApiError(status=200 if body is not None else 204,
+                                  what=f"the tags of pool {pool_id} are unreadable")
+        return tags
+
+    def list_pool_tags(self) -> Tags:
+        """GET every tag key and its values over the project's pools (all workspaces)."""
+        tags: dict[str, tuple[str, ...]] = {}
+        for page in range(_MAX_PAGES):
+            query = canonical_query([("limit", "200"), ("offset", str(page * 200))])
+            body = self._get(f"/v1/{self.settings.project_id}/pools/tags", query,
+                             what="the pool tags")
+            items = body.get("tags") if isinstance(body, dict) else None
+            for key, values in (parse_tags(items, "tags", []) or {}).items():
+                tags[key] = tuple(dict.fromkeys(tags.get(key, ()) + values))
+            if not isinstance(items, list) or len(items) < 200:
+                return tags
+        raise _too_many("pool tags")
 
     def workload_statistics(self, pool_id: str) -> Any:
         """GET the pool's workload counts by type and status (FACTS-2 §1), as sent."""
@@ -254,6 +300,8 @@ class PoolsApi:
                 continue
             if not response.is_success:
                 raise self._error(response, f"reading {what} failed")
+            if response.status_code == 204:
+                return None  # "no content": nothing to retry for (FACTS-2 §5.1)
             try:
                 return read_json(response)
             except ValueError:

@@ -18,7 +18,7 @@ from .text import quoted
 
 __all__ = [
     "Pool", "ResourceLine", "STATUS_STATES", "PAY_PER_USE", "PREPAID", "FROZEN_BITS", "Tags",
-    "parse_tags",
+    "parse_tags", "Workspace",
 ]
 
 STATUS_STATES = ("creating", "available", "abnormal", "deleting")
@@ -47,6 +47,24 @@ class ResourceLine:
     def az_split(self) -> str:
         """``cn-north-4a×2, cn-north-4b×2`` — how the nodes spread over availability zones."""
         return ", ".join(f"{az}×{n if n is not None else '?'}" for az, n in self.azs)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One ModelArts workspace (FACTS-2 §6); ``id`` is "0" for the default one."""
+
+    id: str
+    name: str = ""
+    status: str = ""
+
+    @classmethod
+    def from_api(cls, body: object) -> Workspace | None:
+        """None for an item without an id (it could not be listed by anyway)."""
+        if not isinstance(body, Mapping) or body.get("id") in (None, ""):
+            return None
+        notes: list[str] = []  # the doc writes the default id as the number 0: compare str(id)
+        return cls(id=str(body["id"]), name=_text(body.get("name"), "name", notes) or "",
+                   status=_text(body.get("status"), "status", notes) or "")
 
 
 @dataclass(frozen=True)

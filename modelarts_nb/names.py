@@ -19,6 +19,7 @@ __all__ = [
     "check_pool_id",
     "check_project_id",
     "check_region",
+    "check_workspace_id",
     "is_loopback_host",
     "looks_like_pool_id",
 ]
@@ -26,6 +27,7 @@ __all__ = [
 # FACTS.md: starts with a lowercase letter, only [a-z0-9-], does not end in '-', 36-63 chars.
 _POOL_ID = re.compile(r"[a-z][a-z0-9-]{34,61}[a-z0-9]")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_WORKSPACE_ID = _PROJECT_ID  # "0" or 32 hex characters (FACTS-2 §6)
 _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+){1,4}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Display names are matched locally, but path-like input is refused as a pool name could be.
@@ -49,6 +51,12 @@ def check_project_id(value: object) -> str:
     return _valid(value, _PROJECT_ID, (
         "project id", "expected letters, digits, '-' or '_' (a Huawei project id is 32 hex "
         "characters); nothing was sent"))
+
+
+def check_workspace_id(value: object) -> str:
+    return _valid(value, _WORKSPACE_ID, (
+        "workspace id", "expected \"0\" (the default workspace) or a workspace id of letters, "
+        "digits, '-' or '_' (see %pools --all-workspaces); nothing was sent"))
 
 
 def _valid(value: object, pattern: re.Pattern[str], what: tuple[str, str]) -> str:
