@@ -178,12 +178,23 @@ class PoolMagics(Magics):
         return _one_line_errors(args, lambda: run(args, self.shell))
 
     @magic_arguments()
+    @argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+              help="only pools with this TMS tag (repeatable; all must match; KEY alone: any "
+              "value)")
+    @argument("--keep-tag", dest="keep_tag", action="append", default=[], metavar="KEY[=VALUE]",
+              help="never select pools with this tag (repeatable); they are shown as kept")
+    @argument("--older-than", dest="older_than", metavar="AGE",
+              help="only pools created longer ago than AGE, e.g. 90m, 8h, 3d, 1d12h")
+    @argument("--workspace", metavar="ID",
+              help='list this workspace (default: the server\'s default, workspace "0")')
+    @argument("--all-workspaces", dest="all_workspaces", action="store_true",
+              help="list every workspace of the project")
     @argument(
         "--label",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="only pools with this label (repeatable; all must match)",
+        help="only pools with this system label, e.g. os.modelarts/name=x (repeatable)",
     )
     @argument("--status", choices=["created", "failed", "creating"], help="server-side filter")
     @argument("--phase", help="only pools in this phase, e.g. Running")

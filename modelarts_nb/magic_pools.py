@@ -7,12 +7,10 @@ and sends nothing.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import shlex
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -21,12 +19,14 @@ from . import rules
 from .client import PoolsClient
 from .engine import Deletion, Target
 from .errors import ModelArtsError
+from .fanout import fan_out
 from .impact import read_impact
 from .models import Pool
+from .selection import Filters, Listing, list_selected, parse_age, parse_tag
 from .steps import Step
 from .tables import pools_table
 
-__all__ = ["BulkFailed", "run_pools", "select_pools"]
+__all__ = ["BulkFailed", "filters_from", "run_pools"]
 
 _LABEL = re.compile(r"[A-Za-z0-9._/-]+=[A-Za-z0-9._-]*")
 
@@ -35,78 +35,82 @@ class BulkFailed(ModelArtsError):
     """Some pools of an unattended bulk deletion failed (the others went on)."""
 
 
-def select_pools(pools: list[Pool], *, phase: str | None, name: str | None) -> list[Pool]:
-    """Client-side filters: exact phase, and a glob on the display name or the id."""
-    return [
-        pool
-        for pool in pools
-        if (phase is None or pool.phase == phase)
-        and (
-            name is None
-            or fnmatch.fnmatchcase(pool.display_name or "", name)
-            or fnmatch.fnmatchcase(pool.id, name)
-        )
-    ]
-
-
-def label_selector(labels: list[str]) -> str | None:
-    for label in labels:
+def filters_from(args: Any) -> Filters:
+    """The line's selectors, validated before any request (UsageError with the reason)."""
+    for label in args.label:
         if not _LABEL.fullmatch(label):
-            raise UsageError(f"--label {label!r}: expected KEY=VALUE, e.g. course=ml101")
-    return ",".join(labels) or None
-
-
-def narrows(pattern: str | None) -> bool:
-    """Whether a --name glob can leave a pool out: it must hold a literal character beyond
-    wildcards and character classes (``*``, ``?*``, ``[a-z]*`` match every pool id)."""
-    return bool(pattern and re.sub(r"\[[^\]]*\]|[*?]", "", pattern))
+            raise UsageError(f"--label {label!r}: expected KEY=VALUE of a system label, e.g. "
+                             "os.modelarts/name=train-gpu; to group pools use --tag")
+    if args.workspace and args.all_workspaces:
+        raise UsageError("--workspace and --all-workspaces exclude each other")
+    try:
+        return Filters(
+            tags=tuple(parse_tag(tag) for tag in args.tag),
+            keep=tuple(parse_tag(tag, "--keep-tag") for tag in args.keep_tag),
+            older_than=parse_age(args.older_than) if args.older_than is not None else None,
+            phase=args.phase, name=args.name, label_selector=",".join(args.label) or None,
+            status=args.status, workspace=args.workspace, all_workspaces=args.all_workspaces,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
-    if args.delete and not (args.label or args.status or args.phase or narrows(args.name)):
+    filters = filters_from(args)
+    if args.delete and not filters.narrows():
         raise UsageError(
-            "--delete needs at least one filter that leaves pools out (--label, --phase, "
-            "--status, or a --name pattern with a literal part, not just * ? or [..]): "
-            "a bulk deletion must never mean every pool in the project"
+            "--delete needs at least one filter that leaves pools out (--tag, --older-than, "
+            "--phase, --status, --label, or a --name pattern with a literal part, not just "
+            "* ? or [..]; a workspace is a scope, not a filter): a bulk deletion must never "
+            "mean every pool in the project"
         )
-    selector = label_selector(args.label)
     client = PoolsClient.from_env(
         project_id=args.project_id, region=args.region, endpoint=args.endpoint
     )
-
-    def lister() -> list[Pool]:
-        listed = client.list_pools(label_selector=selector, status=args.status)
-        return select_pools(listed, phase=args.phase, name=args.name)
-
     try:
-        pools = lister()
+        listing = list_selected(client, filters)
     finally:
         client.close()
+    for note in listing.notes:
+        print(note)
     if args.delete and args.yes:
-        _unattended(client, pools, args)
+        _unattended(client, listing, args)
         return None
     if args.no_widgets or terminal:
-        _show_table(pools)
+        table = pools_table(listing.pools)
         if args.delete:
-            _dry_run(client, pools, args)
-        return None
+            _show_table(table)
+            _dry_run(client, listing, args)
+            return None
+        _say_kept(listing)
+        return table if len(table) else print("(no pools match)")
     from .pools_panel import PoolsPanel
 
-    return PoolsPanel(
-        client, lister, concurrency=args.concurrency, timeout=args.timeout, interval=args.interval
-    )
+    first = [listing]  # the panel shows this listing; Refresh lists anew
+
+    def lister() -> list[Pool]:
+        return (first.pop() if first else list_selected(client, filters)).pools
+
+    return PoolsPanel(client, lister, concurrency=args.concurrency, timeout=args.timeout,
+                      interval=args.interval, held=filters.kept)
 
 
-def _show_table(pools: list[Pool]) -> None:
+def _say_kept(listing: Listing) -> None:
+    for pool in listing.pools:
+        if pool.id in listing.kept:
+            print(f"kept {pool.label}: {listing.kept[pool.id]}")
+
+
+def _show_table(table: Any) -> None:
     from IPython.display import display
 
-    table = pools_table(pools)
     text = table.to_string(index=False) if len(table) else "(no pools match)"
     display({"text/plain": text, "text/html": table.to_html(index=False, border=0)}, raw=True)
 
 
-def _dry_run(client: PoolsClient, pools: list[Pool], args: Any) -> None:
-    checked, held = _checked(client, pools, args)
+def _dry_run(client: PoolsClient, listing: Listing, args: Any) -> None:
+    pools = listing.deletable()
+    checked, held = _checked(client, listing, args)
     deletable = [p for p in checked if rules.exclusion(p) is None]
     print(f"Nothing was deleted. --delete would delete {len(deletable)} pool(s):")
     for pool in deletable:
@@ -121,15 +125,18 @@ def _dry_run(client: PoolsClient, pools: list[Pool], args: Any) -> None:
         else ""))
 
 
-def _checked(client: PoolsClient, pools: list[Pool], args: Any) -> tuple[list[Pool], list[str]]:
+def _checked(client: PoolsClient, listing: Listing, args: Any) -> tuple[list[Pool], list[str]]:
     """The deletable pools after reading what each carries (``concurrency`` pools at once):
-    pools with yearly/monthly nodes are left out, and so are pools with running or waiting
-    work or sub-pools unless ``--force``; with one line each saying why."""
+    pools a keep-tag protects never go; pools with yearly/monthly nodes are left out, and so
+    are pools with running or waiting work or sub-pools unless ``--force``; with one line each
+    saying why."""
+    pools = listing.deletable()
     candidates = [p for p in pools if rules.exclusion(p) is None]
-    with ThreadPoolExecutor(args.concurrency, thread_name_prefix="modelarts-nb-check") as ex:
-        impacts = list(ex.map(lambda pool: read_impact(client, pool), candidates))
+    impacts = fan_out(client, lambda pool: read_impact(client, pool), candidates,
+                      workers=args.concurrency, name="modelarts-nb-check")
     # prepaid, frozen, unknown: kept, for the engine refuses them with the reason
-    keep, held = [p for p in pools if rules.exclusion(p) is not None], []
+    keep = [p for p in pools if rules.exclusion(p) is not None]
+    held = [f"kept {p.label}: {listing.kept[p.id]}" for p in listing.pools if p.id in listing.kept]
     for pool, impact in zip(candidates, impacts):
         prepaid = rules.node_refusal(pool, [n.name for n in impact.prepaid_nodes(pool)])
         if prepaid:
@@ -143,22 +150,25 @@ def _checked(client: PoolsClient, pools: list[Pool], args: Any) -> tuple[list[Po
 
 
 def same_line(args: Any) -> str:
+    """The ``%pools`` line that selects the same pools, to copy with ``--delete --yes``."""
     parts = ["%pools"]
-    for label in args.label:
-        parts += ["--label", shlex.quote(label)]
-    for flag in ("status", "phase", "name", "project_id", "region", "endpoint"):
+    for flag in ("label", "tag", "keep_tag"):
+        for value in getattr(args, flag):
+            parts += [f"--{flag.replace('_', '-')}", shlex.quote(value)]
+    for flag in ("status", "phase", "name", "older_than", "workspace", "project_id", "region",
+                 "endpoint"):
         value = getattr(args, flag)
         if value:
             parts += [f"--{flag.replace('_', '-')}", shlex.quote(value)]
-    if args.force:
-        parts.append("--force")
+    parts += [f"--{flag}" for flag in ("all-workspaces", "force")
+              if getattr(args, flag.replace("-", "_"))]
     return " ".join(parts)
 
 
-def _unattended(client: PoolsClient, pools: list[Pool], args: Any) -> None:
-    pools, held = _checked(client, pools, args)
+def _unattended(client: PoolsClient, listing: Listing, args: Any) -> None:
+    pools, held = _checked(client, listing, args)
     for line in held:
-        print(line.replace("excluded", "EXCLUDED:", 1).replace("left out", "LEFT OUT:", 1))
+        print(_loud(line))
     run = Deletion(
         client,
         [Target(p.id, p) for p in pools],
@@ -194,6 +204,14 @@ def _unattended(client: PoolsClient, pools: list[Pool], args: Any) -> None:
             f"{len(failed)} of {len(run.targets)} pools failed (the others went on): "
             + "; ".join(f"{t.label}: {t.message}" for t in failed[:3])
         )
+
+
+def _loud(line: str) -> str:
+    """``kept …`` → ``KEPT: …``: what an unattended run did not delete stands out."""
+    for word in ("kept", "excluded", "left out"):
+        if line.startswith(word + " "):
+            return f"{word.upper()}:{line[len(word):]}"
+    return line
 
 
 def _line(target: Target) -> str:

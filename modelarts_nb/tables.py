@@ -61,14 +61,20 @@ def status_resources_table(pool: Pool) -> pd.DataFrame:
     return _frame(rows, STATUS_COLUMNS)
 
 
-POOLS_COLUMNS = ["id", "display name", "phase", "type", "flavors", "billing", "created", "age"]
+POOLS_COLUMNS = [
+    "id", "display name", "phase", "type", "flavors", "billing", "workspace", "created", "age",
+]
 
 
 def pools_table(pools: list[Pool], now: datetime | None = None) -> pd.DataFrame:
-    """One row per pool, for the ``%pools`` browser: who, what state, what it holds, how old."""
+    """One row per pool, for the ``%pools`` browser: who, what state, what it holds, how old,
+    then one column per TMS tag key (``tag:<key>`` if a key is also a column name above);
+    a pool without the tag, or whose tags are unknown, has None there."""
     import pandas as pd
 
     now = now or datetime.now(timezone.utc)
+    keys = sorted({key for pool in pools for key in (pool.tags or {})})
+    named = {key: f"tag:{key}" if key in POOLS_COLUMNS else key for key in keys}
     rows = [
         {
             "id": pool.id,
@@ -77,12 +83,14 @@ def pools_table(pools: list[Pool], now: datetime | None = None) -> pd.DataFrame:
             "type": pool.type or "",
             "flavors": ", ".join(f"{line.flavor}×{line.count}" for line in pool.spec_resources),
             "billing": pool.billing_label,
+            "workspace": pool.workspace_id,
             "created": pool.created.strftime("%Y-%m-%d %H:%M") if pool.created else "",
             "age": age_text(now, pool.created),
+            **{named[key]: "|".join(values) for key, values in (pool.tags or {}).items()},
         }
         for pool in pools
     ]
-    return pd.DataFrame(rows, columns=POOLS_COLUMNS)
+    return pd.DataFrame(rows, columns=POOLS_COLUMNS + [named[key] for key in keys])
 
 
 def age_text(now: datetime, then: datetime | None) -> str:

@@ -9,7 +9,11 @@ import copy
 
 import pytest
 
-from modelarts_nb.magic_pools import narrows
+from modelarts_nb.selection import Filters
+
+
+def narrows(pattern: str) -> bool:
+    return Filters(name=pattern).narrows()
 
 
 def run(shell, capsys, line):

@@ -1,0 +1,202 @@
+"""Selecting pools the way real pools can be selected: TMS tags, workspaces, age, a keep-list.
+
+The parsing tests are pure; the rest go over real HTTP to the sandbox, from the ``%pools`` line
+a teacher types, and assert what was listed, kept, deleted and sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+from conftest import make_client
+
+from modelarts_nb.models import Pool
+from modelarts_nb.selection import Filters, list_selected, parse_age, parse_tag
+from modelarts_nb.tables import pools_table
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+
+
+def run(shell, capsys, line):
+    result = shell.run_cell(line)
+    out = capsys.readouterr()
+    return result, out.out + out.err
+
+
+def tagged(tags, *, shape="value", created="2026-11-30T12:00:00Z", name="p"):
+    items = [{"key": k, "value": v} if shape == "value" else {"key": k, "values": [v]}
+             for k, v in tags.items()]
+    return Pool.from_api({"metadata": {
+        "name": name, "creationTimestamp": created,
+        "annotations": {"os.modelarts/tms.tags": json.dumps(items)}}})
+
+
+# -- parsing --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("course=ml101", ("course", "ml101")), ("course", ("course", None)),
+    ("course=", ("course", "")), ("a=b=c", ("a", "b=c")), ("team name=Ops Team", ("team name",
+                                                                                  "Ops Team")),
+])
+def test_tags_parse_as_tms_allows_them(text, expected):
+    assert parse_tag(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "=x", "_sys_owner=me", "k" * 129 + "=v", "a\nb=c",
+                                  "course=" + "v" * 256, "course=ml\x00101"])
+def test_bad_tags_are_refused_with_the_reason(text):
+    with pytest.raises(ValueError, match="--tag|tag value"):
+        parse_tag(text)
+
+
+@pytest.mark.parametrize("text, seconds", [("90m", 5400), ("8h", 28800), ("3d", 259200),
+                                           ("1d12h", 129600), ("2w", 1209600), ("45s", 45)])
+def test_ages(text, seconds):
+    assert parse_age(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "3", "h", "-3d", "3.5d", "nan", "inf", "3 days", "1e9d",
+                                  "9999999d"])
+def test_bad_ages_are_refused(text):
+    with pytest.raises(ValueError, match="90m, 8h, 3d"):
+        parse_age(text)
+
+
+# -- matching -------------------------------------------------------------------------------------
+
+
+def test_both_tag_shapes_match_and_all_tags_must_hold():
+    for shape in ("value", "values"):
+        pool = tagged({"course": "ml101", "student": "s01"}, shape=shape)
+        assert Filters(tags=(("course", "ml101"),)).matches(pool, NOW)
+        assert Filters(tags=(("course", "ml101"), ("student", "s01"))).matches(pool, NOW)
+        assert not Filters(tags=(("course", "ml101"), ("student", "s02"))).matches(pool, NOW)
+        assert Filters(tags=(("student", None),)).matches(pool, NOW)
+        assert not Filters(tags=(("Course", "ml101"),)).matches(pool, NOW)
+
+
+def test_unknown_tags_never_match_and_are_kept():
+    pool = Pool.from_api({"metadata": {"name": "p", "creationTimestamp": "2026-01-01T00:00:00Z"}})
+    assert pool.tags is None
+    assert not Filters(tags=(("course", None),)).matches(pool, NOW)
+    assert Filters(keep=(("keep", None),)).kept(pool) == "kept: its tags could not be read " \
+        "(--keep-tag)"
+
+
+def test_age_is_from_creation_and_an_undated_pool_is_never_old():
+    pool = tagged({}, created="2026-11-30T12:00:00Z")
+    assert Filters(older_than=timedelta(hours=23)).matches(pool, NOW)
+    assert not Filters(older_than=timedelta(hours=25)).matches(pool, NOW)
+    undated = tagged({}, created="")
+    assert not Filters(older_than=timedelta(0)).matches(undated, NOW)
+
+
+@pytest.mark.parametrize("filters, narrows", [
+    (Filters(), False), (Filters(name="*"), False), (Filters(older_than=timedelta(0)), False),
+    (Filters(workspace="0"), False), (Filters(all_workspaces=True), False),
+    (Filters(tags=(("course", "ml101"),)), True), (Filters(older_than=timedelta(minutes=1)), True),
+    (Filters(keep=(("keep", None),)), False), (Filters(label_selector="os.modelarts/name=x"), True),
+])
+def test_what_counts_as_a_filter(filters, narrows):
+    assert filters.narrows() is narrows
+
+
+def test_the_table_has_a_column_per_tag_key():
+    pools = [tagged({"course": "ml101", "student": "s01"}, name="a"),
+             tagged({"team": "cv", "age": "x"}, name="b"),
+             Pool.from_api({"metadata": {"name": "c"}})]
+    table = pools_table(pools, now=NOW)
+    assert list(table.columns[-4:]) == ["tag:age", "course", "student", "team"]
+    assert table.set_index("id").loc["a", "course"] == "ml101"
+    assert pd.isna(table.set_index("id").loc["c", "course"])  # unknown: not an empty string
+    assert list(table["workspace"]) == ["0", "0", "0"]
+
+
+# -- over HTTP ------------------------------------------------------------------------------------
+
+
+def add_tagged(sb, source_id, display, tags, *, created=None, annotate=True):
+    body = copy.deepcopy(sb.pool_json(source_id))
+    meta = body["metadata"]
+    meta["name"] = f"{display}-{'a' * 32}"
+    meta["labels"] = {k: v for k, v in meta["labels"].items() if "/" in k}  # system labels only
+    meta["labels"]["os.modelarts/name"] = display
+    meta["annotations"].pop("os.modelarts/tms.tags", None)
+    if annotate:
+        meta["annotations"]["os.modelarts/tms.tags"] = json.dumps(
+            [{"key": k, "value": v} for k, v in tags.items()])
+    if created:
+        meta["creationTimestamp"] = created
+    return sb.add_pool(body)
+
+
+def test_tag_and_keep_tag_select_from_the_annotation(shell, capsys, env_sandbox):
+    sb = env_sandbox
+    source = sb.display_names()["team-shared"][0]
+    ids = {name: add_tagged(sb, source, name, tags) for name, tags in {
+        "lab-a": {"course": "cv200"}, "lab-b": {"course": "cv200", "keep": "yes"},
+        "lab-c": {"course": "nlp"}}.items()}
+    sb.clear_requests()
+    result, out = run(shell, capsys, "%pools --tag course=cv200 --keep-tag keep --delete "
+                                     "--no-widgets")
+    assert result.success
+    assert f"lab-a ({ids['lab-a']})" in out and "lab-c" not in out
+    assert f"kept lab-b ({ids['lab-b']}): kept by --keep-tag keep" in out
+    assert "--delete would delete 1 pool(s)" in out
+    assert "%pools --tag course=cv200 --keep-tag keep --delete --yes" in out
+    assert sb.count(method="DELETE") == 0
+    result, out = run(shell, capsys, "%pools --tag course=cv200 --keep-tag keep --delete --yes "
+                                     "--interval 0.05")
+    assert result.success and "KEPT: lab-b" in out and "1 deleted" in out
+    assert [r.pool for r in sb.requests if r.method == "DELETE"] == [ids["lab-a"]]
+
+
+def test_older_than_selects_by_creation_time(shell, capsys, env_sandbox):
+    sb = env_sandbox
+    source = sb.display_names()["team-shared"][0]
+    now = datetime.now(timezone.utc)
+    old = add_tagged(sb, source, "old-lab", {"course": "x"},
+                     created=(now - timedelta(hours=9)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    add_tagged(sb, source, "new-lab", {"course": "x"},
+               created=(now - timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    shell.run_cell("r = %pools --tag course=x --older-than 8h --no-widgets")
+    capsys.readouterr()
+    frame = shell.user_ns["r"]
+    assert isinstance(frame, pd.DataFrame) and list(frame["id"]) == [old]
+    assert list(frame["course"]) == ["x"]
+
+
+def test_no_widgets_returns_a_dataframe_with_tag_columns(shell, capsys, env_sandbox):
+    shell.run_cell("r = %pools --no-widgets")
+    capsys.readouterr()
+    frame = shell.user_ns["r"]
+    listed = make_client(env_sandbox).list_pools()
+    assert isinstance(frame, pd.DataFrame) and sorted(frame["id"]) == sorted(p.id for p in listed)
+    assert {"id", "display name", "phase", "billing", "workspace", "age"} <= set(frame.columns)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("%pools --tag _sys_x=1", "does not start with _sys_"),
+    ("%pools --older-than 3days", "90m, 8h, 3d"),
+    ("%pools --workspace 0 --all-workspaces", "exclude each other"),
+    ("%pools --label course", "system label"),
+    ("%pools --workspace '../x' ", "invalid workspace id"),
+    ("%pools --older-than 0m --delete --yes", "leaves pools out"),
+    ("%pools --all-workspaces --delete --yes", "leaves pools out"),
+])
+def test_bad_selectors_are_refused_before_any_request(shell, capsys, env_sandbox, line, message):
+    result, out = run(shell, capsys, line)
+    assert not result.success and message in out and "Traceback" not in out
+    assert env_sandbox.count() == 0
+
+
+def test_list_selected_reads_pools_once(env_sandbox):
+    client = make_client(env_sandbox)
+    env_sandbox.clear_requests()
+    listing = list_selected(client, Filters(name="pool-0*"))
+    assert len(listing.pools) == 3 and env_sandbox.count() == 1
