@@ -211,11 +211,14 @@ class PoolMagics(Magics):
     @line_magic
     @no_var_expand
     def pools(self, line: str) -> Any:
-        """List the project's pools as a table, or a panel to select and delete several.
+        """List the project's pools as a panel to select and delete several, or as a table
+        (``r = %pools --no-widgets`` gives a DataFrame with a column per tag key).
 
-        The panel deletes after you tick pools and type "delete N pools" for exactly the number
-        ticked. --delete --yes (both, plus a filter) deletes unattended and prints a summary.
-        Prepaid, frozen and already-deleting pools are always left out, with the reason.
+        Select with --tag KEY=VALUE (TMS tags), --older-than 3d, --keep-tag KEY (never
+        selected), --workspace ID or --all-workspaces. The panel deletes after you tick pools
+        and type "delete N pools" for exactly the number ticked. --delete --yes (both, plus a
+        filter) deletes unattended and prints a summary. Prepaid, frozen and already-deleting
+        pools are always left out, with the reason.
         """
         from .magic_pools import run_pools
 
