@@ -28,6 +28,7 @@ FROZEN_BITS = 8 | 16  # spec.controlMode: 8 frozen, 16 frozen by public security
 _BILLING_NAMES = {"0": "pay-per-use", "1": "yearly/monthly"}
 TAGS_ANNOTATION = "os.modelarts/tms.tags"  # the pool's TMS tags, as a JSON string (FACTS-2 §5.3)
 DEFAULT_WORKSPACE = "0"
+MAX_TAGS = 100  # a pool holds at most 20 (UNCONFIRMED); more is a server gone wrong
 
 # TMS tags: key → its values (one, as a rule; the SDK's shape allows a list).
 Tags = Mapping[str, tuple[str, ...]]
@@ -278,7 +279,9 @@ def parse_tags(value: object, where: str, notes: list[str]) -> dict[str, tuple[s
         notes.append(f"{where} is {_kind(value)}, expected a list of tags")
         return None
     tags: dict[str, tuple[str, ...]] = {}
-    for item in value:
+    if len(value) > MAX_TAGS:
+        notes.append(f"{where} holds {len(value)} tags; the first {MAX_TAGS} are kept")
+    for item in value[:MAX_TAGS]:
         key = item.get("key") if isinstance(item, Mapping) else None
         if not isinstance(key, str) or not key:
             notes.append(f"{where} holds a tag without a key")

@@ -20,6 +20,7 @@ __all__ = [
     "check_project_id",
     "check_region",
     "check_workspace_id",
+    "is_workspace_id",
     "is_loopback_host",
     "looks_like_pool_id",
 ]
@@ -57,6 +58,11 @@ def check_workspace_id(value: object) -> str:
     return _valid(value, _WORKSPACE_ID, (
         "workspace id", "expected \"0\" (the default workspace) or a workspace id of letters, "
         "digits, '-' or '_' (see %pools --all-workspaces); nothing was sent"))
+
+
+def is_workspace_id(value: str) -> bool:
+    """Whether we can send ``value`` as a ``workspaceId`` (a server may list odd ones)."""
+    return _WORKSPACE_ID.fullmatch(value) is not None
 
 
 def _valid(value: object, pattern: re.Pattern[str], what: tuple[str, str]) -> str:

@@ -20,6 +20,7 @@ from .api import PoolsApi
 from .errors import ModelArtsError
 from .fanout import fan_out
 from .models import DEFAULT_WORKSPACE, Pool, Tags
+from .names import is_workspace_id
 from .text import one_line
 
 __all__ = ["Filters", "Listing", "list_selected", "parse_age", "parse_tag"]
@@ -114,7 +115,7 @@ def list_selected(api: PoolsApi, filters: Filters, now: datetime | None = None) 
     from the API only for the pools that need them (no annotation, and a tag filter)."""
     now = now or datetime.now(timezone.utc)
     listing = Listing()
-    pools = _list(api, filters)
+    pools = _list(api, filters, listing.notes)
     undated = sum(pool.created is None for pool in pools)
     if filters.older_than is not None and undated:
         listing.notes.append(f"{undated} pool(s) left out: no creation time to compare")
@@ -131,18 +132,22 @@ def list_selected(api: PoolsApi, filters: Filters, now: datetime | None = None) 
     return listing
 
 
-def _list(api: PoolsApi, filters: Filters) -> list[Pool]:
-    """One list, or one per workspace (all at once: one round trip more), de-duplicated."""
+def _list(api: PoolsApi, filters: Filters, notes: list[str]) -> list[Pool]:
+    """One list, or one per workspace (all at once: one round trip more), de-duplicated by
+    id; a workspace whose id we could not even send is skipped, and said."""
     def one(workspace: str | None) -> list[Pool]:
         return api.list_pools(label_selector=filters.label_selector, status=filters.status,
                               workspace=workspace)
 
     if not filters.all_workspaces:
         return one(filters.workspace)
-    ids = [w.id for w in api.list_workspaces()]
-    ids = ids if DEFAULT_WORKSPACE in ids else [DEFAULT_WORKSPACE, *ids]
+    ids = list(dict.fromkeys([DEFAULT_WORKSPACE, *(w.id for w in api.list_workspaces())]))
+    odd = [wid for wid in ids if not is_workspace_id(wid)]
+    if odd:
+        notes.append(f"{len(odd)} workspace(s) not listed: the server named them with an "
+                     f"invalid id ({', '.join(one_line(repr(w), 40) for w in odd[:3])})")
     seen: dict[str, Pool] = {}
-    for listed in fan_out(api, one, ids, name="modelarts-nb-list"):
+    for listed in fan_out(api, one, [w for w in ids if w not in odd], name="modelarts-nb-list"):
         for pool in listed:
             seen.setdefault(pool.id, pool)
     return list(seen.values())
