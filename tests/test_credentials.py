@@ -24,6 +24,7 @@ import pytest
 from conftest import clear_cloud_env, make_client
 
 from modelarts_nb import PoolsClient, settings
+from modelarts_nb.auth import AkSkAuth
 from modelarts_nb.engine import delete_once
 from modelarts_nb.errors import AuthenticationError, ConfigError, PermissionDenied
 from modelarts_nb.sandbox import Fault, start
@@ -142,21 +143,34 @@ def test_official_sdk_signs_with_temporary_credentials(sandbox):
 
 
 def test_admin_endpoint_hands_out_iam_shaped_session_credentials(sandbox):
+    """Only to the sandbox's owner: on a shared machine a neighbour's unsigned GET must not
+    receive keys that can delete this sandbox's pools."""
+    admin = sandbox.admin()
     base = sandbox.endpoint + "/_sandbox/session-credentials"
-    with httpx.Client(trust_env=False) as http:
-        assert http.get(base).status_code == 404  # nothing issued yet
-        issued = http.post(base, json={"lifetime": 60}).json()
-        assert http.get(base).json() == issued
-        for lifetime in ("nan", "900", True, None, [900], 1e-300, 0, -5, 1e12):
-            assert http.post(base, json={"lifetime": lifetime}).status_code == 400, lifetime
-        for body in (b"[" * 100_000, b"\xff", b"[]", b'{"lifetime": NaN}'):
-            assert http.post(base, content=body).status_code == 400, body[:10]
-        assert http.post(base + "/../faults", content=b"[" * 100_000).status_code in (400, 404)
+    with httpx.Client(trust_env=False) as anonymous:
+        assert anonymous.post(base, json={"lifetime": 60}).status_code == 401
+        assert sandbox.session_credentials() is None  # the refused POST issued nothing
+    assert admin.response("GET", "session-credentials").status_code == 404  # nothing issued yet
+    issued = admin.session_credentials(lifetime=60)
+    assert admin.session_credentials() == issued
+    with httpx.Client(trust_env=False) as anonymous:
+        refused = anonymous.get(base)
+    assert refused.status_code == 401 and issued["credential"]["secret"] not in refused.text
+    for lifetime in ("nan", "900", True, None, [900], 1e-300, 0, -5, 1e12):
+        assert admin.response("POST", "session-credentials", {"lifetime": lifetime}
+                              ).status_code == 400, lifetime
+    for body in (b"[" * 100_000, b"\xff", b"[]", b'{"lifetime": NaN}'):
+        request = httpx.Request("POST", base, content=body)
+        AkSkAuth(sandbox.ak, sandbox.sk).sign(request)
+        with httpx.Client(trust_env=False) as raw:
+            assert raw.send(request).status_code == 400, body[:10]
+    assert admin.response("POST", "session-credentials/../faults",
+                          [[[]]]).status_code in (400, 404)
     assert set(issued["credential"]) == {"access", "secret", "securitytoken", "expires_at"}
     assert issued["credential"]["expires_at"].endswith("Z")
     assert issued["project_id"] == sandbox.project_id
     current = sandbox.session_credentials()
-    shown = repr(current) + repr(sandbox.gate) + repr(sandbox)
+    shown = repr(current) + repr(sandbox.gate) + repr(sandbox) + repr(admin)
     for secret in (sandbox.ak, sandbox.sk, sandbox.token, current.access, current.secret,
                    current.security_token):
         assert secret not in shown

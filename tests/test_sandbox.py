@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from modelarts_nb.sandbox import (
     DEFAULT_PROJECT_ID,
     DEFAULT_SK,
     DEFAULT_TOKEN,
+    AdminClient,
+    AdminError,
     Fault,
     RequestRecord,
     Sandbox,
@@ -123,7 +126,8 @@ def test_default_credentials_are_realistically_shaped() -> None:
 
 
 def test_seeded_pools_cover_every_situation(sb: Sandbox) -> None:
-    shown = sb.display_names()
+    shown = {name: ids for name, ids in sb.display_names().items()
+             if not name.startswith("research-")}  # another workspace: tests/test_sandbox_tags
     expected = {
         "train-gpu",
         "infer-cpu",
@@ -139,7 +143,8 @@ def test_seeded_pools_cover_every_situation(sb: Sandbox) -> None:
     }
     assert set(shown) == expected
     assert len(shown["team-shared"]) == 2 and len(set(shown["team-shared"])) == 2
-    for pool_id in sb.pool_ids():
+    assert set(sb.pool_ids()) == {i for ids in shown.values() for i in ids}  # workspace "0"
+    for pool_id in sb.pool_ids(workspace=None):
         assert ID_RE.fullmatch(pool_id)
         body = sb.pool_json(pool_id)
         assert body is not None
@@ -171,9 +176,13 @@ def test_seeded_pools_cover_every_situation(sb: Sandbox) -> None:
 
 def test_seeding_is_deterministic_per_seed() -> None:
     with start(seed=7) as one, start(seed=7) as two, start(seed=8) as other:
-        assert one.pool_ids() == two.pool_ids()
-        assert one.pool_json(one.pool_ids()[0]) == two.pool_json(two.pool_ids()[0])
-        assert set(one.pool_ids()).isdisjoint(other.pool_ids())
+        assert one.pool_ids(None) == two.pool_ids(None)
+        for pool_id in one.pool_ids(None):  # byte-identical, tags and workspaces included
+            if not pool_id.startswith("leaving-pool"):  # its deletion clock starts at start()
+                assert json.dumps(one.pool_json(pool_id)) == json.dumps(two.pool_json(pool_id))
+            assert one.pool_tags(pool_id) == two.pool_tags(pool_id)
+        assert one.workspaces() == two.workspaces() != other.workspaces()
+        assert set(one.pool_ids(None)).isdisjoint(other.pool_ids(None))
 
 
 # -- endpoints -----------------------------------------------------------------------------------
@@ -519,39 +528,166 @@ def test_records_never_hold_secrets(http: Http) -> None:
         http(sandbox).get(pools_url(sandbox))
         http(sandbox, sk=WRONG_SK).get(pools_url(sandbox))
         http(sandbox, token=sandbox.token).get(pools_url(sandbox))
+        temporary = sandbox.issue_session_credentials(lifetime=900)
+        http(sandbox, ak=temporary.access, sk=temporary.secret,
+             security_token=temporary.security_token).get(pools_url(sandbox))
         records = sandbox.requests
-        admin = httpx.get(f"{sandbox.endpoint}/_sandbox/requests", trust_env=False).text
-    assert all(isinstance(r, RequestRecord) for r in records) and len(records) == 3
+        answer = sandbox.admin().response("GET", "requests")
+    assert answer.status_code == 200 and len(answer.json()) == 4
+    assert all(isinstance(r, RequestRecord) for r in records) and len(records) == 4
     assert records[0].headers["authorization"] == "***"
     assert records[2].headers["x-auth-token"] == "***"
-    for text in (repr(records), admin):
-        for secret in (sandbox.sk, WRONG_SK, sandbox.token, secret_token, "Signature="):
+    assert records[3].headers["x-security-token"] == "***"
+    for text in (repr(records), answer.text):
+        for secret in (sandbox.sk, WRONG_SK, sandbox.token, secret_token, "Signature=",
+                       temporary.secret, temporary.security_token):
             assert secret not in text
 
 
 def test_admin_endpoints(sb: Sandbox, http: Http) -> None:
-    admin = httpx.Client(base_url=f"{sb.endpoint}/_sandbox", trust_env=False, timeout=5)
-    with admin:
-        pool_id = pid(sb, "pool-01")
-        assert http(sb).delete(pool_url(sb, pool_id)).status_code == 200
-        fault = {"method": "GET", "status": 503, "retry_after": 1, "body": "not json"}
-        assert admin.post("/faults", json=fault).status_code == 200
-        assert admin.post("/faults", json={"colour": "red"}).status_code == 400
-        answer = http(sb).get(pools_url(sb))
-        assert (answer.status_code, answer.text) == (503, "not json")
-        listed = admin.get("/requests").json()
-        assert [(r["method"], r["status"], r["fault"]) for r in listed] == [
-            ("DELETE", 200, None),
-            ("GET", 503, "status:503"),
-        ]
-        admin.post("/faults", json={"status": 500})
-        assert admin.delete("/faults").status_code == 200
-        assert http(sb).get(pools_url(sb)).status_code == 200
-        assert admin.post("/reset").status_code == 200
-        assert admin.get("/requests").json() == []
-        assert (sb.pool_json(pool_id) or {})["status"]["phase"] == "Running"
-        assert admin.get("/nothing").status_code == 404
+    admin = sb.admin()
+    pool_id = pid(sb, "pool-01")
+    assert http(sb).delete(pool_url(sb, pool_id)).status_code == 200
+    fault = {"method": "GET", "status": 503, "retry_after": 1, "body": "not json"}
+    assert admin.response("POST", "faults", fault).status_code == 200
+    assert admin.response("POST", "faults", {"colour": "red"}).status_code == 400
+    answer = http(sb).get(pools_url(sb))
+    assert (answer.status_code, answer.text) == (503, "not json")
+    listed = admin.requests()
+    assert [(r["method"], r["status"], r["fault"]) for r in listed] == [
+        ("DELETE", 200, None),
+        ("GET", 503, "status:503"),
+    ]
+    admin.inject(Fault(status=500, body=b"boom"))
+    assert [(f.status, f.body) for f in sb.pending_faults()] == [(500, b"boom")]
+    admin.clear_faults()
+    assert sb.pending_faults() == [] and http(sb).get(pools_url(sb)).status_code == 200
+    admin.reset()
+    assert admin.requests() == []
+    assert (sb.pool_json(pool_id) or {})["status"]["phase"] == "Running"
+    assert admin.response("GET", "nothing").status_code == 404
     assert sb.count() == 0  # admin calls are never recorded
+
+
+def _admin_request(sb: Sandbox, method: str, name: str, body: bytes = b"",
+                   auth: httpx.Auth | None = None, **headers: str) -> httpx.Request:
+    request = httpx.Request(method, f"{sb.endpoint}/_sandbox/{name}", content=body,
+                            headers={"Content-Type": "application/json", **headers})
+    if isinstance(auth, AkSkAuth):
+        auth.sign(request)
+    return request
+
+
+def test_admin_refuses_anything_but_the_owners_signature(sb: Sandbox) -> None:
+    """Each refusal is 401/403 with one line saying why, and nothing happens: no fault is
+    queued, no reset undoes the deletion, no request log or session credential is handed out."""
+    pool_id = pid(sb, "pool-01")
+    sb.set_phase(pool_id, "Deleting")  # a reset would make it Running again
+    temporary = sb.issue_session_credentials(lifetime=900)
+    owner = AkSkAuth(sb.ak, sb.sk)
+    fault = json.dumps({"status": 503}).encode()
+    stale = AkSkAuth(sb.ak, sb.sk, clock=lambda: datetime.now(timezone.utc) - timedelta(minutes=20))
+    with start(unique_keys=True) as neighbour:
+        other = AkSkAuth(neighbour.ak, neighbour.sk)  # a neighbour's own, valid, keys
+    signed_for_requests = _admin_request(sb, "GET", "requests", auth=owner)
+    signed_for_fault = _admin_request(sb, "POST", "faults", fault, auth=owner)
+    cases = {
+        "unsigned": (401, "not signed", _admin_request(sb, "POST", "reset")),
+        "IAM token": (401, "IAM token", _admin_request(sb, "POST", "reset",
+                                                        **{"X-Auth-Token": sb.token})),
+        "wrong SK": (401, "signature does not match",
+                     _admin_request(sb, "POST", "reset", auth=AkSkAuth(sb.ak, WRONG_SK))),
+        "neighbour": (401, "signature does not match",
+                      _admin_request(sb, "POST", "reset", auth=other)),
+        "temporary": (403, "temporary (session) credentials",
+                      _admin_request(sb, "POST", "reset", auth=AkSkAuth(
+                          temporary.access, temporary.secret,
+                          security_token=temporary.security_token))),
+        "stale date": (401, "15 minutes", _admin_request(sb, "POST", "reset", auth=stale)),
+        "garbage": (401, "signature does not match",
+                    _admin_request(sb, "POST", "reset", Authorization="SDK-HMAC-SHA256 x")),
+        # a signature seen for one call does not authorise another
+        "replayed on reset": (401, "signature does not match", httpx.Request(
+            "POST", f"{sb.endpoint}/_sandbox/reset", headers=signed_for_requests.headers)),
+        "body swapped": (401, "signature does not match", httpx.Request(
+            "POST", f"{sb.endpoint}/_sandbox/faults", headers=signed_for_fault.headers,
+            content=fault.replace(b"503", b"500"))),  # same length, other fault
+        "session credentials": (401, "not signed",
+                                _admin_request(sb, "GET", "session-credentials")),
+        "request log": (401, "not signed", _admin_request(sb, "GET", "requests")),
+    }
+    with httpx.Client(trust_env=False, timeout=5) as raw:
+        for what, (status, reason, request) in cases.items():
+            answer = raw.send(request)
+            assert answer.status_code == status, what
+            message = answer.json()["error"]
+            assert reason in message and "\n" not in message and len(message) < 200, what
+            assert message.startswith("admin request refused"), what
+            for secret in (sb.sk, sb.token, temporary.secret, temporary.security_token):
+                assert secret not in answer.text, what
+    assert sb.pending_faults() == []
+    assert (sb.pool_json(pool_id) or {})["status"]["phase"] == "Deleting"
+    assert sb.session_credentials() == temporary
+    # eleven refusals lock nothing: the API and the admin endpoints still take the owner's keys
+    with httpx.Client(auth=AkSkAuth(sb.ak, sb.sk), trust_env=False) as api:
+        assert api.get(pools_url(sb)).status_code == 200
+    assert raw_send(_admin_request(sb, "POST", "reset", auth=owner)).status_code == 200
+    assert (sb.pool_json(pool_id) or {})["status"]["phase"] == "Running"
+
+
+def raw_send(request: httpx.Request) -> httpx.Response:
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        return client.send(request)
+
+
+def test_admin_with_a_security_token_needs_it(http: Http) -> None:
+    with start(security_token="SANDBOX-FAKE-SECURITY-TOKEN-0003") as sandbox:
+        assert sandbox.admin().response("POST", "reset").status_code == 200
+        without = raw_send(_admin_request(sandbox, "POST", "reset",
+                                          auth=AkSkAuth(sandbox.ak, sandbox.sk)))
+        assert without.status_code == 401 and "security token" in without.json()["error"]
+
+
+def test_a_locked_out_or_skewed_owner_can_still_reset(sb: Sandbox, http: Http) -> None:
+    for _ in range(6):
+        http(sb, sk=WRONG_SK).get(pools_url(sb))
+    assert "locked" in http(sb).get(pools_url(sb)).json()["error_msg"]
+    sb.clock_offset = 20 * 60  # the sandbox clock is skewed; admin dates use real time
+    sb.admin().reset()  # forgets the lockout, as sb.reset() does
+    sb.clock_offset = 0
+    assert http(sb).get(pools_url(sb)).status_code == 200
+
+
+def test_admin_client_refusals_and_reprs(sb: Sandbox) -> None:
+    wrong = AdminClient(sb.endpoint, sb.ak, WRONG_SK)
+    with pytest.raises(AdminError) as caught:
+        wrong.reset()
+    assert caught.value.status == 401 and "signature does not match" in str(caught.value)
+    for text in (repr(sb.admin()), repr(wrong), str(caught.value)):
+        assert sb.sk not in text and WRONG_SK not in text and sb.ak not in text
+    for endpoint in ("http://10.0.0.1:80", "https://127.0.0.1:1", "http://127.0.0.1.evil.example",
+                     "http://169.254.169.254", "file:///etc/passwd"):
+        with pytest.raises(ValueError):  # the keys are never signed towards another host
+            AdminClient(endpoint, sb.ak, sb.sk)
+    with pytest.raises(ValueError, match="MODELARTS_ENDPOINT"):
+        AdminClient.from_env({})
+    assert AdminClient.from_env(sb.env()).requests() == []
+    gone = sb.admin(timeout=1)
+    sb.stop()
+    with pytest.raises(AdminError) as unanswered:
+        gone.reset()
+    assert unanswered.value.status is None and "no answer" in str(unanswered.value)
+
+
+def test_unique_keys_are_the_sandboxs_own() -> None:
+    with start(unique_keys=True) as one, start(unique_keys=True) as two:
+        keys = {(one.ak, one.sk, one.token), (two.ak, two.sk, two.token)}
+        assert len(keys) == 2 and DEFAULT_SK not in {one.sk, two.sk}
+        assert re.fullmatch(r"[A-Z0-9]{20}", one.ak) and re.fullmatch(r"[A-Za-z0-9]{40}", one.sk)
+        assert one.admin().requests() == []
+        with pytest.raises(AdminError):
+            AdminClient(two.endpoint, one.ak, one.sk).reset()
+        assert one.sk not in repr(one)
 
 
 def test_every_answer_has_gateway_headers(sb: Sandbox, http: Http) -> None:
@@ -615,8 +751,76 @@ def test_env_and_export_env(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Non
         "MODELARTS_REGION": "cn-north-4",
     }
     assert all(os.environ[name] == value for name, value in env.items())
+    assert sb.sk not in repr(env) and sb.sk not in str(env) and "MODELARTS_ENDPOINT" in repr(env)
     with start(security_token="tok") as temporary:
         assert temporary.env()["HUAWEICLOUD_SDK_SECURITY_TOKEN"] == "tok"
+
+
+SANDBOX_VARS = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_PROJECT_ID",
+                "MODELARTS_ENDPOINT", "MODELARTS_REGION", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+                "MODELARTS_AUTH_TOKEN")
+
+
+@pytest.fixture
+def before(monkeypatch: pytest.MonkeyPatch) -> dict[str, str | None]:
+    """A user's environment: some of the variables set (a real token among them), some absent."""
+    for name in SANDBOX_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", "USERSOWNAK0000000001")
+    monkeypatch.setenv("MODELARTS_ENDPOINT", "https://modelarts.cn-north-4.myhuaweicloud.com")
+    monkeypatch.setenv("MODELARTS_AUTH_TOKEN", "MIIusersOwnToken")
+    return current_env()
+
+
+def current_env() -> dict[str, str | None]:
+    return {name: os.environ.get(name) for name in SANDBOX_VARS}
+
+
+def test_export_env_as_a_context_manager_restores_exactly(
+        sb: Sandbox, before: dict[str, str | None]) -> None:
+    with sb.export_env() as env:
+        assert os.environ["MODELARTS_ENDPOINT"] == sb.endpoint == env["MODELARTS_ENDPOINT"]
+        assert "MODELARTS_AUTH_TOKEN" not in os.environ  # a real token never mixes in
+    assert current_env() == before  # absent ones absent again, the token back
+    assert env.restored and env.restore() == []  # once only
+
+
+def test_restore_env_and_stop_restore(before: dict[str, str | None]) -> None:
+    with start() as sandbox:
+        sandbox.export_env()
+        sandbox.export_env()  # twice: undone together
+        assert sorted(sandbox.restore_env()) == sorted(SANDBOX_VARS)
+        assert current_env() == before and sandbox.restore_env() == []
+        sandbox.export_env()
+    assert current_env() == before  # stop() undid it: no dead port left in the environment
+
+
+def test_stop_leaves_what_the_user_changed_since(before: dict[str, str | None]) -> None:
+    with start() as sandbox:
+        sandbox.export_env()
+        os.environ["MODELARTS_ENDPOINT"] = "https://modelarts.ap-southeast-1.myhuaweicloud.cn"
+    assert os.environ["MODELARTS_ENDPOINT"] == "https://modelarts.ap-southeast-1.myhuaweicloud.cn"
+    assert {k: v for k, v in current_env().items() if k != "MODELARTS_ENDPOINT"} == {
+        k: v for k, v in before.items() if k != "MODELARTS_ENDPOINT"}
+
+
+@pytest.mark.parametrize("order", ["first-stops-first", "last-stops-first"])
+def test_two_sandboxes_stopped_in_any_order_leave_no_dead_port(
+        before: dict[str, str | None], order: str) -> None:
+    one, two = start(), start(security_token="SANDBOX-FAKE-SECURITY-TOKEN-0004")
+    try:
+        one.export_env()
+        two.export_env()
+        assert os.environ["HUAWEICLOUD_SDK_SECURITY_TOKEN"] == "SANDBOX-FAKE-SECURITY-TOKEN-0004"
+        first, second = (one, two) if order == "first-stops-first" else (two, one)
+        first.stop()
+        expected = second.endpoint if first is one else one.endpoint
+        assert os.environ["MODELARTS_ENDPOINT"] == expected  # the live one, never a dead port
+        second.stop()
+        assert current_env() == before
+    finally:
+        one.stop()
+        two.stop()
 
 
 def test_stop_is_idempotent_and_cuts_keep_alive(http: Http) -> None:
@@ -650,6 +854,7 @@ def test_cli_serves_until_sigterm() -> None:
             "--delete-seconds",
             "2",
             "--quiet",
+            "--unique-keys",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -676,6 +881,18 @@ def test_cli_serves_until_sigterm() -> None:
         with httpx.Client(auth=auth, trust_env=False, timeout=5) as client:
             url = f"{endpoint}/v2/{exports['HUAWEICLOUD_SDK_PROJECT_ID']}/pools"
             assert client.get(url).status_code == 200
+        assert exports["HUAWEICLOUD_SDK_AK"] != DEFAULT_AK  # --unique-keys
+        assert "modelarts_nb.sandbox admin" in lines.get(timeout=10)  # how to make admin calls
+        admin = [sys.executable, "-m", "modelarts_nb.sandbox", "admin"]
+        run = {"capture_output": True, "text": True, "cwd": ROOT, "timeout": 30}
+        done = subprocess.run([*admin, "requests"], env={**env, **exports}, **run)
+        assert done.returncode == 0 and len(json.loads(done.stdout)) == 1
+        wrong = {**env, **exports, "HUAWEICLOUD_SDK_SK": WRONG_SK}
+        refused = subprocess.run([*admin, "reset"], env=wrong, **run)
+        assert refused.returncode == 1 and "signature does not match" in refused.stderr
+        assert len(refused.stderr.splitlines()) == 1 and WRONG_SK not in refused.stderr
+        assert subprocess.run([*admin, "reset"], env={**env, **exports}, **run).returncode == 0
+        assert subprocess.run([*admin, "bogus"], env={**env, **exports}, **run).returncode == 2
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:

@@ -2,6 +2,10 @@
 
 It prints the endpoint and ``export`` lines; the sandbox credentials are fake, so printing
 them is harmless (and is what lets a second terminal or a notebook kernel use the sandbox).
+With those variables set, ``python -m modelarts_nb.sandbox admin reset`` (or ``requests``,
+``clear-faults``, ``fault JSON``, ``session-credentials``) makes a signed admin call: admin
+endpoints refuse anything not signed with the sandbox's own keys. ``--unique-keys`` gives the
+sandbox random keys, so that on a shared machine nobody else can sign for it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from . import admin
 from .core import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK, DEFAULT_TOKEN, Sandbox
 
 
@@ -35,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate-limit", type=float, default=None, help="requests/s before 429 APIG.0308"
     )
+    parser.add_argument(
+        "--unique-keys", action="store_true",
+        help="random AK/SK/token instead of the public defaults (for a shared machine)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     parser.add_argument(
         "--env-file", default=None, help="also write the KEY=VALUE lines here (for make demo)"
@@ -43,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["admin"]:
+        return admin.main(argv[1:])
     args = _parser().parse_args(argv)
     done = threading.Event()
 
@@ -57,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port, project_id=args.project_id, ak=args.ak, sk=args.sk,
             token=args.token, security_token=args.security_token, pools=args.pools,
             delete_seconds=args.delete_seconds, seed=args.seed, log=log,
-            latency=args.latency, rate_limit=args.rate_limit,
+            latency=args.latency, rate_limit=args.rate_limit, unique_keys=args.unique_keys,
         )
     except OSError as exc:
         print(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
@@ -70,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines = [f"{k}={shlex.quote(v)}" for k, v in sandbox.env().items()]
             with open(args.env_file, "w", encoding="utf-8") as handle:
                 handle.write("\n".join(lines) + "\n")
+        print("Admin calls (signed with these keys): python -m modelarts_nb.sandbox admin reset",
+              flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while not done.wait(0.5):
             pass

@@ -2,6 +2,12 @@
 
 Order, as on the real service: route (an unknown method/path is APIG.0101 before anything else),
 authenticate (401 APIGW.0301), check the project (403 ModelArts.0210), then run the operation.
+
+Routes: pools (v2: list, show, delete; workloads, nodes, workload statistics), the pool tag APIs
+(v1: ``pools/{pool}/tags``, ``…/tags/create``, ``…/tags/delete`` with a JSON body, and
+``pools/tags`` for every pool's keys; ``tags.py``) and ``GET /v1/{project}/workspaces``
+(``workspaces.py``). ``GET /v2/{project}/pools`` lists one workspace: ``workspaceId``, or "0"
+when it is omitted or empty.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from .. import signer
 from .carried import Carried, node_list, workload_page, workload_statistics
 from .gate import Gate
 from .state import NOT_FOUND, PoolStore
+from .tags import TagError, all_tags, apply_create, apply_delete, parse_change, pool_tags
+from .workspaces import DEFAULT_WORKSPACE, WorkspaceBook
 
 __all__ = ["Reply", "Route", "Service", "route"]
 
@@ -23,8 +31,12 @@ _LIST_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools")
 _POOL_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools/(?P<pool>[^/]+)")
 _CARRIED_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools/(?P<pool>[^/]+)/(?P<kind>workloads|nodes)")
 _STATS_RE = re.compile(r"/v2/(?P<project>[^/]+)/statistics/pools/(?P<pool>[^/]+)/workloads")
+_ALL_TAGS_RE = re.compile(r"/v1/(?P<project>[^/]+)/pools/tags")
+_TAGS_RE = re.compile(r"/v1/(?P<project>[^/]+)/pools/(?P<pool>[^/]+)/tags(?P<op>/create|/delete)?")
+_WORKSPACES_RE = re.compile(r"/v1/(?P<project>[^/]+)/workspaces")
 _ALLOWED = {"list": {"GET"}, "pool": {"GET", "DELETE"}, "workloads": {"GET"}, "nodes": {"GET"},
-            "statistics": {"GET"}}
+            "statistics": {"GET"}, "all_tags": {"GET"}, "tags": {"GET"},
+            "tags_create": {"POST"}, "tags_delete": {"DELETE"}, "workspaces": {"GET"}}
 
 NO_API = "The API does not exist or has not been published in the environment"
 PROJECT_MISMATCH = {
@@ -36,8 +48,9 @@ BAD_REQUEST = {"error_code": "ModelArts.50004000", "error_msg": "Bad request."}
 
 @dataclass(frozen=True)
 class Route:
-    """``kind`` is "list", "pool", "workloads", "nodes", "statistics" or None (not an API
-    path); ``pool`` is the decoded id."""
+    """``kind`` is "list", "pool", "workloads", "nodes", "statistics", "all_tags", "tags",
+    "tags_create", "tags_delete", "workspaces" or None (not an API path); ``pool`` is the
+    decoded id."""
 
     kind: str | None
     project: str | None = None
@@ -62,6 +75,13 @@ def route(path: str) -> Route:
         return Route(match["kind"], unquote(match["project"]), unquote(match["pool"]))
     if match := _STATS_RE.fullmatch(path):
         return Route("statistics", unquote(match["project"]), unquote(match["pool"]))
+    if match := _ALL_TAGS_RE.fullmatch(path):  # before _TAGS_RE: "tags" is no pool id
+        return Route("all_tags", unquote(match["project"]))
+    if match := _TAGS_RE.fullmatch(path):
+        kind = "tags" + (match["op"] or "").replace("/", "_")
+        return Route(kind, unquote(match["project"]), unquote(match["pool"]))
+    if match := _WORKSPACES_RE.fullmatch(path):
+        return Route("workspaces", unquote(match["project"]))
     return Route(None)
 
 
@@ -75,6 +95,7 @@ class Service:
     store: PoolStore
     gate: Gate
     carried: Carried = field(default_factory=Carried)
+    workspaces: WorkspaceBook = field(default_factory=WorkspaceBook)
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str],
                body: bytes, request_id: str) -> Reply:
@@ -90,17 +111,29 @@ class Service:
             header_project is not None and header_project != where.project
         ):
             return Reply(403, dict(PROJECT_MISMATCH), result.kind)
-        status, payload, accepted = self._operate(method, where, query)
+        status, payload, accepted = self._operate(method, where, query, body)
         return Reply(status, payload, result.kind, accepted)
 
-    def _operate(self, method: str, where: Route, query: str) -> tuple[int, dict[str, Any], bool]:
+    def _operate(self, method: str, where: Route, query: str, body: bytes
+                 ) -> tuple[int, dict[str, Any], bool]:
+        if where.kind in ("all_tags", "workspaces"):
+            pairs = signer.parse_query(query)
+            try:
+                if where.kind == "workspaces":
+                    return 200, self.workspaces.query(pairs), False
+                return 200, all_tags(self.store.all_tags(), pairs), False
+            except ValueError as exc:  # TagError included
+                return 400, _bad_request(exc), False
+        if where.kind in ("tags", "tags_create", "tags_delete"):
+            assert where.pool is not None
+            return self._tags(where.kind, where.pool, body)
         if where.kind == "list":
             params = dict(signer.parse_query(query))
             try:
                 items = self.store.select(
                     params.get("labelSelector", ""),
                     params.get("status", ""),
-                    params.get("workspaceId", ""),
+                    params.get("workspaceId") or DEFAULT_WORKSPACE,
                 )
             except ValueError:
                 return 400, dict(BAD_REQUEST), False
@@ -134,12 +167,41 @@ class Service:
         except ValueError:  # a limit, offset or continue token that is not one
             return 400, dict(BAD_REQUEST), False
 
+    def _tags(self, kind: str, pool_id: str, body: bytes) -> tuple[int, dict[str, Any], bool]:
+        """Show, create (add or overwrite) or delete one pool's tags; 400 changes nothing."""
+        try:
+            if kind == "tags":
+                tags = self.store.tags(pool_id)
+            else:
+                items = parse_change(body, deleting=kind == "tags_delete")
+                apply = apply_create if kind == "tags_create" else apply_delete
+                tags = self.store.change_tags(pool_id, lambda now: apply(now, items))
+        except TagError as exc:
+            if self.store.tags(pool_id) is None:  # an unknown pool is a 404 whatever the body
+                return 404, dict(NOT_FOUND), False
+            return 400, _bad_request(exc), False
+        if tags is None:
+            return 404, dict(NOT_FOUND), False
+        return 200, pool_tags(tags), False
+
     def peek(self, path: str) -> dict[str, Any]:
         """What a GET on ``path`` would show, with no auth or side effect (malformed faults)."""
         where = route(path)
         if where.kind == "pool" and where.pool is not None:
             return self.store.get(where.pool) or dict(NOT_FOUND)
+        if where.kind in ("tags", "tags_create", "tags_delete") and where.pool is not None:
+            return pool_tags(self.store.tags(where.pool) or {})
+        if where.kind == "all_tags":
+            return all_tags(self.store.all_tags(), [])
+        if where.kind == "workspaces":
+            return self.workspaces.query([])
         return pool_list(self.store.bodies())
+
+
+def _bad_request(exc: ValueError) -> dict[str, Any]:
+    """ModelArts' 400 shape; a TagError's message says what is wrong (never echoing input)."""
+    message = str(exc) if isinstance(exc, TagError) else BAD_REQUEST["error_msg"]
+    return {"error_code": BAD_REQUEST["error_code"], "error_msg": message}
 
 
 def pool_list(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import os
+import secrets
+import string
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from .admin import AdminClient
 from .api import Service
+from .environ import ExportedEnv, export
 from .faults import Fault, FaultBook
 from .gate import Gate, Temporary
 from .limits import RateLimiter
@@ -17,6 +20,8 @@ from .records import Recorder, RequestRecord
 from .seed import REGION, seed_pools
 from .server import SandboxServer
 from .state import PoolStore
+from .tags import apply_create, validate
+from .workspaces import DEFAULT_WORKSPACE, Workspace
 
 __all__ = [
     "DEFAULT_AK",
@@ -34,6 +39,17 @@ DEFAULT_SK = "SandboxFakeSecretKeyNotRealAnywhere00001"  # 40 alphanumerics
 DEFAULT_TOKEN = "MIIS" + "andboxFakeIamTokenNotValidAnywhere" * 6  # IAM tokens start "MII"
 
 
+def _unique_keys() -> dict[str, str]:
+    """A fresh random AK, SK and IAM token shaped like the defaults: what makes a sandbox's
+    admin endpoints its owner's alone on a shared machine (the defaults are public)."""
+    alnum = string.ascii_letters + string.digits
+    return {
+        "ak": "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(20)),
+        "sk": "".join(secrets.choice(alnum) for _ in range(40)),
+        "token": "MII" + "".join(secrets.choice(alnum) for _ in range(200)),
+    }
+
+
 class Sandbox:
     """A ModelArts pool API on ``http://127.0.0.1:PORT``; created running by :func:`start`."""
 
@@ -43,7 +59,11 @@ class Sandbox:
                  ak: str = DEFAULT_AK, sk: str = DEFAULT_SK, token: str = DEFAULT_TOKEN,
                  security_token: str | None = None, pools: int = 3, delete_seconds: float = 6.0,
                  seed: int = 0, log: Callable[[str], None] | None = None,
-                 latency: float = 0.0, rate_limit: float | None = None) -> None:
+                 latency: float = 0.0, rate_limit: float | None = None,
+                 unique_keys: bool = False) -> None:
+        if unique_keys:  # random credentials of its own instead of the public defaults
+            fresh = _unique_keys()
+            ak, sk, token = fresh["ak"], fresh["sk"], fresh["token"]
         if not (project_id and ak and sk and token):
             raise ValueError("project_id, ak, sk and token must be non-empty")
         if pools < 0 or delete_seconds < 0:
@@ -64,6 +84,7 @@ class Sandbox:
         self.service = Service(project_id, self.store, self.gate)
         self.faults = FaultBook()
         self.recorder = Recorder()
+        self._exports: list[ExportedEnv] = []
         self._load()
         self._server = SandboxServer(port, self)
         self._stop_lock = threading.Lock()
@@ -88,11 +109,15 @@ class Sandbox:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        """Stop serving, including keep-alive connections; safe to call more than once."""
+        """Stop serving, including keep-alive connections; safe to call more than once.
+
+        Variables :meth:`export_env` set and that still hold this sandbox's values get their
+        previous values back, so the process is not left pointing at a dead port."""
         with self._stop_lock:
             if self._stopped:
                 return
             self._stopped = True
+        self.restore_env()
         self._server.shutdown()
         self._server.server_close()
         self._server.close_connections()
@@ -113,9 +138,10 @@ class Sandbox:
         self._load()
 
     def _load(self) -> None:
-        bodies = seed_pools(self.project_id, self._seed, self._extra_pools)
-        self.store.load(bodies)
-        self.service.carried.seed(bodies)
+        seeded = seed_pools(self.project_id, self._seed, self._extra_pools)
+        self.store.load(seeded.pools, tag_api_only=seeded.tag_api_only)
+        self.service.workspaces.load(seeded.workspaces)
+        self.service.carried.seed(seeded.pools)
 
     def add_workload(self, pool_id: str, kind: str = "train", status: str = "Running",
                      job: str = "job", seconds: int = 60) -> None:
@@ -153,15 +179,34 @@ class Sandbox:
             env["HUAWEICLOUD_SDK_SECURITY_TOKEN"] = self.security_token
         return env
 
-    def export_env(self) -> dict[str, str]:
+    def export_env(self) -> ExportedEnv:
         """Point this process at the sandbox; other credentials in the environment (a real
-        security token or IAM token) are removed so they cannot mix with the sandbox's keys."""
-        env = self.env()
-        for name in ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "MODELARTS_AUTH_TOKEN"):
-            if name not in env:
-                os.environ.pop(name, None)
-        os.environ.update(env)
-        return env
+        security token or IAM token) are removed so they cannot mix with the sandbox's keys.
+
+        Returns the variables set (a dict) which also undoes the export: ``with
+        sb.export_env(): ...``, or ``.restore()``; :meth:`restore_env` and :meth:`stop` undo
+        every export of this sandbox. Undoing restores the previous values exactly (absent
+        ones removed), except for variables changed since, which are left alone."""
+        exported = export(self.env(), ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "MODELARTS_AUTH_TOKEN"))
+        with self._stop_lock:
+            self._exports.append(exported)
+        return exported
+
+    def restore_env(self) -> list[str]:
+        """Undo every :meth:`export_env` of this sandbox, newest first; returns the names of
+        the variables put back."""
+        with self._stop_lock:
+            exports, self._exports = self._exports, []
+        restored: list[str] = []
+        for exported in reversed(exports):
+            restored += [name for name in exported.restore() if name not in restored]
+        return restored
+
+    def admin(self, timeout: float = 5.0) -> AdminClient:
+        """A client of this sandbox's admin endpoints, signed with its own keys (in-process
+        code can call :meth:`reset` and friends directly; this is the HTTP path)."""
+        return AdminClient(self.endpoint, self.ak, self.sk, security_token=self.security_token,
+                           timeout=timeout)
 
     # -- temporary credentials (a notebook session's agency) ------------------------------------
     def issue_session_credentials(self, lifetime: float = 900.0) -> Temporary:
@@ -218,16 +263,54 @@ class Sandbox:
         return [dataclasses.replace(fault) for fault in self.faults.pending()]
 
     # -- pools -----------------------------------------------------------------------------------
-    def pool_ids(self) -> list[str]:
-        return self.store.ids()
+    def pool_ids(self, workspace: str | None = DEFAULT_WORKSPACE) -> list[str]:
+        """Ids of the pools a listing of ``workspace`` shows — by default workspace "0", what
+        ``GET /pools`` without ``workspaceId`` lists; ``None`` for every workspace."""
+        return self.store.ids(workspace)
 
     def pool_json(self, pool_id: str) -> dict[str, Any] | None:
         """The body a GET would return now (a deep copy), or None when the pool is gone."""
         return self.store.get(pool_id)
 
-    def add_pool(self, body: dict[str, Any]) -> str:
-        """Add (or replace) a pool from a full Pool body; returns its id (metadata.name)."""
-        return self.store.add(body)
+    def add_pool(self, body: dict[str, Any], *, annotate: bool = True) -> str:
+        """Add (or replace) a pool from a full Pool body; returns its id (metadata.name).
+
+        Its tags are read from its ``os.modelarts/tms.tags`` annotation (kept verbatim until
+        the tags change); ``annotate=False`` removes that annotation, so the tags are served
+        by the tag API only, and later tag changes are not mirrored either."""
+        return self.store.add(body, annotate=annotate)
+
+    def add_pools(self, bodies: list[dict[str, Any]], *, annotate: bool = True) -> list[str]:
+        """:meth:`add_pool` for many (500 take well under a second)."""
+        return [self.store.add(body, annotate=annotate) for body in bodies]
+
+    def tag_pool(self, pool_id: str, tags: Mapping[str, str], *, annotate: bool = True
+                 ) -> dict[str, str]:
+        """Add or overwrite tags as ``POST …/tags/create`` would (same rules: ValueError for
+        a bad key or value, or more than 20 tags); ``annotate=False`` makes the pool's tags
+        API-only (its annotation is removed). Returns the pool's tags; KeyError: no pool."""
+        for key, value in tags.items():
+            validate(key, value)
+        items = list(tags.items())
+        result = self.store.change_tags(pool_id, lambda now: apply_create(now, items), annotate)
+        if result is None:
+            raise KeyError(pool_id)
+        return result
+
+    def pool_tags(self, pool_id: str) -> dict[str, str] | None:
+        """The pool's tags as the tag API shows them; None when there is no such pool."""
+        return self.store.tags(pool_id)
+
+    def add_workspace(self, name: str, workspace_id: str | None = None, **fields: Any) -> str:
+        """Add (or replace) a workspace; returns its id (32 hex, random unless given). Put a
+        pool in it with the label ``os.modelarts/workspace.id``. ``fields``: the other
+        ``ListWorkspace`` fields (description, owner, auth_type, status, ...)."""
+        workspace_id = workspace_id or secrets.token_hex(16)
+        return self.service.workspaces.add(Workspace(workspace_id, name, **fields))
+
+    def workspaces(self) -> list[dict[str, Any]]:
+        """Every workspace as ``GET /v1/{project}/workspaces`` lists it."""
+        return [w.to_json() for w in self.service.workspaces.all()]
 
     def remove_pool(self, pool_id: str) -> None:
         self.store.remove(pool_id)
@@ -241,6 +324,7 @@ class Sandbox:
         self.store.fail_deletion(pool_id, phase, message or "Failed to delete the resource pool")
 
     def display_names(self) -> dict[str, list[str]]:
+        """Display name → ids, in every workspace."""
         names: dict[str, list[str]] = {}
         for body in self.store.bodies():
             label = body["metadata"].get("labels", {}).get("os.modelarts/name", "")
@@ -252,6 +336,7 @@ def start(**options: Any) -> Sandbox:
     """Start a sandbox on 127.0.0.1 (``port=0`` picks a free port) and return it running.
 
     Options are :class:`Sandbox`'s: ``port``, ``project_id``, ``ak``, ``sk``, ``token``,
-    ``security_token``, ``pools``, ``delete_seconds``, ``seed``, ``latency``, ``rate_limit``.
+    ``security_token``, ``pools``, ``delete_seconds``, ``seed``, ``latency``, ``rate_limit``,
+    ``unique_keys`` (random AK/SK/token instead of the public defaults: for shared machines).
     """
     return Sandbox(**options)

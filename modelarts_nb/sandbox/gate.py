@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from .. import signer
 
-__all__ = ["AuthResult", "Gate", "LOCK_AFTER", "LOCK_SECONDS", "MAX_SKEW", "Temporary"]
+__all__ = ["AuthResult", "Gate", "LOCK_AFTER", "LOCK_SECONDS", "MAX_SKEW", "Temporary",
+           "OwnerRefusal"]
 
 MAX_SKEW = 15 * 60.0  # X-Sdk-Date tolerance (HWC devg-apisign api-sign-0001)
 LOCK_AFTER = 5  # more than this many consecutive failures locks the AK (HWC ocr_01_0063)
@@ -35,6 +36,15 @@ LOCKED = _PREFIX + "AK/SK locked for 5 minutes after repeated authentication fai
 # The exact APIG text for a missing/wrong X-Security-Token is UNCONFIRMED.
 BAD_SECURITY_TOKEN = _PREFIX + "verify security token fail"
 TOKEN_EXPIRED = _PREFIX + "token expires"  # APIG.0301 (FACTS §1.4)
+
+# Admin endpoints (``/_sandbox/...``): one line each, saying why and what to do instead.
+_HOW = "sign it with this sandbox's own AK/SK (modelarts_nb.sandbox.admin)"
+OWNER_UNSIGNED = f"admin request refused: it is not signed; {_HOW}"
+OWNER_NOT_AKSK = f"admin request refused: an IAM token is not accepted here; {_HOW}"
+OWNER_BAD_SIGNATURE = "admin request refused: the signature does not match this sandbox's AK/SK"
+OWNER_EXPIRED = "admin request refused: X-Sdk-Date is missing or more than 15 minutes off"
+OWNER_TEMPORARY = f"admin request refused: temporary (session) credentials are not accepted; {_HOW}"
+OWNER_SECURITY_TOKEN = "admin request refused: this sandbox's security token is missing or wrong"
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,15 @@ class Temporary:
 
 def _random(alphabet: str, length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class OwnerRefusal:
+    """Why an admin request is refused: ``status`` 401 (not authenticated) or 403 (authenticated
+    with credentials that may not administer the sandbox), and a one-line ``message``."""
+
+    status: int
+    message: str
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,42 @@ class Gate:
             ok = hmac.compare_digest(headers["x-auth-token"].encode(), self.token.encode())
             return AuthResult("token", None if ok else BAD_TOKEN)
         return AuthResult(None, NO_AUTH)
+
+    def check_owner(self, method: str, path: str, query: str, headers: Mapping[str, str],
+                    body: bytes) -> OwnerRefusal | None:
+        """None when the request is signed with the sandbox's own permanent AK/SK (and its
+        security token, when it has one): the only credentials that may use admin endpoints.
+
+        Same canonical request and HMAC as the API. The date window is checked against real
+        time, not the skewable sandbox clock, so a test that shifts ``clock_offset`` can still
+        reset the sandbox; and admin attempts neither count towards nor are stopped by the AK
+        lockout, so a locked-out owner can still reset, and nobody can lock the owner out of
+        the admin endpoints by failing on purpose.
+        """
+        if "authorization" not in headers:
+            return OwnerRefusal(401, OWNER_NOT_AKSK if "x-auth-token" in headers
+                                else OWNER_UNSIGNED)
+        parsed = signer.parse_authorization(headers["authorization"])
+        if parsed is None:
+            return OwnerRefusal(401, OWNER_BAD_SIGNATURE)
+        access, signed, sig = parsed
+        with self._lock:
+            temporary = access in self._temporary
+        if temporary:
+            return OwnerRefusal(403, OWNER_TEMPORARY)
+        if "x-sdk-date" not in signed or not self._date_ok(headers.get("x-sdk-date", ""),
+                                                          time.time()):
+            return OwnerRefusal(401, OWNER_EXPIRED)
+        if any(name not in headers for name in signed):
+            return OwnerRefusal(401, OWNER_BAD_SIGNATURE)
+        canonical = signer.canonical_request(method, path, query, headers, signed, body)
+        expected = signer.signature(self.sk, headers["x-sdk-date"], canonical)
+        good_ak = hmac.compare_digest(access.encode(), self.ak.encode())
+        if not (good_ak and hmac.compare_digest(sig.encode(), expected.encode())):
+            return OwnerRefusal(401, OWNER_BAD_SIGNATURE)
+        if _security_token_error(self.security_token, headers, signed) is not None:
+            return OwnerRefusal(401, OWNER_SECURITY_TOKEN)
+        return None
 
     def reset(self) -> None:
         with self._lock:
@@ -162,12 +217,12 @@ class Gate:
             return TOKEN_EXPIRED
         return error
 
-    def _date_ok(self, text: str) -> bool:
+    def _date_ok(self, text: str, now: float | None = None) -> bool:
         try:
             sent = signer.parse_date(text.strip()).timestamp()
         except ValueError:
             return False
-        return abs(sent - self.clock()) <= MAX_SKEW
+        return abs(sent - (self.clock() if now is None else now)) <= MAX_SKEW
 
     def _is_locked(self, access: str) -> bool:
         with self._lock:

@@ -2,16 +2,28 @@
 
 Everything random (ids, timestamps, domain id) comes from ``random.Random(seed)``, so a given
 seed always yields byte-identical pools and tutorials can print stable ids.
+
+Workspaces: every pool above lives in the default workspace "0". The class pools ``pool-NN``
+carry the TMS tags ``course=ml101`` and ``student=sNN`` in their ``os.modelarts/tms.tags``
+annotation, except ``pool-02`` and ``pool-05`` (``TAG_API_ONLY``), whose tags only the tag API
+shows. A research team's workspace ``research-team`` (id from the seed) holds three more pools
+tagged ``team=research``: ``research-gpu``, ``research-notebooks`` (also ``course=ml101``) and
+``research-archive``; their ids come from a stream of their own, so they do not move when the
+number of class pools changes, and nothing about the pools of workspace "0" changed with them.
 """
 
 from __future__ import annotations
 
 import random
 import string
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["REGION", "seed_pools"]
+from .tags import TAGS_ANNOTATION, annotation_text
+from .workspaces import Workspace, seeded_workspace_id
+
+__all__ = ["REGION", "RESEARCH_WORKSPACE", "Seeded", "TAG_API_ONLY", "seed_pools"]
 
 REGION = "cn-north-4"
 _YEAR_START = datetime(2026, 1, 5, tzinfo=timezone.utc)
@@ -20,17 +32,30 @@ GPU_P100 = "modelarts.vm.gpu.pnt004"
 CPU_8U = "modelarts.vm.cpu.8u"
 NPU = "modelarts.vm.npu.snt9b.8"
 
+RESEARCH_WORKSPACE = "research-team"
+TAG_API_ONLY = frozenset({2, 5})  # class pools whose tags have no annotation
+
 # (flavor, {az suffix: count}) — the building block of spec.resources and status.resources.
 Nodes = list[tuple[str, dict[str, int]]]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What a seed makes: pool bodies in a stable order, the ids of pools whose tags must be
+    served by the tag API only (their annotation is dropped on load), and the workspaces."""
+
+    pools: list[dict[str, Any]]
+    tag_api_only: frozenset[str]
+    workspaces: list[Workspace]
 
 
 class _Maker:
     """Builds pool bodies that share one project, domain and random stream."""
 
-    def __init__(self, project_id: str, seed: int) -> None:
+    def __init__(self, project_id: str, seed: int | str, domain_id: str | None = None) -> None:
         self.rng = random.Random(seed)
         self.project_id = project_id
-        self.domain_id = self.hex()
+        self.domain_id = domain_id or self.hex()
 
     def hex(self) -> str:
         return f"{self.rng.getrandbits(128):032x}"
@@ -43,15 +68,16 @@ class _Maker:
              scope: tuple[str, ...] = ("Train", "Infer", "Notebook"), nodes: Nodes,
              phase: str = "Running", message: str = "", billing: str = "0",
              control: int = 0, labels: dict[str, str] | None = None,
-             description: str = "") -> dict[str, Any]:
+             description: str = "", tags: dict[str, str] | None = None,
+             workspace: str = "0") -> dict[str, Any]:
         pool_id = f"{slug}-{self.hex()}"
         suffix = "".join(self.rng.choices(string.ascii_lowercase + string.digits, k=5))
-        metadata = {
+        metadata: dict[str, Any] = {
             "name": pool_id,
             "creationTimestamp": self.stamp(),
             "labels": {
                 "os.modelarts/name": display or slug,
-                "os.modelarts/workspace.id": "0",
+                "os.modelarts/workspace.id": workspace,
                 "os.modelarts/resource.id": f"maos-{slug}-{suffix}",
                 "os.modelarts/tenant.domain.id": self.domain_id,
                 "os.modelarts/tenant.project.id": self.project_id,
@@ -61,6 +87,8 @@ class _Maker:
             },
             "annotations": _annotations(billing, description, self.rng),
         }
+        if tags is not None:
+            metadata["annotations"][TAGS_ANNOTATION] = annotation_text(tags)
         spec: dict[str, Any] = {
             "type": kind,
             "scope": list(scope),
@@ -122,7 +150,7 @@ def _set_status(pool: dict[str, Any], **groups: Nodes) -> dict[str, Any]:
     return pool
 
 
-def seed_pools(project_id: str, seed: int, extra: int) -> list[dict[str, Any]]:
+def seed_pools(project_id: str, seed: int, extra: int) -> Seeded:
     """All seeded pools in a stable order (FACTS.md shapes; see the package docstring)."""
     m = _Maker(project_id, seed)
     train = m.pool(
@@ -174,11 +202,47 @@ def seed_pools(project_id: str, seed: int, extra: int) -> list[dict[str, Any]]:
         m.pool("leaving-pool", nodes=[(CPU_8U, {"c": 2})], phase="Deleting"),
         deleting=[(CPU_8U, {"c": 2})],
     ))
+    api_only = set()
     for n in range(1, extra + 1):
+        student = {"course": "ml101", "student": f"s{n:02d}"}
         pools.append(_set_status(
             m.pool(f"pool-{n:02d}", kind="Logical", scope=("Train", "Notebook"),
-                   nodes=[(CPU_8U, {"a": 1})], labels={"course": "ml101", "student": f"s{n:02d}"},
-                   description=f"ml101 student s{n:02d}"),
+                   nodes=[(CPU_8U, {"a": 1})], labels=student,
+                   description=f"ml101 student s{n:02d}", tags=student),
             available=[(CPU_8U, {"a": 1})],
         ))
-    return pools
+        if n in TAG_API_ONLY:
+            api_only.add(pools[-1]["metadata"]["name"])
+    research = seeded_workspace_id(seed, RESEARCH_WORKSPACE)
+    pools.extend(_research_pools(_Maker(project_id, f"research/{seed}", m.domain_id), research))
+    workspaces = [
+        Workspace("0", "default", description="default workspace", auth_type="PUBLIC"),
+        Workspace(research, RESEARCH_WORKSPACE, description="the research team's pools",
+                  owner="research-lead", auth_type="INTERNAL", create_time=1768435200000,
+                  update_time=1771200000000),
+    ]
+    return Seeded(pools, frozenset(api_only), workspaces)
+
+
+def _research_pools(m: _Maker, workspace: str) -> list[dict[str, Any]]:
+    """Three pools of another workspace: invisible to a listing without ``workspaceId``."""
+    team = {"team": "research"}
+    return [
+        _set_status(
+            m.pool("research-gpu", nodes=[(GPU_T4, {"a": 2})], workspace=workspace,
+                   description="research team GPUs", tags={**team, "project": "llm-eval"}),
+            available=[(GPU_T4, {"a": 2})],
+        ),
+        _set_status(
+            m.pool("research-notebooks", kind="Logical", scope=("Notebook",),
+                   nodes=[(CPU_8U, {"b": 1})], workspace=workspace,
+                   description="teaching assistants' notebooks",
+                   tags={**team, "course": "ml101"}),
+            available=[(CPU_8U, {"b": 1})],
+        ),
+        _set_status(
+            m.pool("research-archive", nodes=[(CPU_8U, {"c": 1})], workspace=workspace,
+                   description="old experiments", tags=team),
+            available=[(CPU_8U, {"c": 1})],
+        ),
+    ]

@@ -3,6 +3,10 @@
 Every answer carries ``X-Request-Id``, a ``Date`` from the sandbox clock, ``Content-Type`` and
 ``Content-Length`` (keep-alive clients depend on the latter). Faults are applied here, because
 they are transport-level: a gateway answering instead of the service, a slow or lost answer.
+
+Admin endpoints (``/_sandbox/requests``, ``/faults``, ``/reset``, ``/session-credentials``)
+answer only requests signed with the sandbox's own permanent AK/SK (``Gate.check_owner``;
+``admin.py`` is the client): on a shared machine, loopback is not a boundary between users.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from urllib.parse import urlsplit
 
 from .api import Service, route
 from .faults import Fault, FaultBook, default_error_body, encode_body, html_page
-from .gate import Temporary
+from .gate import Gate, Temporary
 from .limits import RateLimiter, throttled_body
 from .records import Recorder, RequestRecord, fingerprints, redact
 
@@ -40,6 +44,7 @@ class Sandbox(Protocol):
     service: Service
     faults: FaultBook
     recorder: Recorder
+    gate: Gate
     project_id: str
     region: str
 
@@ -159,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         if path.startswith(_ADMIN):
-            self._admin(path, body)
+            self._admin(path, query, body)
         else:
             self._api(path, query, body)
 
@@ -247,13 +252,19 @@ class _Handler(BaseHTTPRequestHandler):
         data = default_error_body(status, request_id) if fault.body is None else fault.body
         return _Answer(status, encode_body(data, request_id), JSON, fault.extra_headers())
 
-    def _admin(self, path: str, body: bytes) -> None:
-        """Unauthenticated control endpoints for a sandbox in another process (loopback only)."""
+    def _admin(self, path: str, query: str, body: bytes) -> None:
+        """Control endpoints for a sandbox in another process: loopback only, and signed with
+        the sandbox's own AK/SK — checked before anything is parsed or done."""
         sandbox = self.server.sandbox
         key = (self.command, path.rstrip("/"))
         request_id = uuid.uuid4().hex
         if self.client_address[0] != "127.0.0.1":
             self._write_json(403, {"error": "admin endpoints are loopback-only"}, request_id)
+            return
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        refusal = sandbox.gate.check_owner(self.command, path, query, headers, body)
+        if refusal is not None:
+            self._write_json(refusal.status, {"error": refusal.message}, request_id)
         elif key == ("GET", "/_sandbox/requests"):
             self._write_json(200, [r.to_json() for r in sandbox.requests], request_id)
         elif key == ("POST", "/_sandbox/faults"):

@@ -3,6 +3,14 @@
 Deletion is computed lazily from the sandbox clock whenever a pool is read, so there is no
 background thread: a pool deleted at time T renders as ``Deleting`` with shrinking node counts
 until ``T + delete_seconds`` and is gone (or, if told so, stuck in an error phase) afterwards.
+
+Each pool also holds its TMS tags (``tags.py``). They are read from the body's
+``os.modelarts/tms.tags`` annotation when the pool is added, and a change through the tag API
+rewrites that annotation — unless the pool was added with ``annotate=False``: such a pool has
+no annotation at all and shows its tags only through the tag API (whether the real service
+updates the annotation is UNCONFIRMED; clients must cope with both). An annotation given in a
+body is kept verbatim until the tags change, so a test can plant an odd one. A pool's tags go
+with it when it is gone.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .select import matches_labels, parse_selector, status_phases
+from .tags import TAGS_ANNOTATION, annotation_text, from_annotation
+from .workspaces import DEFAULT_WORKSPACE
 
 __all__ = ["Outcome", "PoolStore", "POOL_ID_RE", "iso"]
 
@@ -60,6 +70,13 @@ class _Entry:
     since: float | None = None  # sandbox-clock time the deletion started
     stamp: str | None = None  # metadata.deletionTimestamp
     fail: tuple[str, str] | None = None  # (phase, message) a deletion ends in
+    tags: dict[str, str] = field(default_factory=dict)  # TMS tags, in the order they were set
+    annotate: bool = True  # mirror tag changes into metadata.annotations (else: no annotation)
+
+    def workspace(self) -> str:
+        labels = self.base.get("metadata", {}).get("labels")
+        value = labels.get("os.modelarts/workspace.id") if isinstance(labels, dict) else None
+        return value if isinstance(value, str) and value else DEFAULT_WORKSPACE
 
 
 @dataclass
@@ -71,22 +88,32 @@ class PoolStore:
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- loading and direct manipulation (Sandbox methods) -------------------------------------
-    def load(self, bodies: list[dict[str, Any]]) -> None:
+    def load(self, bodies: list[dict[str, Any]], tag_api_only: frozenset[str] = frozenset()
+             ) -> None:
+        """Replace every pool; those named in ``tag_api_only`` lose their tag annotation."""
         with self._lock:
             self._pools.clear()
             self._accepted.clear()
             for body in bodies:
-                self.add(body)
+                self.add(body, annotate=body["metadata"]["name"] not in tag_api_only)
 
-    def add(self, body: dict[str, Any]) -> str:
-        """Insert or replace a pool; a body already in phase Deleting starts its clock now."""
+    def add(self, body: dict[str, Any], *, annotate: bool = True) -> str:
+        """Insert or replace a pool; a body already in phase Deleting starts its clock now.
+
+        Its tags come from its ``os.modelarts/tms.tags`` annotation; ``annotate=False`` drops
+        that annotation and keeps the tags for the tag API only."""
         body = copy.deepcopy(body)
         name = body.get("metadata", {}).get("name", "")
         if not isinstance(name, str) or not POOL_ID_RE.fullmatch(name):
             raise ValueError(f"metadata.name {name!r} is not a valid pool id")
         body.setdefault("apiVersion", "v2")
         body.setdefault("kind", "Pool")
-        entry = _Entry(body)
+        notes = body["metadata"].get("annotations")
+        notes = notes if isinstance(notes, dict) else {}
+        tags = from_annotation(notes.get(TAGS_ANNOTATION)) or {}
+        if not annotate:
+            notes.pop(TAGS_ANNOTATION, None)
+        entry = _Entry(body, tags=tags, annotate=annotate)
         if body.get("status", {}).get("phase") == "Deleting":
             entry.since = self.clock()
             entry.stamp = body["metadata"].get("deletionTimestamp") or iso(entry.since)
@@ -98,10 +125,48 @@ class PoolStore:
         with self._lock:
             self._pools.pop(pool_id, None)
 
-    def ids(self) -> list[str]:
+    def ids(self, workspace: str | None = None) -> list[str]:
+        """Pool ids in insertion order; only those of ``workspace`` unless it is None."""
         with self._lock:
             self._settle()
-            return list(self._pools)
+            return [pool_id for pool_id, entry in self._pools.items()
+                    if workspace is None or entry.workspace() == workspace]
+
+    # -- tags ----------------------------------------------------------------------------------
+    def tags(self, pool_id: str) -> dict[str, str] | None:
+        """The pool's tags (a copy), or None when there is no such pool."""
+        with self._lock:
+            self._settle()
+            entry = self._pools.get(pool_id)
+            return None if entry is None else dict(entry.tags)
+
+    def all_tags(self) -> list[dict[str, str]]:
+        """Every pool's tags, in every workspace (as ``ListPoolTags`` answers)."""
+        with self._lock:
+            self._settle()
+            return [dict(entry.tags) for entry in self._pools.values()]
+
+    def change_tags(self, pool_id: str, change: Callable[[dict[str, str]], dict[str, str]],
+                    annotate: bool | None = None) -> dict[str, str] | None:
+        """Replace the pool's tags by ``change(tags)`` (which may raise: nothing changes) and
+        mirror them into the annotation if the pool does; ``annotate`` True/False also switches
+        that mirroring on or off (off removes the annotation). None: no such pool."""
+        with self._lock:
+            self._settle()
+            entry = self._pools.get(pool_id)
+            if entry is None:
+                return None
+            entry.tags = change(dict(entry.tags))
+            if annotate is not None:
+                entry.annotate = annotate
+            notes = entry.base["metadata"].get("annotations")
+            if not isinstance(notes, dict):
+                notes = entry.base["metadata"]["annotations"] = {}
+            if entry.annotate:
+                notes[TAGS_ANNOTATION] = annotation_text(entry.tags)
+            else:
+                notes.pop(TAGS_ANNOTATION, None)
+            return dict(entry.tags)
 
     def get(self, pool_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -138,15 +203,18 @@ class PoolStore:
 
     # -- API operations ------------------------------------------------------------------------
     def select(self, selector: str, status: str, workspace: str) -> list[dict[str, Any]]:
-        """Filter like ``GET /pools``; raises ValueError for a bad status or selector (-> 400)."""
+        """Filter like ``GET /pools`` in one workspace; raises ValueError for a bad status or
+        selector (-> 400)."""
         phases = status_phases(status)
         terms = parse_selector(selector)
         items = []
-        for body in self.bodies():
+        with self._lock:
+            self._settle()
+            chosen = [e for e in self._pools.values() if e.workspace() == workspace]
+            bodies = [self._render(entry) for entry in chosen]
+        for body in bodies:
             labels = body["metadata"].get("labels", {})
             if phases is not None and body.get("status", {}).get("phase") not in phases:
-                continue
-            if workspace and labels.get("os.modelarts/workspace.id", "0") != workspace:
                 continue
             if matches_labels(labels, terms):
                 items.append(body)
