@@ -209,3 +209,80 @@ def test_workload_statistics_workloads_and_nodes(sb: Sandbox) -> None:
     phases = [n.status.phase for p in pages for n in p.items]
     assert phases.count("Available") == 7 and "Abnormal" in phases and "Creating" in phases
     assert [r.query for r in sb.requests if r.path.endswith("/nodes")][1].startswith("continue=")
+
+
+def test_pool_tags(sb: Sandbox) -> None:
+    """ShowPoolTags, BatchCreatePoolTags, BatchDeletePoolTags (DELETE with a JSON body) and
+    ListPoolTags, each parsed by the SDK's own models (FACTS-2 §5.1)."""
+    from huaweicloudsdkmodelarts.v1 import (
+        BatchCreatePoolTagsRequest,
+        BatchDeletePoolTagsRequest,
+        CreateTagRequest,
+        DeleteTagItem,
+        DeleteTagRequest,
+        ListPoolTagsRequest,
+        ShowPoolTagsRequest,
+        Tag,
+    )
+
+    client, pool_id = sdk(sb), pid(sb, "pool-02")  # a pool whose tags only the tag API shows
+
+    def shown() -> dict[str, list[str]]:
+        answer = client.show_pool_tags(ShowPoolTagsRequest(pool_name=pool_id))
+        return {tag.key: tag.values for tag in answer.tags}
+
+    assert shown() == {"course": ["ml101"], "student": ["s02"]}
+    created = client.batch_create_pool_tags(BatchCreatePoolTagsRequest(
+        pool_name=pool_id,
+        body=CreateTagRequest(tags=[Tag(key="team", value="cv"), Tag(key="student", value="s99")]),
+    ))
+    assert {t.key: t.values for t in created.tags} == {
+        "course": ["ml101"], "student": ["s99"], "team": ["cv"]}
+    deleted = client.batch_delete_pool_tags(BatchDeletePoolTagsRequest(
+        pool_name=pool_id,
+        body=DeleteTagRequest(tags=[DeleteTagItem(key="team", value="cv"),
+                                    DeleteTagItem(key="student")]),
+    ))
+    assert [t.key for t in deleted.tags] == ["course"] and shown() == {"course": ["ml101"]}
+    delete_record = [r for r in sb.requests if r.method == "DELETE"][0]
+    assert delete_record.path.endswith("/tags/delete") and delete_record.status == 200
+    listed = client.list_pool_tags(ListPoolTagsRequest(limit=2, offset=1))
+    assert [t.key for t in listed.tags] == ["student", "team"]
+    everything = client.list_pool_tags(ListPoolTagsRequest())
+    assert {t.key: t.values for t in everything.tags}["student"] == ["s01", "s03"]
+    with pytest.raises(ClientRequestException) as caught:
+        client.batch_create_pool_tags(BatchCreatePoolTagsRequest(
+            pool_name=pool_id, body=CreateTagRequest(tags=[Tag(key="_sys_x", value="v")])))
+    assert caught.value.status_code == 400 and caught.value.error_code == "ModelArts.50004000"
+    with pytest.raises(ClientRequestException) as missing:
+        client.show_pool_tags(ShowPoolTagsRequest(pool_name="missing-" + "0" * 32))
+    assert missing.value.status_code == 404 and missing.value.error_code == "ModelArts.50015001"
+
+
+def test_workspaces_and_pools_per_workspace(sb: Sandbox) -> None:
+    """ListWorkspace, then ListPools with workspace_id: the SDK way to see every workspace."""
+    from huaweicloudsdkmodelarts.v1 import ListWorkspaceRequest
+
+    client = sdk(sb)
+    listed = client.list_workspace(ListWorkspaceRequest(limit=10, offset=0, sort_by="name",
+                                                        order="asc", filter_accessible=True))
+    assert (listed.total_count, listed.count) == (2, 2)
+    default, research = listed.workspaces
+    assert (default.id, default.name, research.name) == ("0", "default", "research-team")
+    assert len(research.id) == 32 and research.status == "NORMAL" and research.create_time > 0
+    fuzzy = client.list_workspace(ListWorkspaceRequest(name="search"))
+    assert [w.id for w in fuzzy.workspaces] == [research.id]
+    per_workspace = {
+        w.id: {p.metadata.labels.os_modelarts_name
+               for p in client.list_pools(ListPoolsRequest(workspace_id=w.id)).items}
+        for w in listed.workspaces
+    }
+    assert per_workspace[research.id] == {"research-gpu", "research-notebooks",
+                                          "research-archive"}
+    unnamed = {p.metadata.labels.os_modelarts_name
+               for p in client.list_pools(ListPoolsRequest()).items}
+    assert unnamed == per_workspace["0"] and "train-gpu" in unnamed
+    queries = [r.query for r in sb.requests if r.path.endswith("/pools")]
+    assert queries == ["workspaceId=0", f"workspaceId={research.id}", ""]
+    assert [r.query for r in sb.requests if r.path.endswith("/workspaces")][0] == (
+        "filter_accessible=true&limit=10&offset=0&order=asc&sort_by=name")
