@@ -74,17 +74,22 @@ def _stop_watches_on_interrupt(result: Any) -> None:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext modelarts_nb``: registers ``%pool_delete``; imports stay lazy until then."""
+    """``%load_ext modelarts_nb``: registers ``%pool_delete`` and ``%pools`` and their tab
+    completion; imports stay lazy until then."""
+    from .completion import register
     from .magic import PoolMagics
 
     ipython.register_magics(PoolMagics)
+    register(ipython)
     if _stop_watches_on_interrupt not in ipython.events.callbacks["post_run_cell"]:
         ipython.events.register("post_run_cell", _stop_watches_on_interrupt)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    from .completion import unregister
     from .engine import stop_all
 
+    unregister(ipython)
     stop_all()
     if _stop_watches_on_interrupt in ipython.events.callbacks["post_run_cell"]:
         ipython.events.unregister("post_run_cell", _stop_watches_on_interrupt)
