@@ -10,7 +10,7 @@ import argparse
 import platform
 from collections.abc import Callable
 
-from . import bulk, cadence, first_panel, impact, imports, overhead, tables
+from . import bulk, cadence, completion, first_panel, impact, imports, overhead, tables
 
 Section = tuple[str, str, Callable[[], list[dict[str, str]]]]
 
@@ -61,6 +61,8 @@ def main() -> None:
             "What deleting breaks (target: <= 1 more round trip; 2,000 workloads <= 200 ms)",
             lambda: impact.run(runs=7 // n or 1),
         ),
+        ("completion", "Tab completion at 500 pools (target: cold TAB <= 1 s, warm <= 50 ms)",
+         lambda: completion.run(runs=5 // n or 1)),
     ]
     print(f"machine: {platform.machine()}, Python {platform.python_version()}\n")
     wanted = set(filter(None, args.only.split(",")))
