@@ -3,9 +3,10 @@ option names and choices.
 
 A TAB must never hang the prompt, print, raise, or send a request the user did not set up:
 
-- settings are resolved as the magics resolve them (the line's ``--project-id``/``--region``/
-  ``--endpoint``, then the environment, the profile, the notebook session); without
-  credentials there is no completion and no request;
+- settings are resolved as the magics resolve them (the line's ``--project-id``/``--region``,
+  then the environment, the profile, the notebook session); without credentials there is no
+  completion and no request; nor is there for a line whose ``--endpoint`` is not the one the
+  settings name anyway (a pasted line must not send credentials elsewhere on a TAB);
 - the listing runs in a background thread; the completer waits for it at most ``BUDGET`` (1 s),
   then answers from the cache (or with nothing) and the thread fills the cache for the next TAB;
 - answers, failures included, are kept ``TTL`` (30 s) per endpoint and project: a second TAB
@@ -367,13 +368,20 @@ class Completer:
         return entry[1] if entry else None
 
     def _refresh(self, kind: str, overrides: Overrides) -> Any:
-        from .settings import resolve_settings
+        from .settings import Settings, resolve_settings
 
+        given = dict(overrides)
+        settings: Settings | None
         try:
-            given = dict(overrides)
             settings = resolve_settings(project_id=given.get("project_id"),
                                         region=given.get("region"), endpoint=given.get("endpoint"))
+            # an endpoint typed (or pasted) on the line is used when the cell runs, not on a
+            # TAB: credentials go by TAB only where the settings already send them
+            if given.get("endpoint") and settings.endpoint != resolve_settings().endpoint:
+                settings = None
         except Exception:  # noqa: BLE001 - no credentials (ConfigError) or bad ones: nothing
+            settings = None
+        if settings is None:
             with self._lock:
                 self._last_key[overrides] = None
             return None
@@ -403,7 +411,7 @@ def _fetch(settings: Any, kind: str, pools: Any) -> dict[str, Any]:
     from .errors import ApiError, AuthenticationError
     from .retry import RetryPolicy
 
-    retry = RetryPolicy(attempts=2, base=0.1, cap=0.3)
+    retry = RetryPolicy(attempts=1)  # no retry, no Retry-After wait: the next TAB may ask
     with PoolsApi(settings, timeout=10.0, retry=retry) as api:
         if kind == "pools":
             return {"pools": _rows(api.list_pools())}
