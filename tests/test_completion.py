@@ -96,6 +96,27 @@ def test_works_in_a_cell_after_other_lines_and_as_an_assignment(shell, env_sandb
     assert env_sandbox.count("GET") == 1  # both magics share the one listing
 
 
+def test_a_real_kernel_answers_a_complete_request(env_sandbox):
+    """What JupyterLab sends on TAB, to a kernel of this venv (ipykernel 7 or 6)."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3", env=dict(os.environ))
+    try:
+        client.execute_interactive("%load_ext modelarts_nb", timeout=30)
+        got = {}
+        for code in ("%pool_delete infer", "%pools --tag course="):
+            client.complete(code, len(code))
+            reply = client.get_shell_msg(timeout=30)["content"]
+            got[code] = [code[: reply["cursor_start"]] + m + code[reply["cursor_end"]:]
+                         for m in reply["matches"]]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert got["%pool_delete infer"][0] == "%pool_delete infer-cpu"
+    assert got["%pools --tag course="] == ["%pools --tag course=ml101"]
+    assert env_sandbox.count("DELETE") == 0
+
+
 @pytest.mark.filterwarnings("ignore:`Completer.complete` is pending deprecation")
 def test_the_old_complete_api_a_kernel_without_jedi_uses(shell, env_sandbox):
     text, matches = shell.complete("", "%pool_delete infer", len("%pool_delete infer"))
