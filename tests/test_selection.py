@@ -200,3 +200,88 @@ def test_list_selected_reads_pools_once(env_sandbox):
     env_sandbox.clear_requests()
     listing = list_selected(client, Filters(name="pool-0*"))
     assert len(listing.pools) == 3 and env_sandbox.count() == 1
+
+
+# -- the tag API and workspaces, as the sandbox seeds them ---------------------------------------
+
+
+@pytest.fixture
+def class_sb(monkeypatch, tmp_path):
+    from conftest import sandbox_in_env
+
+    with sandbox_in_env(monkeypatch, tmp_path, pools=6, delete_seconds=0.3) as sb:
+        yield sb
+
+
+def gets(sb, part):
+    return [r for r in sb.requests if r.method == "GET" and part in r.path]
+
+
+def test_pools_without_a_tag_annotation_are_asked_through_the_tag_api(shell, capsys, class_sb):
+    sb = class_sb
+    names = sb.display_names()
+    class_sb.clear_requests()
+    shell.run_cell("r = %pools --tag course=ml101 --no-widgets")
+    capsys.readouterr()
+    frame = shell.user_ns["r"]
+    assert sorted(frame["display name"]) == [f"pool-{n:02d}" for n in range(1, 7)]
+    asked = sorted(r.path.split("/")[4] for r in gets(sb, "/tags"))
+    unannotated = sorted(pid for pid in sb.pool_ids() if "os.modelarts/tms.tags" not in
+                         sb.pool_json(pid)["metadata"].get("annotations", {}))
+    assert names["pool-02"][0] in asked and names["pool-05"][0] in asked
+    assert asked == unannotated  # one GET each, for exactly the pools without the annotation
+    assert names["pool-01"][0] not in asked
+    assert set(frame["student"]) == {f"s{n:02d}" for n in range(1, 7)}
+
+
+def test_unreadable_tags_leave_a_pool_out_of_tag_and_in_keep(shell, capsys, class_sb):
+    from modelarts_nb.sandbox import Fault
+
+    sb = class_sb
+    pool_02 = sb.display_names()["pool-02"][0]
+    sb.inject(Fault(method="GET", pool=pool_02, status=500, times=10))
+    result, out = run(shell, capsys, "%pools --tag course=ml101 --delete --no-widgets")
+    assert result.success
+    assert "1 pool(s) left out: their tags could not be read (pool-02" in out
+    assert "--delete would delete 5 pool(s)" in out and f"  pool-02 ({pool_02})" not in out
+    result, out = run(shell, capsys, "%pools --name 'pool-0*' --keep-tag keep --delete "
+                                     "--no-widgets")
+    assert f"kept pool-02 ({pool_02}): kept: its tags could not be read" in out
+    assert sb.count(method="DELETE") == 0
+
+
+def test_all_workspaces_lists_each_once_and_finds_the_other_teams_pools(shell, capsys, class_sb):
+    sb = class_sb
+    research = next(w["id"] for w in sb.workspaces() if w["name"] == "research-team")
+    shell.run_cell("r = %pools --no-widgets")
+    default = shell.user_ns["r"]
+    assert "research-gpu" not in set(default["display name"])
+    sb.clear_requests()
+    shell.run_cell("r = %pools --all-workspaces --no-widgets")
+    capsys.readouterr()
+    every = shell.user_ns["r"]
+    assert len(gets(sb, "/workspaces")) == 1
+    assert sorted(r.query for r in gets(sb, "/pools") if r.path.endswith("/pools")) == sorted(
+        [f"workspaceId={w['id']}" for w in sb.workspaces()])
+    assert set(every["id"]) == set(default["id"]) | set(sb.pool_ids(workspace=research))
+    assert every["id"].is_unique
+    assert set(every[every["workspace"] == research]["display name"]) == {
+        "research-gpu", "research-notebooks", "research-archive"}
+    shell.run_cell(f"r = %pools --workspace {research} --tag course=ml101 --no-widgets")
+    capsys.readouterr()
+    assert list(shell.user_ns["r"]["display name"]) == ["research-notebooks"]
+
+
+def test_a_workspace_list_with_repeats_and_odd_ids(shell, capsys, class_sb):
+    from modelarts_nb.sandbox import Fault
+
+    sb = class_sb
+    listed = {"total_count": 4, "count": 4, "workspaces": [
+        {"id": 0, "name": "default"}, {"id": "0", "name": "default again"},
+        {"id": "../../x", "name": "odd"}, {"name": "no id"}]}
+    sb.inject(Fault(method="GET", status=200, body=listed))
+    result, out = run(shell, capsys, "r = %pools --all-workspaces --no-widgets")
+    assert result.success
+    assert "1 workspace(s) not listed: the server named them with an invalid id ('../../x')" in out
+    pool_lists = [r for r in gets(sb, "/pools") if r.path.endswith("/pools")]
+    assert [r.query for r in pool_lists] == ["workspaceId=0"]  # "0" and 0 are one workspace
