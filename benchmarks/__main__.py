@@ -10,7 +10,7 @@ import argparse
 import platform
 from collections.abc import Callable
 
-from . import bulk, cadence, completion, first_panel, impact, imports, overhead, tables
+from . import bulk, cadence, completion, first_panel, impact, imports, overhead, selection, tables
 
 Section = tuple[str, str, Callable[[], list[dict[str, str]]]]
 
@@ -61,6 +61,8 @@ def main() -> None:
             "What deleting breaks (target: <= 1 more round trip; 2,000 workloads <= 200 ms)",
             lambda: impact.run(runs=7 // n or 1),
         ),
+        ("selection", "--all-workspaces, 5 workspaces x 100 pools (target: <= 2 RTTs more than "
+         "one list at 50 ms)", lambda: selection.run(runs=7 // n or 1)),
         ("completion", "Tab completion at 500 pools (target: cold TAB <= 1 s, warm <= 50 ms)",
          lambda: completion.run(runs=5 // n or 1)),
     ]
