@@ -69,6 +69,9 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
     )
     try:
         listing = list_selected(client, filters)
+    except KeyboardInterrupt:
+        print("Interrupted while listing the pools: nothing was deleted.")
+        raise
     finally:
         client.close()
     for note in listing.notes:

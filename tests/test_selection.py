@@ -285,3 +285,28 @@ def test_a_workspace_list_with_repeats_and_odd_ids(shell, capsys, class_sb):
     assert "1 workspace(s) not listed: the server named them with an invalid id ('../../x')" in out
     pool_lists = [r for r in gets(sb, "/pools") if r.path.endswith("/pools")]
     assert [r.query for r in pool_lists] == ["workspaceId=0"]  # "0" and 0 are one workspace
+
+
+def test_ctrl_c_while_tags_are_read_ends_the_cell_at_once(shell, capsys, class_sb):
+    import os
+    import signal
+    import threading
+    import time
+
+    from modelarts_nb.sandbox import Fault
+
+    sb = class_sb
+    shell.run_cell("%pools --no-widgets")  # imports done: the timing is the reads'
+    for name in ("pool-02", "pool-05"):
+        sb.inject(Fault(method="GET", pool=sb.display_names()[name][0], delay=4.0, times=3))
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    result = shell.run_cell("%pools --tag course=ml101 --delete --yes")
+    took = time.monotonic() - started
+    timer.cancel()
+    out = capsys.readouterr().out
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    assert "Interrupted while listing the pools: nothing was deleted." in out
+    assert took < 2.0, f"the cell held the kernel {took:.1f} s after Ctrl-C"
+    assert sb.count(method="DELETE") == 0
