@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -155,6 +156,30 @@ def test_twenty_tags_a_pool(sb: Sandbox, api: httpx.Client) -> None:
     assert (tags_of(api, pool_id), annotation(sb, pool_id)) == before
     assert create(api, pool_id, tagged(k00="overwritten")).status_code == 200  # still 20
     assert tags_of(api, pool_id)["k00"] == ["overwritten"]
+
+
+def test_racing_creates_never_exceed_twenty(sb: Sandbox) -> None:
+    """30 clients add one tag each at once to a pool holding 2: exactly 18 get in, the annotation
+    says what the tag API says."""
+    pool_id = pid(sb, "pool-01")
+    barrier = threading.Barrier(30)
+    statuses: list[int] = []
+
+    def add(n: int) -> None:
+        with httpx.Client(base_url=f"{sb.endpoint}/v1/{sb.project_id}", trust_env=False,
+                          timeout=10, auth=AkSkAuth(sb.ak, sb.sk)) as client:
+            barrier.wait(10)
+            statuses.append(create(client, pool_id, tagged(**{f"r{n:02d}": "x"})).status_code)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(statuses) == [200] * 18 + [400] * 12
+    tags = sb.pool_tags(pool_id) or {}
+    assert len(tags) == 20
+    assert {t["key"]: t["value"] for t in json.loads(annotation(sb, pool_id) or "")} == tags
 
 
 def test_a_hostile_value_is_kept_verbatim(sb: Sandbox, api: httpx.Client) -> None:

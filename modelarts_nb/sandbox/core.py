@@ -130,7 +130,8 @@ class Sandbox:
         self.stop()
 
     def reset(self) -> None:
-        """Reseed the pools and forget faults, requests and AK lockouts (clock_offset stays)."""
+        """Reseed the pools, their tags and the workspaces; forget faults, requests, AK lockouts
+        and session credentials (clock_offset and exported variables stay)."""
         self.faults.clear()
         self.recorder.clear()
         self.gate.reset()

@@ -76,6 +76,9 @@ class SandboxServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 makes 30 clients connecting at once wait a SYN
+    # retransmit (1 s) or be reset; a gateway accepts them all.
+    request_queue_size = 128
 
     def __init__(self, port: int, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
