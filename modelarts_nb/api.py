@@ -189,16 +189,19 @@ class PoolsApi:
         return tags
 
     def list_pool_tags(self) -> Tags:
-        """GET every tag key and its values over the project's pools (all workspaces)."""
+        """GET every tag key and its values over the project's pools (all workspaces).
+        ``offset`` is read as a page number ("start page"; UNCONFIRMED): a page that brings no
+        new key ends the loop either way."""
         tags: dict[str, tuple[str, ...]] = {}
         for page in range(_MAX_PAGES):
-            query = canonical_query([("limit", "200"), ("offset", str(page * 200))])
+            query = canonical_query([("limit", "200"), ("offset", str(page))])
             body = self._get(f"/v1/{self.settings.project_id}/pools/tags", query,
                              what="the pool tags")
             items = body.get("tags") if isinstance(body, dict) else None
-            for key, values in (parse_tags(items, "tags", []) or {}).items():
+            known = len(tags)
+            for key, values in (parse_tags(items, "tags", [], limit=None) or {}).items():
                 tags[key] = tuple(dict.fromkeys(tags.get(key, ()) + values))
-            if not isinstance(items, list) or len(items) < 200:
+            if not isinstance(items, list) or len(items) < 200 or len(tags) == known:
                 return tags
         raise _too_many("pool tags")
 

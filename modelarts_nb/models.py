@@ -176,12 +176,24 @@ def _kind(value: object) -> str:
 
 
 def _text(value: object, where: str, notes: list[str]) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
+    if isinstance(value, str):
+        return _whole(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     notes.append(f"{where} is {_kind(value)}, expected text")
     return None
+
+
+def _whole(text: str) -> str:
+    """Lone surrogates (JSON may carry ``"\\ud800"``) become U+FFFD: a kernel cannot send them
+    to the notebook, nor a terminal print them."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _int(value: object, where: str, notes: list[str]) -> int | None:
@@ -272,18 +284,20 @@ def _status_resources(value: object, notes: list[str]) -> dict[str, tuple[Resour
     return result
 
 
-def parse_tags(value: object, where: str, notes: list[str]) -> dict[str, tuple[str, ...]] | None:
+def parse_tags(value: object, where: str, notes: list[str], limit: int | None = MAX_TAGS
+               ) -> dict[str, tuple[str, ...]] | None:
     """TMS tags from a list of ``{key, value}`` (OTC, the annotation) or ``{key, values}``
-    (Huawei's SDK) objects; None when ``value`` is no list. Odd items are skipped and noted."""
+    (Huawei's SDK) objects; None when ``value`` is no list. Odd items are skipped and noted;
+    one pool's tags are capped at ``limit``."""
     if not isinstance(value, list):
         notes.append(f"{where} is {_kind(value)}, expected a list of tags")
         return None
     tags: dict[str, tuple[str, ...]] = {}
-    if len(value) > MAX_TAGS:
-        notes.append(f"{where} holds {len(value)} tags; the first {MAX_TAGS} are kept")
-    for item in value[:MAX_TAGS]:
-        key = item.get("key") if isinstance(item, Mapping) else None
-        if not isinstance(key, str) or not key:
+    if limit is not None and len(value) > limit:
+        notes.append(f"{where} holds {len(value)} tags; the first {limit} are kept")
+    for item in value[:limit]:
+        key = _text(item.get("key"), f"{where} key", notes) if isinstance(item, Mapping) else None
+        if not key:
             notes.append(f"{where} holds a tag without a key")
             continue
         raw = item["values"] if "values" in item else [item.get("value", "")]

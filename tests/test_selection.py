@@ -310,3 +310,41 @@ def test_ctrl_c_while_tags_are_read_ends_the_cell_at_once(shell, capsys, class_s
     assert "Interrupted while listing the pools: nothing was deleted." in out
     assert took < 2.0, f"the cell held the kernel {took:.1f} s after Ctrl-C"
     assert sb.count(method="DELETE") == 0
+
+
+def test_every_tag_key_is_read_across_pages():
+    from modelarts_nb.sandbox import start
+
+    with start(pools=30) as sb:
+        ids = [pid for pid in sb.pool_ids() if pid.startswith("pool-")]  # none is leaving
+        for n in range(450):  # 20 tags a pool at most, 2 of them course and student
+            sb.tag_pool(ids[n // 15], {f"k{n:03d}": f"v{n % 7}"})
+        client = make_client(sb)
+        sb.clear_requests()
+        tags = client.list_pool_tags()
+    assert {f"k{n:03d}" for n in range(450)} <= set(tags) and tags["course"] == ("ml101",)
+    assert [r.query for r in sb.requests] == [f"limit=200&offset={page}" for page in range(3)]
+
+
+def test_an_empty_204_tag_answer_is_unreadable_not_untagged(class_sb):
+    from modelarts_nb.errors import ApiError
+    from modelarts_nb.sandbox import Fault
+
+    sb = class_sb
+    pool_02 = sb.display_names()["pool-02"][0]
+    sb.inject(Fault(method="GET", pool=pool_02, status=204, body=b""))
+    client = make_client(sb)
+    with pytest.raises(ApiError, match="tags of pool .* are unreadable"):
+        client.pool_tags(pool_02)
+    assert sb.count() == 1  # no retry of a "no content"
+    assert client.pool_tags(pool_02) == {"course": ("ml101",), "student": ("s02",)}
+
+
+def test_lone_surrogates_from_the_server_become_printable_text(shell, capsys, class_sb):
+    sb = class_sb
+    pool_01 = sb.display_names()["pool-01"][0]
+    sb.tag_pool(pool_01, {"note\ud800": "x\udfffy"})
+    result, out = run(shell, capsys, "r = %pools --tag course=ml101 --no-widgets")
+    frame = shell.user_ns["r"]
+    assert result.success and "note\ufffd" in frame.columns
+    frame.to_html().encode("utf-8")  # what the kernel sends must encode
