@@ -12,6 +12,7 @@ from conftest import make_client, until
 
 from modelarts_nb.pools_panel import PoolsPanel
 from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.selection import Filters, list_selected
 from modelarts_nb.steps import Step
 
 
@@ -23,6 +24,11 @@ def sb():
 
 def states(items):
     return Counter(item.step.value for item in items)
+
+
+def class_pools(client):
+    """What ``%pools --tag course=ml101`` lists."""
+    return list_selected(client, Filters(tags=(("course", "ml101"),))).pools
 
 
 def student_pools(n):
@@ -101,7 +107,7 @@ def test_throttling_slows_the_whole_batch(sb):
 def test_panel_select_three_confirm_and_see_them_deleted(sb):
     client = make_client(sb)
     panel = PoolsPanel(
-        client, lambda: client.list_pools(label_selector="course=ml101"), interval=0.05
+        client, lambda: class_pools(client), interval=0.05
     )
     assert len(panel.checks) == 24
     ids = sb.display_names()
@@ -171,9 +177,9 @@ def test_pools_magic_text_paths(shell, capsys, env_sandbox):
     result = shell.run_cell("%pools --delete --no-widgets")
     out = capsys.readouterr()
     assert not result.success and "needs at least one filter" in out.out + out.err
-    shell.run_cell("%pools --label course=ml101 --delete --no-widgets")
+    shell.run_cell("%pools --tag course=ml101 --delete --no-widgets")
     out = capsys.readouterr().out
-    assert "Nothing was deleted" in out and "%pools --label course=ml101 --delete --yes" in out
+    assert "Nothing was deleted" in out and "%pools --tag course=ml101 --delete --yes" in out
     assert env_sandbox.count(method="DELETE") == 0
     result = shell.run_cell("%pools --name 'pool-0*' --delete --yes --interval 0.05")
     out = capsys.readouterr().out
@@ -198,7 +204,7 @@ def test_pools_magic_reports_failures_in_one_line(shell, capsys, env_sandbox):
 
 
 def test_pools_magic_returns_panel(shell, capsys, env_sandbox):
-    shell.run_cell("p = %pools --label course=ml101")
+    shell.run_cell("p = %pools --tag course=ml101")
     panel = shell.user_ns["p"]
     assert isinstance(panel, PoolsPanel) and len(panel.checks) == 3
     assert env_sandbox.count(method="DELETE") == 0
@@ -222,7 +228,7 @@ def test_a_batch_that_cannot_even_list_says_why(sb):
 def test_panel_static_copy_shows_pools_and_outcome(sb):
     client = make_client(sb)
     panel = PoolsPanel(
-        client, lambda: client.list_pools(label_selector="course=ml101"), interval=0.05
+        client, lambda: class_pools(client), interval=0.05
     )
     before = panel.mimebundle()
     assert "pool-01" in before["text/plain"] and "pool-01" in before["text/html"]

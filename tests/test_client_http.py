@@ -43,9 +43,10 @@ def test_show_and_list(client, sandbox):
 def test_list_filters_reach_the_server(client, sandbox):
     creating = client.list_pools(status="creating")
     assert [p.display_name for p in creating] == ["creating-pool"]
-    course = client.list_pools(label_selector="course=ml101,student!=s01")
-    assert sorted(p.display_name for p in course) == ["pool-02", "pool-03"]
-    assert "labelSelector=course%3Dml101%2Cstudent%21%3Ds01" in sandbox.requests[-1].query
+    named = client.list_pools(label_selector="os.modelarts/name=pool-02,os.modelarts/region!=x")
+    assert [p.display_name for p in named] == ["pool-02"]
+    assert ("labelSelector=os.modelarts%2Fname%3Dpool-02%2Cos.modelarts%2Fregion%21%3Dx"
+            in sandbox.requests[-1].query)
 
 
 def test_object_form_status_resources_survive(client, sandbox):

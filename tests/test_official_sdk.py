@@ -97,7 +97,7 @@ def test_show_list_delete(sb: Sandbox) -> None:
         "modelarts.vm.cpu.8u",
     ]
     assert shown.metadata.annotations.os_modelarts_billing_mode == "0"
-    request = ListPoolsRequest(label_selector="course=ml101,student=s01", status="created")
+    request = ListPoolsRequest(label_selector="os.modelarts/name=pool-01", status="created")
     listed = client.list_pools(request)
     assert listed.kind == "PoolList" and [p.metadata.name for p in listed.items] == [pool_id]
     deleted = client.delete_pool(DeletePoolRequest(pool_name=pool_id))
@@ -110,7 +110,7 @@ def test_show_list_delete(sb: Sandbox) -> None:
         ("DELETE", 200, "aksk"),
     ]
     assert all(r.headers["user-agent"].startswith("huaweicloud-usdk-python/") for r in records)
-    assert records[1].query == "labelSelector=course%3Dml101%2Cstudent%3Ds01&status=created"
+    assert records[1].query == "labelSelector=os.modelarts%2Fname%3Dpool-01&status=created"
 
 
 def test_object_and_list_forms_of_status_resources(sb: Sandbox) -> None:

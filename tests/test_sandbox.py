@@ -169,9 +169,9 @@ def test_seeded_pools_cover_every_situation(sb: Sandbox) -> None:
     assert phases["creating-pool"] == "Creating" and phases["failed-pool"] == "CreationFailed"
     assert phases["leaving-pool"] == "Deleting"
     student = sb.pool_json(pid(sb, "pool-02"))
-    assert student is not None
-    assert student["metadata"]["labels"]["course"] == "ml101"
-    assert student["metadata"]["labels"]["student"] == "s02"
+    assert student is not None  # tags, not labels: real pools' labels are system keys only
+    assert all(key.startswith("os.modelarts/") for key in student["metadata"]["labels"])
+    assert sb.pool_tags(pid(sb, "pool-02")) == {"course": "ml101", "student": "s02"}
 
 
 def test_seeding_is_deterministic_per_seed() -> None:
@@ -224,13 +224,17 @@ def test_missing_pool_and_unknown_api(sb: Sandbox, http: Http) -> None:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("labelSelector=course%3Dml101", {"pool-01", "pool-02", "pool-03"}),
-        ("labelSelector=course%3D%3Dml101%2Cstudent%3Ds02", {"pool-02"}),
-        ("labelSelector=course%2Cstudent%21%3Ds02", {"pool-01", "pool-03"}),
+        ("labelSelector=os.modelarts%2Fname%3Dpool-02", {"pool-02"}),
+        ("labelSelector=os.modelarts%2Fname%3D%3Dpool-02%2Cos.modelarts%2Fregion%3Dcn-north-4",
+         {"pool-02"}),
+        ("labelSelector=os.modelarts%2Fname%2Cos.modelarts%2Fname%21%3Dpool-02", {
+            "pool-01", "pool-03", "train-gpu", "infer-cpu", "prepaid-pool", "frozen-pool",
+            "team-shared", "creating-pool", "failed-pool", "leaving-pool"}),
+        ("labelSelector=course%3Dml101", set()),  # a tag is no label
         ("labelSelector=os.modelarts%2Fname%3Dteam-shared", {"team-shared"}),
         ("status=failed", {"failed-pool"}),
         ("status=creating", {"creating-pool"}),
-        ("status=created&labelSelector=student", {"pool-01", "pool-02", "pool-03"}),
+        ("status=created&labelSelector=os.modelarts%2Fname%3Dpool-01", {"pool-01"}),
         ("workspaceId=1", set()),
     ],
 )
@@ -245,7 +249,8 @@ def test_list_status_created_and_negated_label(sb: Sandbox, http: Http) -> None:
     created = names(client.get(pools_url(sb, "status=created")))
     assert "failed-pool" not in created and "creating-pool" not in created
     assert {"train-gpu", "leaving-pool", "team-shared"} <= created
-    assert "pool-01" not in names(client.get(pools_url(sb, "labelSelector=%21course")))
+    assert "pool-01" in names(client.get(pools_url(sb, "labelSelector=%21course")))
+    assert names(client.get(pools_url(sb, "labelSelector=%21os.modelarts%2Fname"))) == set()
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ def test_class_pools_carry_their_tags_in_the_annotation(sb: Sandbox, api: httpx.
     assert answer.json() == {"tags": [{"key": "course", "values": ["ml101"]},
                                       {"key": "student", "values": ["s01"]}]}
     labels = (sb.pool_json(pool_id) or {})["metadata"]["labels"]
-    assert (labels["course"], labels["student"]) == ("ml101", "s01")  # kept, for now
+    assert "course" not in labels and "student" not in labels  # tags, not labels
     assert sb.requests[-1].pool == pool_id and sb.requests[-1].auth == "aksk"
 
 

@@ -15,9 +15,9 @@ Seeded pools (ids are ``<slug>-<32 hex>``, stable for a given ``seed``): ``train
 ``status.resources`` in the object form the SDK models), ``prepaid-pool`` (yearly/monthly:
 DELETE refused), ``frozen-pool`` (controlMode 8: DELETE refused), two pools displayed as
 ``team-shared``, ``creating-pool``, ``failed-pool`` (CreationFailed), ``leaving-pool`` (already
-Deleting, gone ``delete_seconds`` after start) and ``pools`` generic ``pool-01``.. with labels
-``course=ml101`` and ``student=sNN`` (also as TMS tags: ``seed.py``). Credentials are fake and
-shaped like real ones.
+Deleting, gone ``delete_seconds`` after start) and ``pools`` generic ``pool-01``.. with the
+TMS tags ``course=ml101`` and ``student=sNN`` (never as labels: real pools' labels are system
+keys). Credentials are fake and shaped like real ones.
 
 Tags and workspaces (FACTS-2 §5–6): the pool tag APIs (show, create, delete, list all:
 ``tags.py``) and ``GET /v1/{project}/workspaces`` (``workspaces.py``); pools listed without

@@ -207,7 +207,7 @@ def seed_pools(project_id: str, seed: int, extra: int) -> Seeded:
         student = {"course": "ml101", "student": f"s{n:02d}"}
         pools.append(_set_status(
             m.pool(f"pool-{n:02d}", kind="Logical", scope=("Train", "Notebook"),
-                   nodes=[(CPU_8U, {"a": 1})], labels=student,
+                   nodes=[(CPU_8U, {"a": 1})],
                    description=f"ml101 student s{n:02d}", tags=student),
             available=[(CPU_8U, {"a": 1})],
         ))
