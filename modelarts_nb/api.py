@@ -170,9 +170,10 @@ class PoolsApi:
             items = body.get("workspaces") if isinstance(body, dict) else None
             if not isinstance(items, list):
                 raise errors.ApiError(status=200, what="the workspace list has no 'workspaces'")
+            known = len(found)
             for workspace in filter(None, map(Workspace.from_api, items)):
                 found.setdefault(workspace.id, workspace)
-            if len(items) < 1000:
+            if len(items) < 1000 or len(found) == known:  # a server ignoring offset ends too
                 return list(found.values())
         raise _too_many("workspaces")
 
@@ -199,7 +200,7 @@ class PoolsApi:
                              what="the pool tags")
             items = body.get("tags") if isinstance(body, dict) else None
             known = len(tags)
-            for key, values in (parse_tags(items, "tags", [], limit=None) or {}).items():
+            for key, values in (parse_tags(items, "tags", [], strict=False) or {}).items():
                 tags[key] = tuple(dict.fromkeys(tags.get(key, ()) + values))
             if not isinstance(items, list) or len(items) < 200 or len(tags) == known:
                 return tags

@@ -37,7 +37,7 @@ from . import errors, rules
 from .api import PoolsApi
 from .listeners import Listeners
 from .lookup import match
-from .models import Pool
+from .models import DEFAULT_WORKSPACE, Pool
 from .names import check_display_name, check_pool_id, looks_like_pool_id
 from .steps import Step
 from .waiter import Cadence, Verdict, Watch, wait
@@ -281,7 +281,7 @@ class Deletion:
         if len(self.targets) == 1 and todo and todo[0].pool is not None:
             self._decide(todo[0], self.api.get_pool(todo[0].pool.id))
             return
-        listed = self.api.list_pools()
+        listed = self._listed(todo)
         seen: set[str] = set()
         for target in todo:
             pool, why = match(listed, target.pool.id if target.pool else target.name)
@@ -293,6 +293,16 @@ class Deletion:
             else:
                 seen.add(pool.id)
                 self._decide(target, pool)
+
+    def _listed(self, todo: list[Target]) -> list[Pool]:
+        """One LIST, plus one per other workspace the targets' pools live in (a list without
+        ``workspaceId`` may show workspace "0" only)."""
+        others = sorted({t.pool.workspace_id for t in todo if t.pool is not None}
+                        - {DEFAULT_WORKSPACE})
+        listed = self.api.list_pools()
+        for workspace in others:
+            listed += self.api.list_pools(workspace=workspace)
+        return listed
 
     def _decide(self, target: Target, pool: Pool) -> None:
         target.pool = pool

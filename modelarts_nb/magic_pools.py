@@ -8,7 +8,6 @@ and sends nothing.
 from __future__ import annotations
 
 import re
-import shlex
 import sys
 import threading
 from typing import Any
@@ -25,9 +24,11 @@ from .models import Pool
 from .selection import Filters, Listing, list_selected, parse_age, parse_tag
 from .steps import Step
 from .tables import pools_table
+from .text import one_line
 
 __all__ = ["BulkFailed", "filters_from", "run_pools"]
 
+_BARE = re.compile(r"[\w./:=@+*?\[\]!,-]+")
 _LABEL = re.compile(r"[A-Za-z0-9._/-]+=[A-Za-z0-9._-]*")
 
 
@@ -68,14 +69,14 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
         project_id=args.project_id, region=args.region, endpoint=args.endpoint
     )
     try:
-        listing = list_selected(client, filters)
+        listing = list_selected(client, filters, confirm=args.delete)
     except KeyboardInterrupt:
         print("Interrupted while listing the pools: nothing was deleted.")
         raise
     finally:
         client.close()
     for note in listing.notes:
-        print(note)
+        print(one_line(note, 500))
     if args.delete and args.yes:
         _unattended(client, listing, args)
         return None
@@ -101,7 +102,7 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
 def _say_kept(listing: Listing) -> None:
     for pool in listing.pools:
         if pool.id in listing.kept:
-            print(f"kept {pool.label}: {listing.kept[pool.id]}")
+            print(one_line(f"kept {pool.label}: {listing.kept[pool.id]}", 500))
 
 
 def _show_table(table: Any) -> None:
@@ -117,15 +118,20 @@ def _dry_run(client: PoolsClient, listing: Listing, args: Any) -> None:
     deletable = [p for p in checked if rules.exclusion(p) is None]
     print(f"Nothing was deleted. --delete would delete {len(deletable)} pool(s):")
     for pool in deletable:
-        print(f"  {pool.label}")
+        print(f"  {one_line(pool.label, 200)}")
     for pool in pools:
         if rules.exclusion(pool):
-            print(f"  excluded {pool.label}: {rules.exclusion(pool)}")
+            print(f"  {one_line(f'excluded {pool.label}: {rules.exclusion(pool)}', 500)}")
     for line in held:
-        print(f"  {line}")
-    print(f"To delete them, run:\n  {same_line(args)} --delete --yes" + (
-        " (add --force to include the pools with running work)" if held and not args.force
-        else ""))
+        print(f"  {one_line(line, 500)}")
+    again = same_line(args)
+    busy = any(line.startswith("left out") for line in held) and not args.force
+    if again is None:
+        print("To delete them, add --delete --yes to the same filters (a value cannot be "
+              "written back on one line here).")
+        return
+    print(f"To delete them, run:\n  {again} --delete --yes"
+          + " (add --force to include the pools with running work)" * busy)
 
 
 def _checked(client: PoolsClient, listing: Listing, args: Any) -> tuple[list[Pool], list[str]]:
@@ -135,8 +141,12 @@ def _checked(client: PoolsClient, listing: Listing, args: Any) -> tuple[list[Poo
     saying why."""
     pools = listing.deletable()
     candidates = [p for p in pools if rules.exclusion(p) is None]
-    impacts = fan_out(client, lambda pool: read_impact(client, pool), candidates,
-                      workers=args.concurrency, name="modelarts-nb-check")
+    try:
+        impacts = fan_out(client, lambda pool: read_impact(client, pool), candidates,
+                          workers=args.concurrency, name="modelarts-nb-check")
+    except KeyboardInterrupt:
+        print("Interrupted while checking what the pools run: nothing was deleted.")
+        raise
     # prepaid, frozen, unknown: kept, for the engine refuses them with the reason
     keep = [p for p in pools if rules.exclusion(p) is not None]
     held = [f"kept {p.label}: {listing.kept[p.id]}" for p in listing.pools if p.id in listing.kept]
@@ -152,26 +162,42 @@ def _checked(client: PoolsClient, listing: Listing, args: Any) -> tuple[list[Poo
     return keep, held
 
 
-def same_line(args: Any) -> str:
-    """The ``%pools`` line that selects the same pools, to copy with ``--delete --yes``."""
+def same_line(args: Any) -> str | None:
+    """The ``%pools`` line that selects the same pools, to copy with ``--delete --yes``;
+    None when a value cannot be written so that the magic reads it back the same."""
+    values = [(flag, value) for flag in ("label", "tag", "keep_tag")
+              for value in getattr(args, flag)]
+    values += [(flag, getattr(args, flag)) for flag in (
+        "status", "phase", "name", "older_than", "workspace", "project_id", "region", "endpoint")
+        if getattr(args, flag)]
     parts = ["%pools"]
-    for flag in ("label", "tag", "keep_tag"):
-        for value in getattr(args, flag):
-            parts += [f"--{flag.replace('_', '-')}", shlex.quote(value)]
-    for flag in ("status", "phase", "name", "older_than", "workspace", "project_id", "region",
-                 "endpoint"):
-        value = getattr(args, flag)
-        if value:
-            parts += [f"--{flag.replace('_', '-')}", shlex.quote(value)]
+    for flag, value in values:
+        written = _arg(value)
+        if written is None:
+            return None
+        parts += [f"--{flag.replace('_', '-')}", written]
     parts += [f"--{flag}" for flag in ("all-workspaces", "force")
               if getattr(args, flag.replace("-", "_"))]
     return " ".join(parts)
 
 
+def _arg(value: str) -> str | None:
+    """``value`` as the magic's splitter reads it back: bare, or in the one kind of quote it
+    does not hold (the splitter keeps quotes, the magic drops one pair); ``$`` and braces
+    doubled against IPython's expansion. None when it holds both quotes or a line break."""
+    text = value.replace("$", "$$").replace("{", "{{").replace("}", "}}")
+    if not value.isprintable():
+        return None
+    if _BARE.fullmatch(text):
+        return text
+    quote = next((q for q in "'\"" if q not in value), None)
+    return None if quote is None else f"{quote}{text}{quote}"
+
+
 def _unattended(client: PoolsClient, listing: Listing, args: Any) -> None:
     pools, held = _checked(client, listing, args)
     for line in held:
-        print(_loud(line))
+        print(one_line(_loud(line), 500))
     run = Deletion(
         client,
         [Target(p.id, p) for p in pools],

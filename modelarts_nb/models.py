@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .text import quoted
@@ -29,6 +29,8 @@ _BILLING_NAMES = {"0": "pay-per-use", "1": "yearly/monthly"}
 TAGS_ANNOTATION = "os.modelarts/tms.tags"  # the pool's TMS tags, as a JSON string (FACTS-2 §5.3)
 DEFAULT_WORKSPACE = "0"
 MAX_TAGS = 100  # a pool holds at most 20 (UNCONFIRMED); more is a server gone wrong
+_MAX_ANNOTATION = 64 * 1024  # 20 tags of 128 + 255 characters fit many times over
+_EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)  # before ModelArts: a server's "unknown"
 
 # TMS tags: key → its values (one, as a rule; the SDK's shape allows a list).
 Tags = Mapping[str, tuple[str, ...]]
@@ -83,6 +85,7 @@ class Pool:
     subpool_count: str | None = None  # os.modelarts.pool/subpools.count, as sent
     workspace_id: str = DEFAULT_WORKSPACE  # label os.modelarts/workspace.id; "0" by default
     tags: Tags | None = None  # None: the pool carries no readable tag annotation (ask the API)
+    annotated: bool = False  # it carries one (so tags=None means unreadable, not absent)
     created: datetime | None = None
     deleted: datetime | None = None
     spec_resources: tuple[ResourceLine, ...] = ()
@@ -154,6 +157,7 @@ class Pool:
             workspace_id=_text(labels.get("os.modelarts/workspace.id"), "workspace id", notes)
             or DEFAULT_WORKSPACE,
             tags=_annotated_tags(notes_ann.get(TAGS_ANNOTATION), notes),
+            annotated=notes_ann.get(TAGS_ANNOTATION) is not None,
             created=_time(meta.get("creationTimestamp"), "creationTimestamp", notes),
             deleted=_time(meta.get("deletionTimestamp"), "deletionTimestamp", notes),
             spec_resources=_lines(spec.get("resources"), "spec.resources", notes),
@@ -225,10 +229,14 @@ def _time(value: object, where: str, notes: list[str]) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         notes.append(f"{where} {value!r:.40} is not a timestamp")
         return None
+    if moment.tzinfo is None or moment < _EARLIEST:  # no zone, or Go's/Unix's zero time
+        notes.append(f"{where} {value!r:.40} is no usable time")
+        return None
+    return moment
 
 
 def _scope(value: object, notes: list[str]) -> tuple[str, ...]:
@@ -284,26 +292,43 @@ def _status_resources(value: object, notes: list[str]) -> dict[str, tuple[Resour
     return result
 
 
-def parse_tags(value: object, where: str, notes: list[str], limit: int | None = MAX_TAGS
+def parse_tags(value: object, where: str, notes: list[str], *, strict: bool = True
                ) -> dict[str, tuple[str, ...]] | None:
     """TMS tags from a list of ``{key, value}`` (OTC, the annotation) or ``{key, values}``
-    (Huawei's SDK) objects; None when ``value`` is no list. Odd items are skipped and noted;
-    one pool's tags are capped at ``limit``."""
+    (Huawei's SDK) objects; None when ``value`` is no list. ``strict`` (one pool's tags): one
+    item we cannot read, or more than MAX_TAGS, makes the tags unknown (None) — it might be
+    the very tag a keep-list looks for; otherwise odd items are skipped."""
     if not isinstance(value, list):
         notes.append(f"{where} is {_kind(value)}, expected a list of tags")
         return None
+    if strict and len(value) > MAX_TAGS:
+        notes.append(f"{where} holds {len(value)} tags, more than a pool can carry")
+        return None
     tags: dict[str, tuple[str, ...]] = {}
-    if limit is not None and len(value) > limit:
-        notes.append(f"{where} holds {len(value)} tags; the first {limit} are kept")
-    for item in value[:limit]:
-        key = _text(item.get("key"), f"{where} key", notes) if isinstance(item, Mapping) else None
-        if not key:
-            notes.append(f"{where} holds a tag without a key")
+    for item in value:
+        tag = _tag(item)
+        if tag is None:
+            notes.append(f"{where} holds an unreadable tag {quoted(item, 60)}")
+            if strict:
+                return None
             continue
-        raw = item["values"] if "values" in item else [item.get("value", "")]
-        values = [_text(v, f"{where} {key}", notes) for v in (raw if isinstance(raw, list) else [])]
-        tags[key] = tags.get(key, ()) + tuple(v if v is not None else "" for v in values)
+        tags[tag[0]] = tags.get(tag[0], ()) + tag[1]
     return tags
+
+
+def _tag(item: object) -> tuple[str, tuple[str, ...]] | None:
+    """``(key, values)`` of one tag object, exactly one of its two shapes; else None."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("key"), str) or not item["key"]:
+        return None
+    if set(item) == {"key", "values"} and isinstance(item["values"], list):
+        raw = item["values"]
+    elif set(item) <= {"key", "value"}:
+        raw = [item.get("value", "")]
+    else:
+        return None
+    if not all(isinstance(v, str) for v in raw):
+        return None
+    return _whole(item["key"]), tuple(_whole(v) for v in raw)
 
 
 def _annotated_tags(value: object, notes: list[str]) -> dict[str, tuple[str, ...]] | None:
@@ -316,8 +341,10 @@ def _annotated_tags(value: object, notes: list[str]) -> dict[str, tuple[str, ...
     if not value.strip():
         return {}
     try:
-        decoded = json.loads(value)
-    except ValueError:
-        notes.append(f"{TAGS_ANNOTATION} is not JSON")
+        decoded = json.loads(value) if len(value) <= _MAX_ANNOTATION else None
+    except (ValueError, RecursionError):
+        decoded = None
+    if decoded is None:
+        notes.append(f"{TAGS_ANNOTATION} is not JSON we can read")
         return None
     return parse_tags(decoded, TAGS_ANNOTATION, notes)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .api import PoolsApi
-from .errors import ModelArtsError
+from .errors import ApiError, AuthenticationError, PoolNotFound
 from .fanout import fan_out
 from .models import DEFAULT_WORKSPACE, Pool, Tags
 from .names import is_workspace_id
@@ -28,6 +28,7 @@ __all__ = ["Filters", "Listing", "list_selected", "parse_age", "parse_tag"]
 _AGE = re.compile(r"(?:(\d{1,6})([smhdw]))+")
 _AGE_PART = re.compile(r"(\d{1,6})([smhdw])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_MAX_AGE = 100 * 365 * 86400
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Tag = tuple[str, "str | None"]  # KEY=VALUE, or KEY alone: any value
@@ -52,6 +53,9 @@ def parse_age(text: str) -> timedelta:
         raise ValueError(f"--older-than {one_line(text, 40)!r}: expected a duration such as "
                          "90m, 8h, 3d or 1d12h")
     seconds = sum(int(n) * _UNIT[unit] for n, unit in _AGE_PART.findall(text))
+    if seconds > _MAX_AGE:
+        raise ValueError(f"--older-than {one_line(text, 40)!r}: at most 100 years; expected a "
+                         "duration such as 90m, 8h, 3d or 1d12h")
     return timedelta(seconds=seconds)
 
 
@@ -92,8 +96,8 @@ class Filters:
             return None
         if pool.tags is None:
             return "kept: its tags could not be read (--keep-tag)"
-        for tag in self.keep:
-            if _has(pool.tags, tag):
+        for tag in self.keep:  # loosely: "Keep = yes" still keeps keep=yes
+            if _has(_loose(pool.tags), _loose_tag(tag)):
                 return f"kept by --keep-tag {_show(tag)}"
         return None
 
@@ -110,34 +114,69 @@ class Listing:
         return [pool for pool in self.pools if pool.id not in self.kept]
 
 
-def list_selected(api: PoolsApi, filters: Filters, now: datetime | None = None) -> Listing:
-    """List (every workspace at once with ``all_workspaces``), then filter; tags are read
-    from the API only for the pools that need them (no annotation, and a tag filter)."""
+def list_selected(api: PoolsApi, filters: Filters, now: datetime | None = None, *,
+                  confirm: bool = False) -> Listing:
+    """List (every workspace at once with ``all_workspaces``), then filter. Tags come from
+    the pools' annotation, and from the tag API for a pool without one; with ``confirm``
+    (before deleting: an annotation may be stale, UNCONFIRMED) every pool a tag filter or
+    keep-tag decides on is read through the tag API, and one it cannot read is left out of
+    ``--tag`` and kept by ``--keep-tag``."""
     now = now or datetime.now(timezone.utc)
     listing = Listing()
     pools = _list(api, filters, listing.notes)
     undated = sum(pool.created is None for pool in pools)
     if filters.older_than is not None and undated:
-        listing.notes.append(f"{undated} pool(s) left out: no creation time to compare")
+        listing.notes.append(f"{undated} pool(s) left out: no usable creation time to compare")
+    listed = {pool.id: pool for pool in pools}  # as the list showed them
     if filters.tags or filters.keep:  # tags read only for pools the other filters keep
         untagged = dataclasses.replace(filters, tags=())
-        pools = _with_tags(api, [pool for pool in pools if untagged.matches(pool, now)])
-        unread = [pool.label for pool in pools if pool.tags is None]
-        if unread and filters.tags:
+        pools = _with_tags(api, [p for p in pools if untagged.matches(p, now)], confirm)
+        unread = [one_line(pool.label, 80) for pool in pools if pool.tags is None]
+        if unread:
             more = ", …" if len(unread) > 3 else ""
-            listing.notes.append(f"{len(unread)} pool(s) left out: their tags could not be "
-                                 f"read ({', '.join(unread[:3])}{more})")
+            effect = " and ".join(["left out of --tag"] * bool(filters.tags)
+                                  + ["kept by --keep-tag"] * bool(filters.keep))
+            listing.notes.append(
+                f"{len(unread)} pool(s) whose tags could not be read"
+                f"{' through the tag API' if confirm else ''} ({', '.join(unread[:3])}{more}): "
+                f"{effect}")
     listing.pools = [pool for pool in pools if filters.matches(pool, now)]
-    listing.kept = {pool.id: why for pool in listing.pools if (why := filters.kept(pool))}
+    listing.kept = {pool.id: why for pool in listing.pools
+                    if (why := _kept(filters, pool, listed[pool.id]))}
     return listing
+
+
+def _kept(filters: Filters, pool: Pool, listed: Pool) -> str | None:
+    """Why a keep-tag protects ``pool``: by the tags it was decided on, or by what its
+    listing showed (an annotation the tag API contradicts, or one we could not read)."""
+    why = filters.kept(pool)
+    if why or not filters.keep or listed is pool:
+        return why
+    if listed.annotated and listed.tags is None:
+        return "kept: its tag annotation could not be read (--keep-tag)"
+    why = filters.kept(listed) if listed.tags is not None else None
+    return why and f"{why} (as its tag annotation says)"
 
 
 def _list(api: PoolsApi, filters: Filters, notes: list[str]) -> list[Pool]:
     """One list, or one per workspace (all at once: one round trip more), de-duplicated by
-    id; a workspace whose id we could not even send is skipped, and said."""
+    id. A pool the server lists for a workspace it is not in is left out (a server that
+    ignores ``workspaceId`` must not widen a selection), and so is a workspace we cannot
+    send or read — each said in one line."""
     def one(workspace: str | None) -> list[Pool]:
-        return api.list_pools(label_selector=filters.label_selector, status=filters.status,
-                              workspace=workspace)
+        try:
+            listed = api.list_pools(label_selector=filters.label_selector,
+                                    status=filters.status, workspace=workspace)
+        except ApiError as exc:
+            if not filters.all_workspaces or isinstance(exc, AuthenticationError):
+                raise
+            notes.append(f"workspace {workspace} not listed: {one_line(str(exc), 200)}")
+            return []
+        inside = [p for p in listed if workspace is None or p.workspace_id == workspace]
+        if len(inside) < len(listed):
+            notes.append(f"{len(listed) - len(inside)} pool(s) listed for workspace "
+                         f"{workspace} belong to another: left out there")
+        return inside
 
     if not filters.all_workspaces:
         return one(filters.workspace)
@@ -149,22 +188,41 @@ def _list(api: PoolsApi, filters: Filters, notes: list[str]) -> list[Pool]:
     seen: dict[str, Pool] = {}
     for listed in fan_out(api, one, [w for w in ids if w not in odd], name="modelarts-nb-list"):
         for pool in listed:
-            seen.setdefault(pool.id, pool)
+            first = seen.setdefault(pool.id, pool)
+            if first.tags != pool.tags:  # two answers disagree: the tags are not known
+                seen[pool.id] = dataclasses.replace(first, tags=None, annotated=True)
     return list(seen.values())
 
 
-def _with_tags(api: PoolsApi, pools: list[Pool]) -> list[Pool]:
-    """Pools without a readable tag annotation get their tags from the tag API (8 at once);
-    a pool whose tags still cannot be read keeps ``tags=None``."""
-    def read(pool: Pool) -> Pool:
-        if pool.tags is not None:
+def _with_tags(api: PoolsApi, pools: list[Pool], confirm: bool) -> list[Pool]:
+    """Tags from the tag API (8 at once) for the pools without a readable annotation, or for
+    all with ``confirm``; a pool whose tags cannot be read that way gets ``tags=None``, and
+    one gone since the list (404) is dropped."""
+    def read(pool: Pool) -> Pool | None:
+        if pool.tags is not None and not confirm:
             return pool
         try:
             return dataclasses.replace(pool, tags=api.pool_tags(pool.id))
-        except ModelArtsError:
-            return pool
+        except PoolNotFound:
+            return None
+        except ApiError:
+            return dataclasses.replace(pool, tags=None)
 
-    return fan_out(api, read, pools, name="modelarts-nb-tags")
+    return [p for p in fan_out(api, read, pools, name="modelarts-nb-tags") if p is not None]
+
+
+def _loose(tags: Tags | None) -> Tags | None:
+    if tags is None:
+        return None
+    loose: dict[str, tuple[str, ...]] = {}
+    for key, values in tags.items():  # "Keep" and "keep" both count
+        flat = key.strip().casefold()
+        loose[flat] = loose.get(flat, ()) + tuple(v.strip().casefold() for v in values)
+    return loose
+
+
+def _loose_tag(tag: Tag) -> Tag:
+    return tag[0].strip().casefold(), None if tag[1] is None else tag[1].strip().casefold()
 
 
 def _has(tags: Tags | None, tag: Tag) -> bool:

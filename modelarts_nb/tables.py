@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .models import STATUS_STATES, Pool, ResourceLine
+from .text import printable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,11 +75,11 @@ def pools_table(pools: list[Pool], now: datetime | None = None) -> pd.DataFrame:
 
     now = now or datetime.now(timezone.utc)
     keys = sorted({key for pool in pools for key in (pool.tags or {})})
-    named = {key: f"tag:{key}" if key in POOLS_COLUMNS else key for key in keys}
+    named = _tag_columns(keys)
     rows = [
         {
             "id": pool.id,
-            "display name": pool.display_name or "",
+            "display name": printable(pool.display_name or ""),
             "phase": pool.phase or "unknown",
             "type": pool.type or "",
             "flavors": ", ".join(f"{line.flavor}×{line.count}" for line in pool.spec_resources),
@@ -86,11 +87,24 @@ def pools_table(pools: list[Pool], now: datetime | None = None) -> pd.DataFrame:
             "workspace": pool.workspace_id,
             "created": pool.created.strftime("%Y-%m-%d %H:%M") if pool.created else "",
             "age": age_text(now, pool.created),
-            **{named[key]: "|".join(values) for key, values in (pool.tags or {}).items()},
+            **{named[k]: printable("|".join(values)) for k, values in (pool.tags or {}).items()},
         }
         for pool in pools
     ]
     return pd.DataFrame(rows, columns=POOLS_COLUMNS + [named[key] for key in keys])
+
+
+def _tag_columns(keys: list[str]) -> dict[str, str]:
+    """Each tag key's column: the key, or ``tag:<key>`` (prefixed again until free) when a
+    pool column or an earlier key has that name; control characters shown as U+FFFD."""
+    used, named = set(POOLS_COLUMNS), {}
+    for key in keys:
+        name = printable(key)
+        while name in used:
+            name = f"tag:{name}"
+        used.add(name)
+        named[key] = name
+    return named
 
 
 def age_text(now: datetime, then: datetime | None) -> str:

@@ -6,7 +6,7 @@ without an import cycle.
 
 from __future__ import annotations
 
-__all__ = ["one_line", "quoted"]
+__all__ = ["one_line", "printable", "quoted"]
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -21,3 +21,10 @@ def quoted(value: object, limit: int = 80) -> str:
     capped at ``limit`` characters."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def printable(text: str) -> str:
+    """A server string as a table cell: every control character (ESC, newline…) shown as
+    U+FFFD, so a terminal never acts on one; nothing else changes."""
+    return text if text.isprintable() else "".join(
+        c if c.isprintable() else "\ufffd" for c in text)

@@ -192,7 +192,8 @@ def test_a_deeply_nested_annotation_leaves_one_pool_unknown_not_the_listing_brok
     result, out = run(shell, capsys, "r = %pools --no-widgets")
     assert result.success, out
     frame = shell.user_ns["r"]
-    assert deep in set(frame["id"]) and len(frame) == len(sb.pool_ids())
+    assert deep in set(frame["id"]) and {p for p in sb.pool_ids() if p.startswith("pool-")} <= set(
+        frame["id"])  # (not a count: leaving-pool goes at any moment)
     result, out = run(shell, capsys, "%pools --name 'deep-*' --keep-tag keep --delete --no-widgets")
     assert result.success and "kept deep-tags" in out, out
 
@@ -226,6 +227,7 @@ def test_a_server_that_ignores_workspace_id_deletes_nothing_outside_the_workspac
     sb = class_sb
     ws = research(sb)
     every = [sb.pool_json(p) for p in sb.pool_ids(workspace=None)]
+    inside = set(sb.pool_ids(workspace=ws))  # before any of them is deleted
     sb.inject(Fault(method="GET", list_only=True, status=200,
                     body={"apiVersion": "v2", "kind": "PoolList", "items": every}))
     result, out = run(shell, capsys, f"%pools --workspace {ws} --tag course=ml101 --delete --yes "
@@ -234,7 +236,7 @@ def test_a_server_that_ignores_workspace_id_deletes_nothing_outside_the_workspac
                sb.pool_json(p)["metadata"]["labels"].get(WORKSPACE) != ws}
     elsewhere = [p for p in sb.pool_ids(workspace=None) if p.startswith("pool-0")]
     assert not outside & set(elsewhere), out
-    assert not deleted(sb) - set(sb.pool_ids(workspace=ws)), out
+    assert not deleted(sb) - inside, out
 
 
 def test_the_same_pool_listed_twice_with_different_tags_is_kept(shell, capsys, class_sb):

@@ -242,11 +242,12 @@ def test_unreadable_tags_leave_a_pool_out_of_tag_and_in_keep(shell, capsys, clas
     sb.inject(Fault(method="GET", pool=pool_02, status=500, times=10))
     result, out = run(shell, capsys, "%pools --tag course=ml101 --delete --no-widgets")
     assert result.success
-    assert "1 pool(s) left out: their tags could not be read (pool-02" in out
+    assert ("1 pool(s) whose tags could not be read through the tag API (pool-02 "
+            f"({pool_02})): left out of --tag") in out
     assert "--delete would delete 5 pool(s)" in out and f"  pool-02 ({pool_02})" not in out
     result, out = run(shell, capsys, "%pools --name 'pool-0*' --keep-tag keep --delete "
                                      "--no-widgets")
-    assert f"kept pool-02 ({pool_02}): kept: its tags could not be read" in out
+    assert f"kept pool-02 ({pool_02}): kept: its tags could not be read" in out, out
     assert sb.count(method="DELETE") == 0
 
 
