@@ -1,18 +1,34 @@
-"""PoolsPanel: browse pools, tick the ones to delete, confirm once with the count, watch them go.
+"""PoolsPanel: a table of pools to tick, a search, one typed confirmation, live counts.
 
-Stock ipywidgets only. Prepaid, frozen and already-deleting pools get no checkbox tick (disabled,
-with the reason). The confirmation is the sentence ``delete N pools`` for exactly the number
-ticked, so that a changed selection can never ride on an earlier confirmation.
+Built to stay readable and quick at class size (500 pools). Each pool is ONE widget model: a
+``Checkbox`` whose description is the whole row (html-escaped spans; ipywidgets 7 renders a
+description as HTML, 8 does so with ``description_allow_html``, through JupyterLab's inline
+sanitizer, which keeps ``span``/``b``/``code`` with ``class``/``style``/``title``), sharing one
+``Layout`` and one style model with every other row — instead of an HBox, a Checkbox and an HTML
+per row with a Layout and a style each (≈ 8 models a row). Column widths come from classes in a
+``<style>`` block shipped once; the search hides rows with a second ``<style>`` (one message,
+no view rebuilt) rather than by re-sending the rows; colours come from JupyterLab's CSS
+variables with fallbacks, so light, dark, VS Code and classic all read.
+
+Prepaid, frozen, already-deleting and held (``held``: e.g. ``--keep-tag``) pools cannot be ticked
+and say why in their row. The confirmation is the sentence ``delete N pools`` for exactly the
+number ticked, beside a text that names what will go, so that a changed selection can never ride
+on an earlier confirmation and nobody deletes what they cannot see.
 """
 
 from __future__ import annotations
 
 import html
+import logging
+import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import ipywidgets as widgets
@@ -23,34 +39,209 @@ from .display import Acknowledgement, StaticCopy
 from .engine import Deletion, Target
 from .impact import Impact, read_impact
 from .models import Pool
-from .render import phase_badge
-from .tables import age_text
+from .render import PHASE_COLOURS
+from .steps import Step
+from .tables import age_text, pools_table
+from .text import one_line
 
-__all__ = ["PoolsPanel", "confirm_phrase"]
+__all__ = ["PoolsPanel", "confirm_phrase", "confirmation_lines", "progress_text", "row_html"]
 
-_RENDER_EVERY = 0.25  # seconds: a 100-pool batch must not flood the frontend
+log = logging.getLogger("modelarts_nb")
+_FIRST_ROWS = 100  # rows built with the panel; the others follow, _CHUNK at a time
+_CHUNK = 100
+_RENDER_EVERY = 0.25  # seconds between two renders of the counts (a batch must not flood)
+_TABLE_EVERY = 200  # pools per second of delay between two renders of the per-pool table
+_NAMED = 10  # the confirmation names this many pools, then says "and K more"
+# (class, header, width in px): the row cells and the column headers share them.
+COLUMNS = (
+    ("name", "pool", 170), ("phase", "phase", 104), ("note", "note", 220), ("tags", "tags", 170),
+    ("age", "age", 84), ("nodes", "nodes", 170), ("billing", "billing", 112),
+    ("type", "type", 80), ("id", "id", 330),
+)
+_ROW_PX = 24
+_BORDER = "var(--jp-border-color2, rgba(128, 128, 128, 0.35))"
+_STYLE = (
+    "<style>"
+    ".mnb-pools-panel{color:var(--jp-ui-font-color1,inherit);"
+    f"border:1px solid {_BORDER};padding:6px;box-sizing:border-box}}"
+    f".mnb-pools-panel .mnb-rows{{border:1px solid {_BORDER};"
+    "background:var(--jp-layout-color1,transparent)}"
+    ".mnb-pools-panel .mnb-rows>.widget-checkbox{flex:0 0 auto!important;"
+    f"width:max-content!important;min-width:100%;height:{_ROW_PX}px!important;margin:0;"
+    f"padding:0;line-height:{_ROW_PX}px}}"
+    ".mnb-pools-panel .mnb-rows>.widget-checkbox:hover{"
+    "background:var(--jp-layout-color2,rgba(128,128,128,0.12))}"
+    ".mnb-pools-panel .mnb-rows .widget-label-basic{display:flex;align-items:center;"
+    f"overflow:visible;height:{_ROW_PX}px;line-height:{_ROW_PX}px;color:inherit;"
+    "font-size:var(--jp-ui-font-size1,13px);cursor:pointer}"
+    # the checkbox's tooltip is the raw description: hovering goes to the row's own title
+    # instead; a click on the box still reaches it through its label
+    ".mnb-pools-panel .mnb-rows input[type=checkbox]{pointer-events:none;flex:0 0 14px;"
+    "width:14px;height:14px;margin:0 8px 0 6px}"
+    ".mnb-pools-panel .mnb-row{display:flex;align-items:center;white-space:nowrap}"
+    ".mnb-pools-panel .mnb-c{display:inline-block;overflow:hidden;text-overflow:ellipsis;"
+    "white-space:nowrap;padding-right:10px;box-sizing:border-box;flex:0 0 auto}"
+    + "".join(f".mnb-pools-panel .mnb-c-{name}{{width:{px}px}}" for name, _, px in COLUMNS)
+    + ".mnb-pools-panel .mnb-row .mnb-c-name{font-weight:600}"
+    ".mnb-pools-panel .mnb-c-id{font-family:var(--jp-code-font-family,monospace);font-size:12px}"
+    ".mnb-pools-panel .mnb-head{position:sticky;top:0;z-index:2;flex:0 0 auto!important;"
+    "width:max-content!important;min-width:100%;margin:0!important;"
+    f"background:var(--jp-layout-color2,Canvas);border-bottom:1px solid {_BORDER}}}"
+    ".mnb-pools-panel .mnb-head .mnb-row{padding-left:28px;font-weight:600;"
+    f"line-height:{_ROW_PX}px}}"
+    ".mnb-pools-panel .mnb-phase{color:#fff;border-radius:8px;padding:1px 8px;font-weight:600;"
+    "line-height:18px}"
+    ".mnb-pools-panel .mnb-why{color:var(--jp-error-color1,#d32f2f)}"
+    ".mnb-pools-panel .mnb-work{color:var(--jp-warn-color1,#e65100);font-weight:600}"
+    ".mnb-pools-panel .mnb-muted{color:var(--jp-ui-font-color2,inherit);opacity:0.85}"
+    ".mnb-pools-panel .mnb-table{border-collapse:collapse;font-size:12px;margin:2px 0 8px;"
+    "color:inherit}"
+    ".mnb-pools-panel .mnb-table th,.mnb-pools-panel .mnb-table td{padding:2px 8px;"
+    f"border-bottom:1px solid {_BORDER};text-align:left;white-space:nowrap;max-width:420px;"
+    "overflow:hidden;text-overflow:ellipsis}"
+    ".mnb-pools-panel .mnb-table th{background:var(--jp-layout-color2,Canvas);"
+    "position:sticky;top:0}"
+    ".mnb-pools-panel .widget-button{width:auto;min-width:max-content}"
+    "</style>"
+)
 
 
 def confirm_phrase(count: int) -> str:
     return f"delete {count} pool" + ("" if count == 1 else "s")
 
 
+def _flat(value: object, limit: int) -> str:
+    """``text.one_line``, with a fast path for the usual printable, short string (500 rows)."""
+    text = str(value)
+    return text if len(text) <= limit and text.isprintable() else one_line(text, limit)
+
+
+def _text(value: object, limit: int) -> str:
+    """A server string as HTML text: one line, capped, escaped; ``$`` and ``\\`` each in their
+    own span, so that MathJax (which ipywidgets runs over descriptions and HTML values) never
+    sees two of them in one text run and typesets a pool name as maths."""
+    escaped = html.escape(_flat(value, limit))
+    if "$" in escaped or "\\" in escaped:
+        escaped = escaped.replace("$", "<span>$</span>").replace("\\", "<span>\\</span>")
+    return escaped
+
+
+def _attr(value: object) -> str:
+    return html.escape(_flat(value, 500), quote=True)
+
+
+def _badge(phase: str | None) -> str:
+    colour = PHASE_COLOURS.get(phase or "", "#616161")
+    return (f'<span class="mnb-phase" style="background:{colour}">'
+            f'{_text(phase or "unknown", 40)}</span>')
+
+
+def _cell(column: str, content: str, title: str = "") -> str:
+    tip = f' title="{_attr(title)}"' if title else ""
+    return f'<span class="mnb-c mnb-c-{column}"{tip}>{content}</span>'
+
+
+def _flavors(pool: Pool) -> str:
+    return ", ".join(f"{line.flavor}×{line.count}" for line in pool.spec_resources)
+
+
+def row_html(pool: Pool, note: str = "", work: str = "", now: datetime | None = None) -> str:
+    """One pool's row: every server string escaped and on one line, long ones cut with ``…``
+    (the full text is the cell's tooltip). ``note``: why it cannot be ticked; ``work``: what
+    deleting it stops, once read."""
+    now = now or datetime.now(timezone.utc)
+    name = pool.display_name or ""
+    notes = []
+    if note:
+        notes.append(f'<span class="mnb-why">{_text(note, 160)}</span>')
+    if work:
+        notes.append(f'<span class="mnb-work">runs {_text(work, 160)}</span>')
+    note_title = "; ".join(filter(None, [note, work and f"runs {work}"]))
+    nodes = f"{pool.node_count} · {_flavors(pool)}" if pool.spec_resources else str(
+        pool.node_count)
+    tags = pool.tag_text()
+    cells = [
+        _cell("name", _text(name, 80), name if len(name) > 16 else ""),
+        _cell("phase", _badge(pool.phase), pool.phase or ""),
+        _cell("note", " · ".join(notes), note_title),
+        _cell("tags", _text(tags, 120), tags if len(tags) > 16 else ""),
+        _cell("age", html.escape(age_text(now, pool.created))),
+        _cell("nodes", _text(nodes, 120), nodes if len(nodes) > 18 else ""),
+        _cell("billing", _text(pool.billing_label, 40)),
+        _cell("type", _text(pool.type or "", 20)),
+        _cell("id", _text(pool.id, 80), pool.id),
+    ]
+    return f'<span class="mnb-row" title="{_attr(pool.label)}">{"".join(cells)}</span>'
+
+
 def _row_html(pool: Pool, reason: str | None, work: str = "") -> str:
-    """One pool's line; ``work``: what deleting it stops, once read."""
-    flavors = ", ".join(f"{line.flavor}×{line.count}" for line in pool.spec_resources)
-    why = f" <span style='color:#c62828'>— {html.escape(reason)}</span>" if reason else ""
-    why += f" · <b class='mnb-work'>runs {html.escape(work)}</b>" if work else ""
-    return (
-        f"<span style='display:inline-block;width:150px'><b>{html.escape(pool.display_name or '')}"
-        f"</b></span> {phase_badge(pool.phase)} <code>{html.escape(pool.id)}</code> · "
-        f"{html.escape(pool.type or '')} · {html.escape(flavors)} · "
-        f"{html.escape(pool.billing_label)} · "
-        f"age {age_text(datetime.now(timezone.utc), pool.created)}{why}"
-    )
+    """Kept for callers of the former name."""
+    return row_html(pool, reason or "", work)
+
+
+def _head_html() -> str:
+    return '<span class="mnb-row">' + "".join(
+        f'<span class="mnb-c mnb-c-{name}">{header}</span>' for name, header, _ in COLUMNS
+    ) + "</span>"
+
+
+def _haystack(pool: Pool) -> str:
+    """What the search looks in: names, id, tags, phase, type and billing, lower case."""
+    return "\n".join([pool.display_name or "", pool.id, pool.tag_text(), pool.phase or "unknown",
+                      pool.type or "", pool.billing_label]).casefold()
+
+
+def confirmation_lines(chosen: list[Pool], hidden: int) -> list[str]:
+    """What the typed sentence deletes, in words: every name up to ten, then how many more;
+    counts by phase and by billing mode; and how many of them the search hides."""
+    if not chosen:
+        return []
+    names = [pool.display_name or pool.id for pool in chosen]
+    twice = Counter(names)
+    shown = [one_line(pool.label if twice[name] > 1 else name, 80)
+             for pool, name in zip(chosen[:_NAMED], names)]
+    more = f" and {len(chosen) - _NAMED} more" if len(chosen) > _NAMED else ""
+    phases = Counter(one_line(pool.phase or "unknown", 40) for pool in chosen)
+    billing = Counter(pool.billing_label for pool in chosen)
+    lines = [
+        f"This deletes {len(chosen)} pool{'s' * (len(chosen) != 1)}: {', '.join(shown)}{more}.",
+        "By phase: " + ", ".join(f"{n} {phase}" for phase, n in phases.most_common())
+        + ". By billing: " + ", ".join(f"{n} {mode}" for mode, n in billing.most_common()) + ".",
+    ]
+    if hidden:
+        lines.append(f"{hidden} of them {'is' if hidden == 1 else 'are'} hidden by the current "
+                     "search and will be deleted too.")
+    return lines
+
+
+def progress_text(run: Deletion) -> str:
+    """``37/156 deleted, 2 failed, 117 being deleted``: what happened so far, in counts."""
+    counts = run.counts()
+    total = len(run.targets)
+    parts = [f"{counts[Step.DELETED]}/{total} deleted"]
+    words = {
+        Step.FAILED: "failed", Step.REFUSED: "refused", Step.CANCELLED: "got no DELETE",
+        Step.STOPPED: "continue on the server", Step.ACCEPTED: "accepted",
+        Step.WATCHING: "being deleted", Step.SENDING: "sending", Step.REVIEW: "waiting",
+    }
+    parts += [f"{counts[step]} {word}" for step, word in words.items() if counts[step]]
+    return ", ".join(parts)
+
+
+def stop_text(run: Deletion) -> str:
+    """What Stop left behind: deletions the server goes on with, pools that got no DELETE."""
+    counts = run.counts()
+    going, unsent = counts[Step.STOPPED] + counts[Step.ACCEPTED], counts[Step.CANCELLED]
+    if not run.finished.is_set():
+        return ("Stopping: no further DELETE is sent; those already sent continue on the "
+                "server.")
+    return (f"Stopped. {going} deletion{'s' * (going != 1)} continue on the server (no longer "
+            f"watched); {unsent} pool{'s' * (unsent != 1)} got no DELETE.")
 
 
 class PoolsPanel(StaticCopy, widgets.VBox):
-    """A checkbox per pool, select all/none, refresh, one typed confirmation, live progress."""
+    """A table of pools with a checkbox each, search, select all/none, refresh, one typed
+    confirmation naming what goes, then live counts, Stop and a way back to the list."""
 
     def __init__(
         self,
@@ -60,79 +251,207 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         concurrency: int = 8,
         timeout: float = 3600.0,
         interval: float | None = None,
+        held: Callable[[Pool], str | None] | None = None,
     ) -> None:
+        """``lister()`` lists (and filters) the pools, now and on Refresh; ``held(pool)`` is
+        a further reason a pool cannot be ticked (e.g. a keep-tag), None if there is none."""
         self.client = client
         self.lister = lister
+        self.held = held
         self.options = {"concurrency": concurrency, "timeout": timeout, "interval": interval}
         self.run: Deletion | None = None
+        self.pools: list[Pool] = []
         self._rendered_at = 0.0
+        self._table_at = 0.0
+        self._quiet = False  # while Select all/none set many boxes: one sync at the end
+        self._scope = f"mnb-pp-{secrets.token_hex(4)}"  # this panel's rows, for the search CSS
+        self._row_layout = widgets.Layout()  # one of each for every row (see the module doc)
+        self._row_style = widgets.Checkbox.class_traits()["style"].klass()
+        self._html_rows = (
+            {"description_allow_html": True}
+            if "description_allow_html" in widgets.Checkbox.class_trait_names() else {}
+        )
         self.title = widgets.HTML()
+        self.title.add_class("mnb-pools-title")
+        self.search = widgets.Text(placeholder="search name, id, tag, phase",
+                                   layout=widgets.Layout(width="220px"))
+        self.search.add_class("mnb-search")
+        self.search.observe(lambda _change: self._on_search(), names="value")
         self.select_all = self._button("Select all", "", "mnb-all", self._on_all)
         self.select_none = self._button("Select none", "", "mnb-none", self._on_none)
         self.refresh_button = self._button("Refresh", "info", "mnb-refresh", self._on_refresh)
-        self.rows = widgets.VBox(layout=widgets.Layout(max_height="420px", overflow="auto"))
-        self.typed = widgets.Text(layout=widgets.Layout(width="260px"))
+        self.count = widgets.HTML()
+        self.count.add_class("mnb-selected-count")
+        self.head = widgets.HTML()
+        self.head.add_class("mnb-head")
+        self.rows = widgets.VBox(layout=widgets.Layout(max_height="360px", overflow="auto"))
+        self.rows.add_class("mnb-rows")
+        self.confirmation = widgets.HTML()
+        self.confirmation.add_class("mnb-bulk-confirmation")
+        self.typed = widgets.Text(layout=widgets.Layout(width="240px"))
         self.typed.add_class("mnb-bulk-confirm")
         self.typed.observe(lambda _change: self._sync_delete(), names="value")
         self.delete_button = self._button(
             "Delete selected", "danger", "mnb-bulk-delete", self._on_delete
         )
         self.hint = widgets.HTML()
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="done")
+        self.progress = widgets.IntProgress(value=0, min=0, max=1)
         self.progress.add_class("mnb-progress")
+        self.progress_text = widgets.HTML()
+        self.progress_text.add_class("mnb-progress-text")
         self.stop_button = self._button("Stop", "warning", "mnb-stop", self._on_stop)
+        self.stop_note = widgets.HTML()
+        self.stop_note.add_class("mnb-stop-note")
+        self.back_button = self._button("Back to the list", "info", "mnb-back", self._on_back)
         self.status = widgets.HTML()
         self.status.add_class("mnb-bulk-status")
-        self.checks: dict[str, widgets.Checkbox] = {}
-        self.lines: dict[str, widgets.HTML] = {}  # each pool's row text
+        self.checks: dict[str, widgets.Checkbox] = {}  # the rows built so far, in table order
+        self.built = threading.Event()  # every row is built (see _load)
+        self._rows_lock = threading.RLock()
+        self._generation = 0  # bumped by every (re)load: rows of an older list never come
+        self.notes: dict[str, str] = {}  # why a pool cannot be ticked (or its nodes' refusal)
         self.impacts: dict[str, Impact] = {}  # what the selected pools carry, once read
+        self.shown: set[str] = set()  # ids the search lets through
         self.checking = False
         self._start_lock = threading.Lock()
         self.acknowledgement = Acknowledgement("mnb-bulk-ack")
         self.busy_ack = self.acknowledgement.box
         self.busy_ack.observe(lambda _change: self._sync_delete(), names="value")
-        self.toolbar = widgets.HBox([self.select_all, self.select_none, self.refresh_button])
+        self.toolbar = widgets.HBox([self.search, self.select_all, self.select_none,
+                                     self.refresh_button, self.count])
+        self.toolbar.layout.flex_flow = "row wrap"
+        self.toolbar.layout.align_items = "center"
         self.confirm_row = widgets.HBox([self.typed, self.delete_button])
-        super().__init__(layout=widgets.Layout(border="1px solid #ccc", padding="6px"))
+        self.progress_row = widgets.HBox([self.progress, self.progress_text, self.stop_button])
+        self.progress_row.layout.flex_flow = "row wrap"
+        self.progress_row.layout.align_items = "center"
+        super().__init__()
         self.add_class("mnb-pools-panel")
+        self.add_class(self._scope)
         self._load(lister())
 
     @staticmethod
     def _button(text: str, style: str, css: str, handler: Callable[[Any], Any]) -> widgets.Button:
-        button = widgets.Button(description=text, button_style=style)
+        button = widgets.Button(description=text, button_style=style,
+                                layout=widgets.Layout(width="auto"))
         button.add_class(css)
         button.on_click(handler)
         return button
 
-    # -- selection -------------------------------------------------------------------------
+    # -- the table -------------------------------------------------------------------------
+
+    @property
+    def table(self) -> Any:
+        """The listed pools as a pandas DataFrame (tags as columns), to keep working with."""
+        return pools_table(self.pools)
 
     def _load(self, pools: list[Pool]) -> None:
-        for row in self.rows.children:  # a refresh must not leak the old rows' widget models
-            for child in row.children:
-                child.close()
-            row.close()
-        self.pools = pools
-        self.checks, self.lines, self.impacts, rows = {}, {}, {}, []  # a refresh reads anew
-        for pool in pools:
-            reason = rules.exclusion(pool)
-            check = widgets.Checkbox(
-                value=False,
-                indent=False,
-                disabled=bool(reason),
-                layout=widgets.Layout(width="28px"),
-            )
-            check.add_class("mnb-check")
-            check.observe(self._on_selection, names="value")
-            self.checks[pool.id] = check
-            self.lines[pool.id] = widgets.HTML(_row_html(pool, reason))
-            rows.append(widgets.HBox([check, self.lines[pool.id]]))
-        self.rows.children = rows
-        self.title.value = (
-            f"<b>{len(pools)} pools</b> in project <code>{self.client.settings.project_id}"
-            "</code>. Tick pools, then type the sentence shown to delete them."
-        )
-        self._show(self.title, self.toolbar, self.rows, self.confirm_row, self.hint)
+        """Show ``pools``: the first rows at once, the others in chunks, each chunk once the
+        browser has put the previous one on the page (its last row's ``_view_count`` says so).
+        A browser shows 100 rows in a third of the time 500 take, and the kernel is never
+        ahead of what the page can take in."""
+        reasons = {pool.id: self._reason(pool) for pool in pools}
+        with self._rows_lock:
+            self._generation += 1
+            old = list(self.checks.values())
+            self.built.clear()
+            self.pools = pools
+            self.impacts = {}  # a refresh reads anew
+            self.notes = {pid: reason for pid, reason in reasons.items() if reason}
+            self._haystacks = {pool.id: _haystack(pool) for pool in pools}
+            self._index = {pool.id: index for index, pool in enumerate(pools)}
+            self.checks = {}
+            self.rows.children = (self.head,)
+            self._grow(self._generation, 0, _FIRST_ROWS)
+        for check in old:  # a refresh must not leak the old rows' widget models
+            check.close()
+        held = len(self.notes)
+        self.title.value = _STYLE + (
+            f"<b>{len(pools)} pool{'s' * (len(pools) != 1)}</b> in project "
+            f"<code>{html.escape(self.client.settings.project_id)}</code>"
+            + (f" <span class='mnb-muted'>({held} cannot be ticked: see their note)</span>"
+               if held else "")
+            + ". Tick pools (or search, then Select all), then type the sentence shown.")
+        self._filter()
+        self._show(self.title, self.toolbar, self.rows, self.confirmation, self.confirm_row,
+                   self.hint)
         self._sync_delete()
+
+    def build_rows(self) -> None:
+        """Every row, now (Select all needs them; a panel never shown gets them here)."""
+        with self._rows_lock:
+            self._grow(self._generation, len(self.checks), len(self.pools))
+
+    def _grow(self, generation: int, start: int, stop: int) -> None:
+        """Rows ``start:stop``, unless a (re)load or an earlier call got there first."""
+        with self._rows_lock:
+            if generation != self._generation or len(self.checks) != start:
+                return
+            now = datetime.now(timezone.utc)
+            end = min(stop, len(self.pools))
+            made = {}
+            for index in range(start, end):
+                pool = self.pools[index]
+                reason = self.notes.get(pool.id, "")
+                # more to come: the browser counts the views of the chunk's last row (in its
+                # first state, before any view exists), and its first view is the cue
+                cue = {"_view_count": 0} if index == end - 1 < len(self.pools) - 1 else {}
+                check = widgets.Checkbox(
+                    value=False, indent=False, disabled=bool(reason),
+                    description=row_html(pool, reason, now=now),
+                    layout=self._row_layout, style=self._row_style,
+                    _dom_classes=(f"mnb-r{index}",), **self._html_rows, **cue,
+                )
+                check.observe(self._on_selection, names="value")
+                if cue:
+                    check.observe(partial(self._on_row_shown, generation, end),
+                                  names="_view_count")
+                made[pool.id] = check
+            self.checks = {**self.checks, **made}  # a new dict: nobody sees one grow
+            self.rows.children = (*self.rows.children, *made.values())
+            if end >= len(self.pools):
+                self.built.set()
+
+    def _on_row_shown(self, generation: int, end: int, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self._grow(generation, end, end + _CHUNK)
+
+    def _reason(self, pool: Pool) -> str:
+        """Why ``pool`` cannot be ticked ("" if it can); a ``held`` that fails holds the pool."""
+        reason = rules.exclusion(pool)
+        if reason or self.held is None:
+            return reason or ""
+        try:
+            kept = self.held(pool)
+        except Exception as exc:  # noqa: BLE001 - fail closed: an unchecked pool is not offered
+            return f"kept: the keep rule could not be checked ({type(exc).__name__})"
+        return str(kept) if kept else ""
+
+    def _render_row(self, pool: Pool) -> None:
+        impact = self.impacts.get(pool.id)
+        work = impact.stops() if impact is not None and impact.needs_force else ""
+        self.checks[pool.id].description = row_html(pool, self.notes.get(pool.id, ""), work)
+
+    # -- search and selection ----------------------------------------------------------------
+
+    def _on_search(self) -> None:
+        if self.run is None:
+            self._filter()
+            self._sync_delete()
+
+    def _filter(self) -> None:
+        """Rows that do not match every word of the search are hidden by one ``<style>``."""
+        terms = self.search.value.casefold().split()
+        self.shown = {pid for pid, hay in self._haystacks.items()
+                      if all(term in hay for term in terms)}
+        hidden = [f".{self._scope} .mnb-r{self._index[pid]}" for pid in self._haystacks
+                  if pid not in self.shown]
+        css = f"<style>{','.join(hidden)}{{display:none!important}}</style>" if hidden else ""
+        self.head.value = css + _head_html()
+        self.select_all.description = (f"Select all {len(self.shown)} shown" if terms
+                                       else "Select all")
+        self.select_all.tooltip = ("Ticks every pool the search shows; hidden pools keep "
+                                   "their tick" if terms else "Ticks every pool that can be")
 
     def selected(self) -> list[str]:
         return [pid for pid, check in self.checks.items() if check.value and not check.disabled]
@@ -143,11 +462,47 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                 if pid in self.impacts and self.impacts[pid].needs_force}
 
     def _on_selection(self, _change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
         self.busy_ack.value = False  # a changed selection is acknowledged anew
         self._sync_delete()
 
+    @contextmanager
+    def _many(self) -> Iterator[None]:
+        """Many boxes change at once: one sync (and one acknowledgement reset) at the end."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
+            self.busy_ack.value = False
+            self._sync_delete()
+
+    def _on_all(self, _button: widgets.Button) -> None:
+        if self.run is not None:
+            return
+        self.build_rows()  # rows still to come are ticked too
+        with self._many():
+            for pid in self.shown:
+                check = self.checks.get(pid)
+                if check is not None and not check.disabled:
+                    check.value = True
+
+    def _on_none(self, _button: widgets.Button) -> None:
+        if self.run is not None:
+            return
+        with self._many():
+            for check in self.checks.values():
+                check.value = False
+
+    def _on_refresh(self, _button: widgets.Button) -> None:
+        if self.run is None:
+            self._load(self.lister())
+            self.typed.value = ""
+
     def _sync_delete(self) -> None:
-        count = len(self.selected())
+        ids = self.selected()
+        count = len(ids)
         phrase = confirm_phrase(count)
         self.typed.placeholder = f"type: {phrase}" if count else "tick at least one pool"
         busy = self.busy()
@@ -156,26 +511,24 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             or bool(busy and not self.busy_ack.value)
         )
         self._show_busy(busy)
+        hidden = sum(1 for pid in ids if pid not in self.shown)
+        searching = len(self.shown) != len(self.pools)
+        self.count.value = (
+            f"<b>{count} of {len(self.pools)} selected</b>"
+            + (f" · {len(self.shown)} shown by the search" if searching else "")
+            + (f" · <span class='mnb-why'>{hidden} selected but hidden by the search</span>"
+               if hidden else "")
+        )
+        listed = {pool.id: pool for pool in self.pools}
+        lines = confirmation_lines([listed[pid] for pid in ids], hidden)
+        self.confirmation.value = "<br>".join(html.escape(line) for line in lines)
         self.hint.value = (
-            f"<span style='color:#b71c1c'>Deleting stops every notebook, training job and "
-            f"inference service on the {count} selected pool(s); pools and disks cannot be "
-            f"restored.</span> Type <code>{phrase}</code> to enable the button."
+            f"<span class='mnb-why'>Deleting stops every notebook, training job and inference "
+            f"service on the {count} selected pool{'s' * (count != 1)}; pools and disks cannot "
+            f"be restored.</span> Type <code>{phrase}</code> to enable the button."
             if count
             else ""
         )
-
-    def _on_all(self, _button: widgets.Button) -> None:
-        for check in self.checks.values():
-            check.value = not check.disabled
-
-    def _on_none(self, _button: widgets.Button) -> None:
-        for check in self.checks.values():
-            check.value = False
-
-    def _on_refresh(self, _button: widgets.Button) -> None:
-        if self.run is None:
-            self._load(self.lister())
-            self.typed.value = ""
 
     # -- deletion --------------------------------------------------------------------------
 
@@ -219,9 +572,10 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             prepaid = rules.node_refusal(listed[pid], [n.name for n in
                                                        impact.prepaid_nodes(listed[pid])])
             if prepaid:
+                self.notes[pid] = "yearly/monthly nodes: unsubscribe them first"
                 self.checks[pid].value, self.checks[pid].disabled = False, True
-            self.lines[pid].value = _row_html(listed[pid], prepaid and "yearly/monthly nodes: "
-                                              "unsubscribe them first", impact.stops())
+            if prepaid or impact.needs_force:
+                self._render_row(listed[pid])
         self._sync_delete()
         if not self.busy() and not self.delete_button.disabled:
             self.start(self.selected(), background=True)
@@ -244,47 +598,84 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             listed = {pool.id: pool for pool in self.pools}
             run = Deletion(self.client, [Target(pid, listed.get(pid)) for pid in ids],
                            **self.options)  # type: ignore[arg-type]
-            for check in self.checks.values():
-                check.disabled = True
             self.typed.disabled = True
-            self.progress.max = len(ids)
-            self._show(self.title, self.progress, self.stop_button, self.status)
+            self.progress.value, self.progress.max = 0, len(ids)
+            self.progress.bar_style = ""
+            self.progress_text.value = html.escape(progress_text(run))
+            self.stop_button.disabled = False
+            self.stop_note.value = self.status.value = ""
+            self.title.value = _STYLE + (
+                f"<b>Deleting {len(ids)} pool{'s' * (len(ids) != 1)}</b> in project "
+                f"<code>{html.escape(self.client.settings.project_id)}</code>: "
+                f"{self.options['concurrency']} DELETEs at a time, then each pool is watched "
+                "until it is gone.")
+            self._show(self.title, self.progress_row, self.stop_note, self.status)
             run.subscribe(self._on_progress)
             run.run(send=True, wait=True, background=background)
             self.run = run  # once running: whoever sees it may join it
             return run
 
     def _on_stop(self, _button: widgets.Button) -> None:
-        if self.run is not None:
+        if self.run is not None and not self.run.finished.is_set():
             self.run.stop()
+            self.stop_note.value = html.escape(stop_text(self.run))
+
+    def _on_back(self, _button: widgets.Button) -> None:
+        """After a batch: the list again, read anew (what was deleted is gone from it)."""
+        run = self.run
+        if run is None or not run.finished.is_set():
+            return
+        with self._start_lock:
+            self.run = None
+        self.search.value = ""
+        self.typed.value = ""
+        self.typed.disabled = False
+        self.busy_ack.value = False
+        self._load(self.lister())
 
     def _show(self, *children: widgets.Widget) -> None:
         self.children = children
 
     def _on_progress(self, run: Deletion) -> None:
         now = time.monotonic()
-        if not run.finished.is_set() and now - self._rendered_at < _RENDER_EVERY:
+        finished = run.finished.is_set()
+        if not finished and now - self._rendered_at < _RENDER_EVERY:
             return
         self._rendered_at = now
         done = sum(n for step, n in run.counts().items() if step.final)
         self.progress.value = min(done, self.progress.max)
-        self.stop_button.disabled = run.finished.is_set()
-        if run.finished.is_set():
-            self._update_static_copy()
-        self.status.value = _status_table(run.targets) + (
-            f"<pre class='mnb-summary'>{html.escape(run.summary())}</pre>"
-            if run.finished.is_set()
-            else ""
-        )
+        self.progress_text.value = html.escape(progress_text(run))
+        if finished or now - self._table_at >= len(run.targets) / _TABLE_EVERY:
+            self._table_at = now
+            self.status.value = _status_table(run.targets) + (
+                f"<pre class='mnb-summary'>{html.escape(run.summary())}</pre>"
+                if finished
+                else ""
+            )
+        if not finished:
+            return
+        self.stop_button.disabled = True
+        counts = run.counts()
+        self.progress.bar_style = "success" if counts[Step.DELETED] == len(run.targets) else (
+            "danger" if counts[Step.FAILED] or run.run_error is not None else "warning")
+        if counts[Step.STOPPED] or counts[Step.CANCELLED]:  # Stop, Ctrl-C or a 401
+            self.stop_note.value = html.escape(stop_text(run))
+        self.title.value = _STYLE + (
+            f"<b>Finished: {html.escape(progress_text(run))}</b> in project "
+            f"<code>{html.escape(self.client.settings.project_id)}</code>.")
+        self._show(self.title, self.progress_row, self.stop_note, self.status, self.back_button)
+        self._update_static_copy()
 
     def close(self) -> None:
         if self.run is not None:
             self.run.stop()
+        with self._rows_lock:
+            self._generation += 1  # rows still to come never come
+        for check in self.checks.values():
+            check.close()
         super().close()
 
     def _static_copy(self) -> tuple[str, str]:
-        from .tables import pools_table
-
         table = pools_table(self.pools)
         text = table.to_string(index=False) if len(table) else "(no pools)"
         html_table = table.to_html(index=False, border=0)
@@ -296,12 +687,13 @@ class PoolsPanel(StaticCopy, widgets.VBox):
 
 def _status_table(items: list[Target]) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(item.label)}</td><td>{phase_badge(item.phase)}</td>"
+        f"<tr><td title='{_attr(item.label)}'>{_text(item.label, 120)}</td>"
+        f"<td>{_badge(item.phase)}</td>"
         f"<td>{item.elapsed:.0f} s</td><td>{item.step.value}</td>"
-        f"<td>{html.escape(item.message)}</td></tr>"
+        f"<td title='{_attr(item.message)}'>{_text(item.message, 300)}</td></tr>"
         for item in items
     )
     return (
-        "<div style='max-height:360px;overflow:auto'><table class='mnb-table'><tr><th>pool</th>"
+        "<div style='max-height:320px;overflow:auto'><table class='mnb-table'><tr><th>pool</th>"
         f"<th>phase</th><th>elapsed</th><th>outcome</th><th>details</th></tr>{rows}</table></div>"
     )
