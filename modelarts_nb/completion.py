@@ -375,9 +375,10 @@ class Completer:
         try:
             settings = resolve_settings(project_id=given.get("project_id"),
                                         region=given.get("region"), endpoint=given.get("endpoint"))
-            # an endpoint typed (or pasted) on the line is used when the cell runs, not on a
-            # TAB: credentials go by TAB only where the settings already send them
-            if given.get("endpoint") and settings.endpoint != resolve_settings().endpoint:
+            # an endpoint or region typed (or pasted) on the line is used when the cell runs,
+            # not on a TAB: credentials go by TAB only where the settings already send them
+            if ((given.get("endpoint") or given.get("region"))
+                    and settings.endpoint != resolve_settings().endpoint):
                 settings = None
         except Exception:  # noqa: BLE001 - no credentials (ConfigError) or bad ones: nothing
             settings = None

@@ -37,9 +37,8 @@ Tag = tuple[str, "str | None"]  # KEY=VALUE, or KEY alone: any value
 def parse_tag(text: str, option: str = "--tag") -> Tag:
     """``KEY=VALUE`` or ``KEY`` as TMS allows them (key 1-128 characters, not ``_sys_``;
     value up to 255); ValueError with the reason otherwise."""
-    key, sep, value = text.partition("=")
-    key = key.strip()
-    if not key or len(key) > 128 or key.startswith("_sys_") or _CONTROL.search(text):
+    key, sep, value = text.partition("=")  # exact: " team" is another key than "team"
+    if not key.strip() or len(key) > 128 or key.startswith("_sys_") or _CONTROL.search(text):
         raise ValueError(f"{option} {one_line(text, 60)!r}: expected KEY=VALUE (or KEY), e.g. "
                          "course=ml101; a key is 1-128 characters and does not start with _sys_")
     if len(value) > 255:

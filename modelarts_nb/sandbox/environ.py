@@ -16,7 +16,10 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 
-__all__ = ["ExportedEnv", "export"]
+__all__ = ["CREDENTIALS", "ExportedEnv", "export"]
+
+CREDENTIALS = frozenset({"HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK",
+                         "HUAWEICLOUD_SDK_SECURITY_TOKEN", "MODELARTS_AUTH_TOKEN"})
 
 _LOCK = threading.Lock()  # os.environ is process-wide: one export or restore at a time
 _LIVE: list[ExportedEnv] = []  # exports not undone yet, oldest first (guarded by _LOCK)
@@ -40,13 +43,19 @@ class ExportedEnv(dict[str, str]):  # a dict, as export_env() returned before
             self._restored = True
             at = next(i for i, e in enumerate(_LIVE) if e is self)  # identity: dicts compare equal
             del _LIVE[at]
+            handed = set()
             for name, before in self._previous.items():
                 later = next((e for e in _LIVE[at:] if name in e._previous), None)
                 if later is not None and later._previous[name] == self.get(name):
                     later._previous[name] = before  # it overwrote ours: it restores theirs
-                    continue
-                if os.environ.get(name) != self.get(name):
-                    continue  # changed by the user since the export: theirs now
+                    handed.add(name)
+            # credentials go back together or not at all: an old security token next to keys
+            # the user set since would fail every signed request (and lock the AK)
+            credentials = [n for n in self._previous if n in CREDENTIALS and n not in handed]
+            theirs = not all(_ours(self, n) for n in credentials)
+            for name, before in self._previous.items():
+                if name in handed or not _ours(self, name) or (theirs and name in CREDENTIALS):
+                    continue  # handed on, or changed by the user since the export: theirs now
                 if before is None:
                     os.environ.pop(name, None)
                 else:
@@ -69,6 +78,11 @@ class ExportedEnv(dict[str, str]):  # a dict, as export_env() returned before
         return f"<ExportedEnv {state}: {', '.join(self)} (values hidden)>"
 
     __str__ = __repr__
+
+
+def _ours(exported: ExportedEnv, name: str) -> bool:
+    """Whether ``name`` still holds what the export left there (set, or removed)."""
+    return os.environ.get(name) == exported.get(name)
 
 
 def export(values: Mapping[str, str], remove: Iterable[str] = ()) -> ExportedEnv:
