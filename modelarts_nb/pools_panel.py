@@ -47,7 +47,7 @@ from .text import one_line
 __all__ = ["PoolsPanel", "confirm_phrase", "confirmation_lines", "progress_text", "row_html"]
 
 log = logging.getLogger("modelarts_nb")
-_FIRST_ROWS = 100  # rows built with the panel; the others follow, _CHUNK at a time
+_FIRST_ROWS = 20  # rows built with the panel (the box shows 14); then _CHUNK at a time
 _CHUNK = 100
 _RENDER_EVERY = 0.25  # seconds between two renders of the counts (a batch must not flood)
 _TABLE_EVERY = 200  # pools per second of delay between two renders of the per-pool table
@@ -271,40 +271,35 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             {"description_allow_html": True}
             if "description_allow_html" in widgets.Checkbox.class_trait_names() else {}
         )
-        self.title = widgets.HTML()
-        self.title.add_class("mnb-pools-title")
-        self.search = widgets.Text(placeholder="search name, id, tag, phase",
-                                   layout=widgets.Layout(width="220px"))
-        self.search.add_class("mnb-search")
+        # every model costs a comm message (~0.5 ms in a kernel): layouts and styles are shared
+        self._plain = widgets.Layout()
+        self._wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
+        self._auto = widgets.Layout(width="auto")
+        self._styles: dict[type, widgets.Widget] = {}
+        self.title = self._html("mnb-pools-title")
+        self.search = self._text("mnb-search", "220px", placeholder="search name, id, tag, phase")
         self.search.observe(lambda _change: self._on_search(), names="value")
         self.select_all = self._button("Select all", "", "mnb-all", self._on_all)
         self.select_none = self._button("Select none", "", "mnb-none", self._on_none)
         self.refresh_button = self._button("Refresh", "info", "mnb-refresh", self._on_refresh)
-        self.count = widgets.HTML()
-        self.count.add_class("mnb-selected-count")
-        self.head = widgets.HTML()
-        self.head.add_class("mnb-head")
+        self.count = self._html("mnb-selected-count")
+        self.head = self._html("mnb-head")
         self.rows = widgets.VBox(layout=widgets.Layout(max_height="360px", overflow="auto"))
         self.rows.add_class("mnb-rows")
-        self.confirmation = widgets.HTML()
-        self.confirmation.add_class("mnb-bulk-confirmation")
-        self.typed = widgets.Text(layout=widgets.Layout(width="240px"))
-        self.typed.add_class("mnb-bulk-confirm")
+        self.confirmation = self._html("mnb-bulk-confirmation")
+        self.typed = self._text("mnb-bulk-confirm", "240px")
         self.typed.observe(lambda _change: self._sync_delete(), names="value")
         self.delete_button = self._button(
             "Delete selected", "danger", "mnb-bulk-delete", self._on_delete
         )
-        self.hint = widgets.HTML()
+        self.hint = self._html("mnb-hint")
         self.progress = widgets.IntProgress(value=0, min=0, max=1)
         self.progress.add_class("mnb-progress")
-        self.progress_text = widgets.HTML()
-        self.progress_text.add_class("mnb-progress-text")
+        self.progress_text = self._html("mnb-progress-text")
         self.stop_button = self._button("Stop", "warning", "mnb-stop", self._on_stop)
-        self.stop_note = widgets.HTML()
-        self.stop_note.add_class("mnb-stop-note")
+        self.stop_note = self._html("mnb-stop-note")
         self.back_button = self._button("Back to the list", "info", "mnb-back", self._on_back)
-        self.status = widgets.HTML()
-        self.status.add_class("mnb-bulk-status")
+        self.status = self._html("mnb-bulk-status")
         self.checks: dict[str, widgets.Checkbox] = {}  # the rows built so far, in table order
         self.built = threading.Event()  # every row is built (see _load)
         self._rows_lock = threading.RLock()
@@ -314,27 +309,36 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.shown: set[str] = set()  # ids the search lets through
         self.checking = False
         self._start_lock = threading.Lock()
-        self.acknowledgement = Acknowledgement("mnb-bulk-ack")
-        self.busy_ack = self.acknowledgement.box
-        self.busy_ack.observe(lambda _change: self._sync_delete(), names="value")
+        self._ack: Acknowledgement | None = None  # made when a selected pool runs work
         self.toolbar = widgets.HBox([self.search, self.select_all, self.select_none,
-                                     self.refresh_button, self.count])
-        self.toolbar.layout.flex_flow = "row wrap"
-        self.toolbar.layout.align_items = "center"
-        self.confirm_row = widgets.HBox([self.typed, self.delete_button])
-        self.progress_row = widgets.HBox([self.progress, self.progress_text, self.stop_button])
-        self.progress_row.layout.flex_flow = "row wrap"
-        self.progress_row.layout.align_items = "center"
-        super().__init__()
+                                     self.refresh_button, self.count], layout=self._wrap)
+        self.confirm_row = widgets.HBox([self.typed, self.delete_button], layout=self._wrap)
+        self.progress_row = widgets.HBox([self.progress, self.progress_text, self.stop_button],
+                                         layout=self._wrap)
+        super().__init__(layout=self._plain)
         self.add_class("mnb-pools-panel")
         self.add_class(self._scope)
         self._load(lister())
 
-    @staticmethod
-    def _button(text: str, style: str, css: str, handler: Callable[[Any], Any]) -> widgets.Button:
-        button = widgets.Button(description=text, button_style=style,
-                                layout=widgets.Layout(width="auto"))
-        button.add_class(css)
+    def _style(self, kind: type[widgets.Widget]) -> Any:
+        """The one style model of this kind of widget (HTMLStyle, ButtonStyle, …)."""
+        klass = kind.class_traits()["style"].klass
+        if klass not in self._styles:
+            self._styles[klass] = klass()
+        return self._styles[klass]
+
+    def _html(self, css: str) -> widgets.HTML:
+        return widgets.HTML(layout=self._plain, style=self._style(widgets.HTML),
+                            _dom_classes=(css,))
+
+    def _text(self, css: str, width: str, **kw: Any) -> widgets.Text:
+        return widgets.Text(layout=widgets.Layout(width=width), style=self._style(widgets.Text),
+                            _dom_classes=(css,), **kw)
+
+    def _button(self, text: str, style: str, css: str,
+                handler: Callable[[Any], Any]) -> widgets.Button:
+        button = widgets.Button(description=text, button_style=style, layout=self._auto,
+                                style=self._style(widgets.Button), _dom_classes=(css,))
         button.on_click(handler)
         return button
 
@@ -464,7 +468,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
     def _on_selection(self, _change: dict[str, Any]) -> None:
         if self._quiet:
             return
-        self.busy_ack.value = False  # a changed selection is acknowledged anew
+        self._unacknowledge()  # a changed selection is acknowledged anew
         self._sync_delete()
 
     @contextmanager
@@ -475,7 +479,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             yield
         finally:
             self._quiet = False
-            self.busy_ack.value = False
+            self._unacknowledge()
             self._sync_delete()
 
     def _on_all(self, _button: widgets.Button) -> None:
@@ -580,14 +584,34 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         if not self.busy() and not self.delete_button.disabled:
             self.start(self.selected(), background=True)
 
+    @property
+    def acknowledgement(self) -> Acknowledgement:
+        """The checkbox that names the work deleting stops (made the first time it is needed:
+        a panel whose pools run nothing never sends its models)."""
+        if self._ack is None:
+            self._ack = Acknowledgement("mnb-bulk-ack")
+            self._ack.box.observe(lambda _change: self._sync_delete(), names="value")
+        return self._ack
+
+    @property
+    def busy_ack(self) -> widgets.Checkbox:
+        return self.acknowledgement.box
+
+    def _unacknowledge(self) -> None:
+        if self._ack is not None:
+            self._ack.box.value = False
+
     def _show_busy(self, busy: dict[str, str]) -> None:
+        row = [self.typed, self.delete_button]
+        if not busy:
+            self.confirm_row.children = tuple(row)
+            return
         names = {pool.id: pool.display_name or pool.id for pool in self.pools}
         shown = [f"{names[pid]} ({what})" for pid, what in list(busy.items())[:10]]
         more = f" and {len(busy) - 10} more" if len(busy) > 10 else ""
         self.acknowledgement.say(f"Also stop the work on {len(busy)} pool(s): "
                                  + "; ".join(shown) + more)
-        row = [self.typed, self.delete_button]
-        self.confirm_row.children = (self.acknowledgement.row, *row) if busy else tuple(row)
+        self.confirm_row.children = (self.acknowledgement.row, *row)
 
     def start(self, ids: list[str], *, background: bool) -> Deletion:
         """Delete ``ids`` (the typed confirmation, or ``--yes``, already given); once: a second
@@ -630,7 +654,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.search.value = ""
         self.typed.value = ""
         self.typed.disabled = False
-        self.busy_ack.value = False
+        self._unacknowledge()
         self._load(self.lister())
 
     def _show(self, *children: widgets.Widget) -> None:
