@@ -4,27 +4,18 @@ read and the table under 200 ms on loopback)."""
 
 from __future__ import annotations
 
-import statistics
-import time
-
 from modelarts_nb import PoolsClient
 from modelarts_nb.impact import read_impact
 from modelarts_nb.render import impact_lines
 from modelarts_nb.sandbox import Fault, start
 from modelarts_nb.settings import Credentials, Settings
 
+from .timing import median_ms
+
 
 def _client(sb) -> PoolsClient:  # type: ignore[no-untyped-def]
     return PoolsClient(Settings(sb.endpoint, sb.project_id, Credentials(sb.ak, sb.sk)))
 
-
-def _ms(work, runs: int) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        work()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(samples)
 
 
 def run(runs: int = 7) -> list[dict[str, str]]:
@@ -35,8 +26,8 @@ def run(runs: int = 7) -> list[dict[str, str]]:
             sb.clear_faults()
             if latency:
                 sb.inject(Fault(delay=latency, times=100_000))
-            get = _ms(lambda: client.get_pool(pool.id), runs)
-            impact = _ms(lambda: read_impact(client, pool), runs)
+            get = median_ms(lambda: client.get_pool(pool.id), runs)
+            impact = median_ms(lambda: read_impact(client, pool), runs)
             rows.append({"case": f"train-gpu at {latency * 1000:.0f} ms latency",
                          "pool GET (ms)": f"{get:.1f}", "what breaks (ms)": f"{impact:.1f}",
                          "ratio to one GET": f"{impact / get:.2f}", "target": "<= 2 (1 more RTT)"})
@@ -44,7 +35,7 @@ def run(runs: int = 7) -> list[dict[str, str]]:
         busy = client.resolve("pool-01")
         for n in range(2000):
             sb.add_workload(busy.id, "train", "Running", f"job-{n:04d}", 60)
-        whole = _ms(lambda: impact_lines(read_impact(client, busy)), runs)
+        whole = median_ms(lambda: impact_lines(read_impact(client, busy)), runs)
         rows.append({"case": "2,000 workloads: 5 pages + the shown list", "pool GET (ms)": "",
                      "what breaks (ms)": f"{whole:.1f}", "ratio to one GET": "",
                      "target": "<= 200 ms"})

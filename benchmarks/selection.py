@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
-import statistics
-import time
 
 from modelarts_nb import PoolsClient
 from modelarts_nb.sandbox import Fault, start
 from modelarts_nb.selection import Filters, list_selected
 from modelarts_nb.settings import Credentials, Settings
 
-
-def _ms(work, runs: int) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        work()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(samples)
+from .timing import median_ms
 
 
 def _fill(sb, workspaces: int, per: int) -> None:  # type: ignore[no-untyped-def]
@@ -57,9 +48,9 @@ def run(runs: int = 7) -> list[dict[str, str]]:
                     if latency:
                         sb.inject(Fault(delay=latency, times=100_000))
                 one.list_pools(), list_selected(five, listing)  # warm: connections, imports
-                single = _ms(lambda: one.list_pools(), runs)
-                every = _ms(lambda: list_selected(five, listing), runs)
-                tagged = _ms(lambda: list_selected(five, Filters(
+                single = median_ms(lambda: one.list_pools(), runs)
+                every = median_ms(lambda: list_selected(five, listing), runs)
+                tagged = median_ms(lambda: list_selected(five, Filters(
                     all_workspaces=True, tags=(("course", "ml101"),))), runs)
                 rows.append({
                     "case": f"500 pools at {latency * 1000:.0f} ms latency",
