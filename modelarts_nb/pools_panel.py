@@ -54,7 +54,7 @@ _TABLE_EVERY = 200  # pools per second of delay between two renders of the per-p
 _NAMED = 10  # the confirmation names this many pools, then says "and K more"
 # (class, header, width in px): the row cells and the column headers share them.
 COLUMNS = (
-    ("name", "pool", 170), ("phase", "phase", 104), ("note", "note", 220), ("tags", "tags", 170),
+    ("name", "pool", 170), ("phase", "phase", 136), ("note", "note", 220), ("tags", "tags", 170),
     ("age", "age", 84), ("nodes", "nodes", 170), ("billing", "billing", 112),
     ("type", "type", 80), ("id", "id", 330),
 )
@@ -89,8 +89,8 @@ _STYLE = (
     f"background:var(--jp-layout-color2,Canvas);border-bottom:1px solid {_BORDER}}}"
     ".mnb-pools-panel .mnb-head .mnb-row{padding-left:28px;font-weight:600;"
     f"line-height:{_ROW_PX}px}}"
-    ".mnb-pools-panel .mnb-phase{color:#fff;border-radius:8px;padding:1px 8px;font-weight:600;"
-    "line-height:18px}"
+    ".mnb-pools-panel .mnb-phase{color:#fff;border-radius:8px;padding:1px 7px;font-weight:600;"
+    "font-size:12px;line-height:18px}"
     ".mnb-pools-panel .mnb-why{color:var(--jp-error-color1,#d32f2f)}"
     ".mnb-pools-panel .mnb-work{color:var(--jp-warn-color1,#e65100);font-weight:600}"
     ".mnb-pools-panel .mnb-muted{color:var(--jp-ui-font-color2,inherit);opacity:0.85}"
@@ -102,6 +102,9 @@ _STYLE = (
     ".mnb-pools-panel .mnb-table th{background:var(--jp-layout-color2,Canvas);"
     "position:sticky;top:0}"
     ".mnb-pools-panel .widget-button{width:auto;min-width:max-content}"
+    # texts that wrap (title, confirmation, hints) read better at a line height of their own
+    ".mnb-pools-panel .widget-html-content{line-height:1.5;padding:2px 0}"
+    ".mnb-pools-panel .mnb-head .widget-html-content{padding:0}"
     "</style>"
 )
 
@@ -164,7 +167,8 @@ def row_html(pool: Pool, note: str = "", work: str = "", now: datetime | None = 
         _cell("name", _text(name, 80), name if len(name) > 16 else ""),
         _cell("phase", _badge(pool.phase), pool.phase or ""),
         _cell("note", " · ".join(notes), note_title),
-        _cell("tags", _text(tags, 120), tags if len(tags) > 16 else ""),
+        _cell("tags", _text(tags, 120), "tags unknown: not in the pool's annotation"
+              if pool.tags is None else tags if len(tags) > 16 else ""),
         _cell("age", html.escape(age_text(now, pool.created))),
         _cell("nodes", _text(nodes, 120), nodes if len(nodes) > 18 else ""),
         _cell("billing", _text(pool.billing_label, 40)),
@@ -298,7 +302,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.progress_text = self._html("mnb-progress-text")
         self.stop_button = self._button("Stop", "warning", "mnb-stop", self._on_stop)
         self.stop_note = self._html("mnb-stop-note")
-        self.back_button = self._button("Back to the list", "info", "mnb-back", self._on_back)
+        self.back_button = self._button("Back to the list", "info", "mnb-back", self._on_back,
+                                        widgets.Layout(width="auto", align_self="flex-start"))
         self.status = self._html("mnb-bulk-status")
         self.checks: dict[str, widgets.Checkbox] = {}  # the rows built so far, in table order
         self.built = threading.Event()  # every row is built (see _load)
@@ -335,9 +340,9 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         return widgets.Text(layout=widgets.Layout(width=width), style=self._style(widgets.Text),
                             _dom_classes=(css,), **kw)
 
-    def _button(self, text: str, style: str, css: str,
-                handler: Callable[[Any], Any]) -> widgets.Button:
-        button = widgets.Button(description=text, button_style=style, layout=self._auto,
+    def _button(self, text: str, style: str, css: str, handler: Callable[[Any], Any],
+                layout: widgets.Layout | None = None) -> widgets.Button:
+        button = widgets.Button(description=text, button_style=style, layout=layout or self._auto,
                                 style=self._style(widgets.Button), _dom_classes=(css,))
         button.on_click(handler)
         return button
@@ -525,7 +530,9 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         )
         listed = {pool.id: pool for pool in self.pools}
         lines = confirmation_lines([listed[pid] for pid in ids], hidden)
-        self.confirmation.value = "<br>".join(html.escape(line) for line in lines)
+        self.confirmation.value = "<br>".join(
+            f"<b>{html.escape(line)}</b>" if n == 0 else html.escape(line)
+            for n, line in enumerate(lines))
         self.hint.value = (
             f"<span class='mnb-why'>Deleting stops every notebook, training job and inference "
             f"service on the {count} selected pool{'s' * (count != 1)}; pools and disks cannot "
@@ -633,6 +640,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                 f"<code>{html.escape(self.client.settings.project_id)}</code>: "
                 f"{self.options['concurrency']} DELETEs at a time, then each pool is watched "
                 "until it is gone.")
+            self.progress_row.children = (self.progress, self.progress_text, self.stop_button)
             self._show(self.title, self.progress_row, self.stop_note, self.status)
             run.subscribe(self._on_progress)
             run.run(send=True, wait=True, background=background)
@@ -687,6 +695,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.title.value = _STYLE + (
             f"<b>Finished: {html.escape(progress_text(run))}</b> in project "
             f"<code>{html.escape(self.client.settings.project_id)}</code>.")
+        self.progress_row.children = (self.progress, self.progress_text)  # nothing to stop
         self._show(self.title, self.progress_row, self.stop_note, self.status, self.back_button)
         self._update_static_copy()
 
