@@ -9,11 +9,33 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from typing import Any
 
-__all__ = ["Acknowledgement", "StaticCopy"]
+from .text import one_line
+
+__all__ = ["Acknowledgement", "StaticCopy", "html_text"]
 
 log = logging.getLogger("modelarts_nb")
+
+
+def html_text(value: object, limit: int = 300) -> str:
+    """A server string inside widget HTML: one line, capped, escaped — and no maths. ipywidgets
+    typesets descriptions and HTML values with MathJax, and ipywidgets 8 first pairs up every
+    ``$`` of a description's source (across tags) as maths: so ``$`` and ``\\`` become
+    character references (no ``$`` in the source) each in its own span (no two in one text run
+    when MathJax reads the page)."""
+    text = str(value)
+    flat = text if len(text) <= limit and text.isprintable() else one_line(text, limit)
+    escaped = html.escape(flat)
+    if "$" in escaped or "\\" in escaped:
+        escaped = escaped.replace("$", "<span>&#36;</span>").replace("\\", "<span>&#92;</span>")
+    return escaped
+
+
+def html_plain(value: str) -> str:
+    """What an HTML value built with ``html_text`` reads as (tags out, references decoded)."""
+    return html.unescape(re.sub(r"<[^>]*>", "", value))
 
 
 class StaticCopy:
@@ -75,8 +97,8 @@ class Acknowledgement:
         self.row.add_class(css)
 
     def say(self, text: str) -> None:
-        self.label.value = html.escape(text)
+        self.label.value = html_text(text, 2000)
 
     @property
     def text(self) -> str:
-        return html.unescape(self.label.value)
+        return html_plain(self.label.value)

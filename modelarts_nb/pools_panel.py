@@ -35,7 +35,7 @@ import ipywidgets as widgets
 
 from . import rules
 from .api import PoolsApi
-from .display import Acknowledgement, StaticCopy
+from .display import Acknowledgement, StaticCopy, html_text
 from .engine import Deletion, Target
 from .impact import Impact, read_impact
 from .models import Pool
@@ -119,18 +119,13 @@ def _flat(value: object, limit: int) -> str:
     return text if len(text) <= limit and text.isprintable() else one_line(text, limit)
 
 
-def _text(value: object, limit: int) -> str:
-    """A server string as HTML text: one line, capped, escaped; ``$`` and ``\\`` each in their
-    own span, so that MathJax (which ipywidgets runs over descriptions and HTML values) never
-    sees two of them in one text run and typesets a pool name as maths."""
-    escaped = html.escape(_flat(value, limit))
-    if "$" in escaped or "\\" in escaped:
-        escaped = escaped.replace("$", "<span>$</span>").replace("\\", "<span>\\</span>")
-    return escaped
+_text = html_text  # a server string as widget HTML: escaped, one line, capped, no maths
 
 
 def _attr(value: object) -> str:
-    return html.escape(_flat(value, 500), quote=True)
+    """A tooltip: escaped, and no ``$`` in the source either (see ``display.html_text``)."""
+    escaped = html.escape(_flat(value, 500), quote=True)
+    return escaped.replace("$", "&#36;").replace("\\", "&#92;")
 
 
 def _badge(phase: str | None) -> str:
@@ -145,7 +140,8 @@ def _cell(column: str, content: str, title: str = "") -> str:
 
 
 def _flavors(pool: Pool) -> str:
-    return ", ".join(f"{line.flavor}×{line.count}" for line in pool.spec_resources)
+    return ", ".join(f"{line.flavor}×{'?' if line.count is None else line.count}"
+                     for line in pool.spec_resources)
 
 
 def row_html(pool: Pool, note: str = "", work: str = "", now: datetime | None = None) -> str:
@@ -309,6 +305,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.built = threading.Event()  # every row is built (see _load)
         self._rows_lock = threading.RLock()
         self._generation = 0  # bumped by every (re)load: rows of an older list never come
+        self._built = 0
         self.notes: dict[str, str] = {}  # why a pool cannot be ticked (or its nodes' refusal)
         self.impacts: dict[str, Impact] = {}  # what the selected pools carry, once read
         self.shown: set[str] = set()  # ids the search lets through
@@ -359,6 +356,10 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         browser has put the previous one on the page (its last row's ``_view_count`` says so).
         A browser shows 100 rows in a third of the time 500 take, and the kernel is never
         ahead of what the page can take in."""
+        unique: dict[str, Pool] = {}
+        for pool in pools:  # a listing that names a pool twice shows it once
+            unique.setdefault(pool.id, pool)
+        pools = list(unique.values())
         reasons = {pool.id: self._reason(pool) for pool in pools}
         with self._rows_lock:
             self._generation += 1
@@ -370,6 +371,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             self._haystacks = {pool.id: _haystack(pool) for pool in pools}
             self._index = {pool.id: index for index, pool in enumerate(pools)}
             self.checks = {}
+            self._built = 0  # rows made so far: self.pools[:self._built]
             self.rows.children = (self.head,)
             self._grow(self._generation, 0, _FIRST_ROWS)
         for check in old:  # a refresh must not leak the old rows' widget models
@@ -389,12 +391,12 @@ class PoolsPanel(StaticCopy, widgets.VBox):
     def build_rows(self) -> None:
         """Every row, now (Select all needs them; a panel never shown gets them here)."""
         with self._rows_lock:
-            self._grow(self._generation, len(self.checks), len(self.pools))
+            self._grow(self._generation, self._built, len(self.pools))
 
     def _grow(self, generation: int, start: int, stop: int) -> None:
         """Rows ``start:stop``, unless a (re)load or an earlier call got there first."""
         with self._rows_lock:
-            if generation != self._generation or len(self.checks) != start:
+            if generation != self._generation or self._built != start:
                 return
             now = datetime.now(timezone.utc)
             end = min(stop, len(self.pools))
@@ -417,6 +419,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                                   names="_view_count")
                 made[pool.id] = check
             self.checks = {**self.checks, **made}  # a new dict: nobody sees one grow
+            self._built = end
             self.rows.children = (*self.rows.children, *made.values())
             if end >= len(self.pools):
                 self.built.set()
@@ -505,7 +508,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                 check.value = False
 
     def _on_refresh(self, _button: widgets.Button) -> None:
-        if self.run is None:
+        if self.run is None and not self.checking:  # the checks' answers need their rows
             self._load(self.lister())
             self.typed.value = ""
 
@@ -531,7 +534,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         listed = {pool.id: pool for pool in self.pools}
         lines = confirmation_lines([listed[pid] for pid in ids], hidden)
         self.confirmation.value = "<br>".join(
-            f"<b>{html.escape(line)}</b>" if n == 0 else html.escape(line)
+            f"<b>{_text(line, 2000)}</b>" if n == 0 else _text(line, 2000)
             for n, line in enumerate(lines))
         self.hint.value = (
             f"<span class='mnb-why'>Deleting stops every notebook, training job and inference "
@@ -577,7 +580,6 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             self.hint.value = html.escape(f"Could not check the selected pools "
                                           f"({type(exc).__name__}); nothing was deleted.")
             return
-        self.checking = False
         self.impacts.update(found)
         for pid, impact in found.items():
             prepaid = rules.node_refusal(listed[pid], [n.name for n in
@@ -587,6 +589,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                 self.checks[pid].value, self.checks[pid].disabled = False, True
             if prepaid or impact.needs_force:
                 self._render_row(listed[pid])
+        self.checking = False  # only now: the rows and ticks above say what was found
         self._sync_delete()
         if not self.busy() and not self.delete_button.disabled:
             self.start(self.selected(), background=True)
@@ -700,13 +703,27 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self._update_static_copy()
 
     def close(self) -> None:
+        """Stop the run and close every model the panel made (no live box keeps a closed
+        child, which would break saving the widget state)."""
         if self.run is not None:
             self.run.stop()
         with self._rows_lock:
             self._generation += 1  # rows still to come never come
-        for check in self.checks.values():
-            check.close()
+            checks, self.checks = list(self.checks.values()), {}
         super().close()
+        boxes = [self.rows, self.toolbar, self.confirm_row, self.progress_row]
+        parts = [self.title, self.search, self.select_all, self.select_none, self.refresh_button,
+                 self.count, self.head, self.confirmation, self.typed, self.delete_button,
+                 self.hint, self.progress, self.progress_text, self.stop_button, self.stop_note,
+                 self.back_button, self.status]
+        if self._ack is not None:
+            boxes.append(self._ack.row)
+            parts += [self._ack.box, self._ack.label]
+        for widget in [*boxes, *checks, *parts]:
+            widget.close()
+        for model in [self._plain, self._wrap, self._auto, self._row_layout, self._row_style,
+                      *self._styles.values()]:
+            model.close()
 
     def _static_copy(self) -> tuple[str, str]:
         table = pools_table(self.pools)

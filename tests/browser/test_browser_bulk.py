@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from .harness import JupyterServer
 from .test_browser import (
     ARTIFACTS,
+    COMPAT_JUPYTER,
     RUN_NEW_CELL_JS,
     STDOUT,
     Browser,
@@ -197,12 +199,20 @@ def test_jupyterlab4_pools_panel_deletes_ticked_pools() -> None:
 # -- a class of 500 pools --------------------------------------------------------------------
 
 CLASS_SETUP = (
+    "import copy\n"
     "from modelarts_nb import sandbox\n"
     "sb = sandbox.start(pools=500, delete_seconds=2)  # 500 class pools and nine others\n"
+    "# and one whose display name is hostile: HTML, a line break, maths, 2,000 characters\n"
+    "_body = copy.deepcopy(sb.pool_json(sb.display_names()['pool-01'][0]))\n"
+    "_body['metadata']['name'] = 'pool-999-' + '9' * 32\n"
+    "_body['metadata']['labels']['os.modelarts/name'] = "
+    "'<img src=x onerror=alert(1)>\\n$x$ and $y$ ' + 'W' * 2000\n"
+    "sb.add_pool(_body)\n"
     "_ = sb.export_env()\n"
     "%load_ext modelarts_nb\n"
     'print("sandbox ready:", len(sb.pool_ids()), "pools")'
 )
+HOSTILE = "<img src=x onerror=alert(1)> $x$ and $y$ WWW"  # the row shows it as text, cut
 PANEL_CELL = (
     "import time as _time\n"
     "_began = _time.perf_counter()\n"
@@ -210,7 +220,7 @@ PANEL_CELL = (
     'print(f"kernel ran the cell in {(_time.perf_counter() - _began) * 1000:.0f} ms")\n'
     "panel"
 )
-LISTED = 509  # workspace "0": the nine seeded situations and the 500 class pools
+LISTED = 510  # workspace "0": the nine seeded situations, 500 class pools and the hostile one
 FIRST_ROWS = 20  # rows the panel comes with (pools_panel._FIRST_ROWS)
 # JS helpers. Times are taken in the page (performance.now, checked every animation frame),
 # so they hold what a user would see, without Playwright's own round trips.
@@ -332,7 +342,7 @@ CONTRAST_JS = """(selector) => {
 
 
 def class_notebook(folder: Path) -> Path:
-    """A notebook whose one cell starts a sandbox of 509 pools in the kernel."""
+    """A notebook whose one cell starts a sandbox of 510 pools in the kernel."""
     path = folder / "class500.ipynb"
     cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
             "source": CLASS_SETUP}
@@ -360,6 +370,7 @@ def show_panel(page: Page, figures: dict[str, Any]) -> Locator:
 
 def shoot(panel: Locator, path: Path) -> None:
     path.parent.mkdir(exist_ok=True)
+    panel.page.mouse.move(0, 0)  # no row highlighted by the pointer
     panel.scroll_into_view_if_needed()
     panel.screenshot(path=str(path))
 
@@ -408,6 +419,70 @@ class ClassEvidence:
     deletes: str | None = None
 
 
+def check_rows(page: Page, panel: Locator, evidence: ClassEvidence) -> None:
+    """Every row came (in chunks, as the page showed them), each at least one text line
+    tall; the hostile name is text: no element made of it, no maths typeset, one line."""
+    expect(panel.locator(ROWS)).to_have_count(LISTED)
+    evidence.heights = page.evaluate(ROW_HEIGHTS_JS)
+    assert evidence.heights["rows"] == LISTED and not evidence.heights["bad"], evidence
+    hostile = panel.locator(ROWS).last.locator(".mnb-c-name")
+    expect(hostile).to_contain_text(HOSTILE)
+    assert hostile.inner_text().endswith("…") and "\n" not in hostile.inner_text()
+    expect(panel.locator(".mnb-rows img, .mnb-rows mjx-container, .mnb-rows .MathJax")
+           ).to_have_count(0)
+    expect(pool_row(panel, "prepaid-pool").locator(".mnb-why")).to_have_text(
+        "yearly/monthly: unsubscribe it instead")
+    expect(pool_row(panel, "prepaid-pool").locator("input")).to_be_disabled()
+
+
+def search_and_select(panel: Locator) -> Locator:
+    """Search, Select all (what the search shows), clear, tick one more by its row."""
+    search = panel.locator(".mnb-search input")
+    search.fill("pool-12")
+    expect(panel.locator(f"{ROWS}:visible")).to_have_count(11)
+    expect(panel.locator(".mnb-all")).to_have_text("Select all 11 shown")
+    panel.locator(".mnb-all").click()
+    expect(panel.locator(".mnb-selected-count")).to_have_text(
+        f"11 of {LISTED} selected · 11 shown by the search")
+    search.fill("")
+    expect(panel.locator(f"{ROWS}:visible")).to_have_count(LISTED)
+    pool_row(panel, "pool-42").locator(".mnb-c-name").click()  # a click on the row
+    expect(panel.locator(".mnb-selected-count")).to_have_text(f"12 of {LISTED} selected")
+    expect(panel.locator(".mnb-bulk-confirmation")).to_contain_text(
+        "This deletes 12 pools: pool-12, pool-42, pool-120, pool-121, pool-122, pool-123, "
+        "pool-124, pool-125, pool-126, pool-127 and 2 more.By phase: 12 Running. "
+        "By billing: 12 pay-per-use.")
+    return search
+
+
+def delete_and_come_back(panel: Locator, shot: str) -> None:
+    panel.locator(".mnb-bulk-confirm input").fill("delete 12 pools")
+    delete = panel.locator(".mnb-bulk-delete")
+    expect(delete).to_be_enabled()
+    delete.click()
+    expect(panel.locator(".mnb-progress-text")).to_contain_text(re.compile(r"^\d+/12 deleted"))
+    expect(panel.locator(".mnb-pools-title")).not_to_contain_text("Tick pools")
+    expect(panel.locator(".mnb-progress-text")).to_have_text("12/12 deleted", timeout=60_000)
+    expect(panel.locator(".mnb-pools-title")).to_contain_text("Finished: 12/12 deleted")
+    back = panel.locator(".mnb-back")
+    expect(back).to_be_visible()
+    shoot(panel, ARTIFACTS / shot)
+    back.click()  # a list read anew: the twelve are gone (and leaving-pool, by now)
+    expect(panel.locator(".mnb-pools-title")).to_contain_text(
+        re.compile(f"^({LISTED - 12}|{LISTED - 13}) pools"))
+    expect(panel.locator(".mnb-selected-count")).to_have_text(
+        re.compile(f"^0 of ({LISTED - 12}|{LISTED - 13}) selected$"))
+    expect(pool_row(panel, "pool-42")).to_have_count(0)
+    expect(pool_row(panel, "pool-43")).to_have_count(1)
+
+
+def count_class_deletes(page: Page, evidence: ClassEvidence) -> None:
+    page.evaluate(RUN_NEW_CELL_JS, 'print("DELETE requests in all:", sb.count(method="DELETE"))')
+    output = page.locator(STDOUT, has_text="DELETE requests in all:")
+    expect(output).to_be_visible(timeout=30_000)
+    evidence.deletes = output.inner_text().strip()
+
+
 def check_readable(page: Page, panel: Locator, evidence: ClassEvidence, theme: str) -> None:
     for name, selector in (("name", ".mnb-rows .mnb-c-name"), ("note", ".mnb-rows .mnb-why"),
                            ("header", ".mnb-head .mnb-c-name"),
@@ -426,29 +501,9 @@ def test_jupyterlab4_pools_panel_at_500_pools(tmp_path: Path) -> None:
         open_class(page, server)
         panel = show_panel(page, evidence.figures)
         expect(panel.locator(".mnb-pools-title")).to_contain_text(f"{LISTED} pools")
-        expect(panel.locator(ROWS)).to_have_count(LISTED)
         expect(panel.locator(".mnb-head")).to_contain_text("pool")
-        evidence.heights = page.evaluate(ROW_HEIGHTS_JS)
-        assert evidence.heights["rows"] == LISTED and not evidence.heights["bad"], evidence
-        expect(pool_row(panel, "prepaid-pool").locator(".mnb-why")).to_have_text(
-            "yearly/monthly: unsubscribe it instead")
-        expect(pool_row(panel, "prepaid-pool").locator("input")).to_be_disabled()
-
-        search = panel.locator(".mnb-search input")
-        search.fill("pool-12")
-        expect(panel.locator(f"{ROWS}:visible")).to_have_count(11)
-        assert page.evaluate(ROW_HEIGHTS_JS)["bad"] == []
-        panel.locator(".mnb-all").click()  # says what it does: "Select all 11 shown"
-        expect(panel.locator(".mnb-selected-count")).to_have_text(
-            f"11 of {LISTED} selected · 11 shown by the search")
-        search.fill("")
-        expect(panel.locator(f"{ROWS}:visible")).to_have_count(LISTED)
-        pool_row(panel, "pool-42").locator(".mnb-c-name").click()  # a click on the row
-        expect(panel.locator(".mnb-selected-count")).to_have_text(f"12 of {LISTED} selected")
-        expect(panel.locator(".mnb-bulk-confirmation")).to_contain_text(
-            "This deletes 12 pools: pool-12, pool-42, pool-120, pool-121, pool-122, pool-123, "
-            "pool-124, pool-125, pool-126, pool-127 and 2 more.By phase: 12 Running. "
-            "By billing: 12 pay-per-use.")
+        check_rows(page, panel, evidence)
+        search = search_and_select(panel)
         panel.locator(f"{ROWS}").first.scroll_into_view_if_needed()
         shoot(panel, DOCS / "pools-panel-500.png")
         check_readable(page, panel, evidence, "light")
@@ -470,28 +525,30 @@ def test_jupyterlab4_pools_panel_at_500_pools(tmp_path: Path) -> None:
         search.fill("pool-3")  # the twelve hidden: still what the sentence deletes
         expect(panel.locator(".mnb-bulk-confirmation")).to_contain_text(
             "12 of them are hidden by the current search and will be deleted too.")
-        panel.locator(".mnb-bulk-confirm input").fill("delete 12 pools")
-        delete = panel.locator(".mnb-bulk-delete")
-        expect(delete).to_be_enabled()
-        delete.click()
-        expect(panel.locator(".mnb-progress-text")).to_contain_text(re.compile(r"^\d+/12 deleted"))
-        expect(panel.locator(".mnb-pools-title")).not_to_contain_text("Tick pools")
-        expect(panel.locator(".mnb-progress-text")).to_have_text("12/12 deleted", timeout=60_000)
-        expect(panel.locator(".mnb-pools-title")).to_contain_text("Finished: 12/12 deleted")
-        back = panel.locator(".mnb-back")
-        expect(back).to_be_visible()
-        shoot(panel, ARTIFACTS / "jupyterlab4-pools-500-done.png")
-        back.click()  # a list read anew: the twelve are gone (and leaving-pool, by now)
-        expect(panel.locator(".mnb-pools-title")).to_contain_text(
-            re.compile(f"^({LISTED - 12}|{LISTED - 13}) pools"))
-        expect(panel.locator(".mnb-selected-count")).to_have_text(
-            re.compile(f"^0 of ({LISTED - 12}|{LISTED - 13}) selected$"))
-        expect(pool_row(panel, "pool-42")).to_have_count(0)
-        expect(pool_row(panel, "pool-43")).to_have_count(1)
-        page.evaluate(RUN_NEW_CELL_JS, 'print("DELETE requests in all:", sb.count(method="DELETE"))')
-        output = page.locator(STDOUT, has_text="DELETE requests in all:")
-        expect(output).to_be_visible(timeout=30_000)
-        evidence.deletes = output.inner_text().strip()
+        delete_and_come_back(panel, "jupyterlab4-pools-500-done.png")
+        count_class_deletes(page, evidence)
+    print(f"evidence: {evidence}")
+    assert evidence.deletes == "DELETE requests in all: 12"
+    assert_clean(browser, server)
+
+
+def test_jupyterlab3_ipywidgets7_pools_panel_at_500_pools(tmp_path: Path) -> None:
+    """The same class on JupyterLab 3.6 + ipywidgets 7.8 (descriptions are HTML there without
+    asking): rows come in chunks as the page shows them, read, search, select and delete."""
+    if not COMPAT_JUPYTER.is_file():
+        pytest.fail(f"{COMPAT_JUPYTER} is missing: run `make compat` (tests/browser/compat_env.sh)")
+    server = JupyterServer([class_notebook(tmp_path)], jupyter=COMPAT_JUPYTER,
+                           extra_args=["--LabApp.expose_app_in_browser=True"])
+    evidence = ClassEvidence()
+    with server, browser_for(server, "jupyterlab3-pools-500") as browser:
+        page = browser.page
+        open_class(page, server)
+        panel = show_panel(page, evidence.figures)
+        check_rows(page, panel, evidence)
+        search_and_select(panel)
+        shoot(panel, ARTIFACTS / "jupyterlab3-pools-500.png")
+        delete_and_come_back(panel, "jupyterlab3-pools-500-done.png")
+        count_class_deletes(page, evidence)
     print(f"evidence: {evidence}")
     assert evidence.deletes == "DELETE requests in all: 12"
     assert_clean(browser, server)
