@@ -49,6 +49,7 @@ __all__ = ["PoolsPanel", "confirm_phrase", "confirmation_lines", "progress_text"
 log = logging.getLogger("modelarts_nb")
 _FIRST_ROWS = 20  # rows built with the panel (the box shows 14); then _CHUNK at a time
 _CHUNK = 100
+_STATIC_ROWS = 50  # pools in the static copy (text/plain, text/html) of the panel
 _RENDER_EVERY = 0.25  # seconds between two renders of the counts (a batch must not flood)
 _TABLE_EVERY = 200  # pools per second of delay between two renders of the per-pool table
 _NAMED = 10  # the confirmation names this many pools, then says "and K more"
@@ -726,9 +727,16 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             model.close()
 
     def _static_copy(self) -> tuple[str, str]:
-        table = pools_table(self.pools)
+        """The first pools as a table (where widgets do not render): 500 would weigh ~300 kB
+        in every display message and saved notebook, and cost the browser half a second."""
+        table = pools_table(self.pools[:_STATIC_ROWS])
         text = table.to_string(index=False) if len(table) else "(no pools)"
         html_table = table.to_html(index=False, border=0)
+        more = len(self.pools) - _STATIC_ROWS
+        if more > 0:
+            note = f"… and {more} more pools ({len(self.pools)} in all: panel.table has them)"
+            text += "\n" + note
+            html_table += f"<p>{html.escape(note)}</p>"
         if self.run is not None:
             text += "\n\n" + self.run.summary()
             html_table += f"<pre>{html.escape(self.run.summary())}</pre>"

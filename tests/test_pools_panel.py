@@ -431,6 +431,17 @@ def test_panel_static_copy_shows_pools_and_outcome(sb):
     assert "1 deleted" in after["text/plain"] and "1 deleted" in after["text/html"]
 
 
+def test_the_static_copy_of_500_pools_shows_50_and_says_how_many_more(big):
+    client = make_client(big)
+    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    bundle = panel.mimebundle()
+    assert "pool-41" in bundle["text/plain"] and "pool-42 " not in bundle["text/plain"]
+    assert bundle["text/plain"].endswith("… and 459 more pools (509 in all: panel.table has them)")
+    assert "459 more pools" in bundle["text/html"] and len(bundle["text/html"]) < 30_000
+    assert len(panel.table) == 509
+    panel.close()
+
+
 def test_the_table_is_a_dataframe_of_the_listed_pools(sb):
     client = make_client(sb)
     panel = PoolsPanel(client, lambda: class_pools(client), interval=0.05)
