@@ -590,7 +590,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                 self.checks[pid].value, self.checks[pid].disabled = False, True
             if prepaid or impact.needs_force:
                 self._render_row(listed[pid])
-        self.checking = False  # only now: the rows and ticks above say what was found
+        self._sync_delete()  # the acknowledgement names the work (the button stays disabled)
+        self.checking = False  # only now: rows, ticks and acknowledgement say what was found
         self._sync_delete()
         if not self.busy() and not self.delete_button.disabled:
             self.start(self.selected(), background=True)
