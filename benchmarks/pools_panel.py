@@ -1,13 +1,14 @@
 """The %pools panel at 500 pools, measured inside a real ipykernel (ZMQ, message signing, one
 comm per widget model, as in a notebook) against a sandbox of 509 pools in that kernel.
 
-Figures: the DataFrame (``panel.table``), the rows' HTML, the panel as first shown (the first
-100 rows) and with every row, against the former layout (an HBox, a Checkbox and an HTML per
+Figures: the LIST, the DataFrame (``panel.table``), the rows' HTML, the panel as first shown
+(its first 20 rows; the others follow as the browser shows them) and with every row, against
+the former layout (an HBox, a Checkbox and an HTML per
 row, each with its own Layout and style); ticking a pool until the confirmation, the count and
 the button are updated; typing in the search box until the rows are filtered; Select all.
 Medians of several runs. The browser's side (cell start → rows on the page, tick → text
-shown, search → rows hidden) is measured by ``tests/browser/test_browser_bulk.py`` and printed
-by the section ``pools_panel_browser``.
+shown, search → rows hidden) is measured with ``tests/browser/test_browser_bulk.py``'s harness
+(JupyterLab 4 and Chromium on loopback) and printed by the section ``pools_panel_browser``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ RUNS = __RUNS__
 sb = start(pools=500, delete_seconds=3600)
 client = PoolsClient(Settings(sb.endpoint, sb.project_id, Credentials(sb.ak, sb.sk)))
 pools = client.list_pools()
+LIST_MS = []
+for _ in range(RUNS):
+    began = time.perf_counter()
+    client.list_pools()
+    LIST_MS.append((time.perf_counter() - began) * 1000)
 
 def median_ms(work, runs=RUNS, setup=lambda: None, after=lambda _r: None):
     samples = []
@@ -65,7 +71,7 @@ def full(_):
     panel.build_rows()
     return panel
 
-figures = {"pools": len(pools)}
+figures = {"pools": len(pools), "list_ms": statistics.median(LIST_MS)}
 figures["table_ms"] = median_ms(lambda _: pools_table(pools))
 figures["rows_html_ms"] = median_ms(lambda _: [row_html(p) for p in pools])
 figures["first_shown_ms"] = median_ms(lambda _: PoolsPanel(client, lambda: pools), after=close)
@@ -135,6 +141,8 @@ def run(runs: int = 5) -> list[dict[str, str]]:
                 "result": verdict + (f" ({note})" if note else "")}
 
     return [
+        row(f"LIST of {n} pools (sandbox in the kernel; what %pools waits for first)",
+            f["list_ms"], "-", None),
         row(f"DataFrame of {n} pools (panel.table)", f["table_ms"], "<= 50 ms",
             f["table_ms"] <= 50),
         row(f"HTML of {n} rows", f["rows_html_ms"], "<= 50 ms", f["rows_html_ms"] <= 50),
@@ -164,10 +172,15 @@ def run_browser() -> list[dict[str, str]]:
                  "result": f"{CHROMIUM} is missing (apt-get install chromium)"}]
     f = measure_500()
     rows = [
-        ("cell start -> first rows on the page (panel interactive)", "first_rows_ms",
-         "<= 1000 ms"),
-        ("cell start -> all 509 rows on the page", "all_rows_ms", "-"),
-        ("  of which the kernel ran the cell (LIST of 509 pools included)", "kernel_ms", "-"),
+        ("first panel of the page: cell start -> first rows shown (interactive)",
+         "first_rows_ms", "<= 1000 ms"),
+        ("first panel of the page: cell start -> all 510 rows shown", "all_rows_ms", "-"),
+        ("  of which the kernel ran the cell (its LIST of 510 pools included)", "kernel_ms",
+         "-"),
+        ("second panel (widget code loaded): cell start -> first rows shown",
+         "warm_first_rows_ms", "<= 1000 ms"),
+        ("second panel: cell start -> all 510 rows shown", "warm_all_rows_ms", "-"),
+        ("  of which the kernel ran the cell", "warm_kernel_ms", "-"),
         ("tick (a click on a row) -> confirmation shown", "tick_ms", "<= 100 ms"),
         ("search typed -> rows hidden", "search_ms", "<= 100 ms"),
     ]
