@@ -3,8 +3,8 @@ comm per widget model, as in a notebook) against a sandbox of 509 pools in that 
 
 Figures: the LIST, the DataFrame (``panel.table``), the rows' HTML, the panel as first shown
 (its first 20 rows; the others follow as the browser shows them) and with every row, against
-the former layout (an HBox, a Checkbox and an HTML per
-row, each with its own Layout and style); ticking a pool until the confirmation, the count and
+the former layout (an HBox, a Checkbox and an HTML per row, each with its own Layout and
+style); ticking a pool until the confirmation, the count and
 the button are updated; typing in the search box until the rows are filtered; Select all.
 Medians of several runs. The browser's side (cell start → rows on the page, tick → text
 shown, search → rows hidden) is measured with ``tests/browser/test_browser_bulk.py``'s harness

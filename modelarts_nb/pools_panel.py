@@ -1,19 +1,21 @@
 """PoolsPanel: a table of pools to tick, a search, one typed confirmation, live counts.
 
 Built to stay readable and quick at class size (500 pools). Each pool is ONE widget model: a
-``Checkbox`` whose description is the whole row (html-escaped spans; ipywidgets 7 renders a
-description as HTML, 8 does so with ``description_allow_html``, through JupyterLab's inline
-sanitizer, which keeps ``span``/``b``/``code`` with ``class``/``style``/``title``), sharing one
-``Layout`` and one style model with every other row — instead of an HBox, a Checkbox and an HTML
-per row with a Layout and a style each (≈ 8 models a row). Column widths come from classes in a
-``<style>`` block shipped once; the search hides rows with a second ``<style>`` (one message,
-no view rebuilt) rather than by re-sending the rows; colours come from JupyterLab's CSS
-variables with fallbacks, so light, dark, VS Code and classic all read.
+``Checkbox`` whose description is the whole row (escaped spans, see ``display.html_text``;
+ipywidgets 7 renders a description as HTML, 8 does with ``description_allow_html``, through
+JupyterLab's inline sanitizer, which keeps ``span``/``b`` with ``class``/``style``/``title``),
+sharing one ``Layout`` and one style model with every other row — instead of an HBox, a
+Checkbox and an HTML per row with a Layout and a style each (≈ 8 models a row). The first 20
+rows come with the panel and the others 100 at a time, each chunk once the browser has shown the
+previous one. Column widths come from classes in a ``<style>`` block shipped once; the search
+hides rows with a second ``<style>`` (one message, no view rebuilt); colours come from
+JupyterLab's CSS variables with fallbacks, so light, dark, VS Code and classic all read.
 
 Prepaid, frozen, already-deleting and held (``held``: e.g. ``--keep-tag``) pools cannot be ticked
 and say why in their row. The confirmation is the sentence ``delete N pools`` for exactly the
-number ticked, beside a text that names what will go, so that a changed selection can never ride
-on an earlier confirmation and nobody deletes what they cannot see.
+number ticked, beside a text that names what will go (hidden by the search or not), so that a
+changed selection can never ride on an earlier confirmation and nobody deletes what they cannot
+see.
 """
 
 from __future__ import annotations
