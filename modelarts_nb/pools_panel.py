@@ -238,8 +238,9 @@ def stop_text(run: Deletion) -> str:
     if not run.finished.is_set():
         return ("Stopping: no further DELETE is sent; those already sent continue on the "
                 "server.")
-    return (f"Stopped. {going} deletion{'s' * (going != 1)} continue on the server (no longer "
-            f"watched); {unsent} pool{'s' * (unsent != 1)} got no DELETE.")
+    goes = "1 deletion continues" if going == 1 else f"{going} deletions continue"
+    return (f"Stopped. {goes} on the server (no longer watched); "
+            f"{unsent} pool{'s' * (unsent != 1)} got no DELETE.")
 
 
 class PoolsPanel(StaticCopy, widgets.VBox):

@@ -390,7 +390,7 @@ def test_panel_excludes_prepaid_and_stop_sends_nothing_more(sb):
     assert all(t.step is Step.CANCELLED and "nothing was deleted" in t.message for t in unsent)
     assert not [r for r in sb.requests if r.time > wall + 0.05]
     assert f"{len(unsent)} cancelled" in panel.status.value
-    going = "deletion continues" if len(sent) == 1 else f"{len(sent)} deletions continue"
+    going = "1 deletion continues" if len(sent) == 1 else f"{len(sent)} deletions continue"
     assert panel.stop_note.value.startswith(
         f"Stopped. {going} on the server (no longer watched); {len(unsent)} pools got no "
         "DELETE.")
