@@ -27,7 +27,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import partial
@@ -39,6 +38,7 @@ from . import rules
 from .api import PoolsApi
 from .display import Acknowledgement, StaticCopy, html_text
 from .engine import Deletion, Target
+from .fanout import fan_out
 from .impact import Impact, read_impact
 from .models import Pool
 from .render import PHASE_COLOURS
@@ -575,9 +575,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         nodes (unticked, with the reason); then ask again."""
         listed = {pool.id: pool for pool in self.pools}
         try:
-            with ThreadPoolExecutor(8, thread_name_prefix="modelarts-nb-check") as ex:
-                found = dict(zip(ids, ex.map(lambda pid: read_impact(self.client, listed[pid]),
-                                             ids)))
+            found = dict(zip(ids, fan_out(self.client, lambda pid: read_impact(
+                self.client, listed[pid]), ids, name="modelarts-nb-check")))
         except Exception as exc:  # noqa: BLE001 - said in the panel; nothing is sent
             self.checking = False
             self._sync_delete()
