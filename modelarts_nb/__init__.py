@@ -28,6 +28,7 @@ from .errors import (
     WaitTimeout,
 )
 from .models import Pool, ResourceLine
+from .receipts import history  # the receipts of every DELETE sent (imports pandas when called)
 from .settings import Credentials, Settings, resolve_settings
 from .steps import Step
 from .tables import spec_resources_table, status_resources_table
@@ -58,6 +59,7 @@ __all__ = [
     "WaitError",
     "WaitTimeout",
     "__version__",
+    "history",
     "resolve_settings",
     "spec_resources_table",
     "status_resources_table",

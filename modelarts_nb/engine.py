@@ -23,6 +23,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import threading
@@ -31,9 +32,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import errors, rules
+from . import errors, receipts, rules
 from .api import PoolsApi
 from .listeners import Listeners
 from .lookup import match
@@ -41,6 +42,9 @@ from .models import DEFAULT_WORKSPACE, Pool
 from .names import check_display_name, check_pool_id, looks_like_pool_id
 from .steps import Step
 from .waiter import Cadence, Verdict, Watch, wait
+
+if TYPE_CHECKING:
+    from .impact import Impact
 
 __all__ = [
     "NOTHING_SENT",
@@ -74,6 +78,8 @@ class Target:
     finished: float | None = None
     last_poll: datetime | None = None
     watch: Watch | None = field(default=None, repr=False)
+    impact: Impact | None = field(default=None, repr=False)  # what it runs, if checked
+    receipt: receipts.Receipt | None = field(default=None, repr=False)  # its DELETE's record
 
     @property
     def label(self) -> str:
@@ -91,21 +97,24 @@ class Target:
 
 
 def delete_once(
-    api: PoolsApi, pool: Pool, *, on_wire: Callable[[bool], None] | None = None
+    api: PoolsApi, pool: Pool, *, on_wire: Callable[[bool], None] | None = None,
+    on_answer: Callable[[str | None], None] | None = None,
 ) -> Pool | None:
     """Send the DELETE for a pool just read: the pool as accepted, or None if already gone.
 
     Refuses prepaid/frozen/unknown pools; a pool already Deleting is returned without sending.
     When the answer is lost, the pool is read back first: gone or Deleting means accepted; still
-    there means at most one more DELETE.
+    there means at most one more DELETE. ``on_answer`` hears each answer's request id (for the
+    receipt), where ``api.send_delete`` reports it.
     """
     reason = rules.refusal(pool)
     if reason:
         raise errors.DeletionRefused(reason + "; nothing was deleted", pool=pool)
     if pool.phase == rules.DELETING:
         return pool
+    extra: dict[str, Any] = {"on_answer": on_answer} if on_answer and _answers(api) else {}
     for first in (True, False):
-        accepted = api.send_delete(pool.id, first=first, on_wire=on_wire)
+        accepted = api.send_delete(pool.id, first=first, on_wire=on_wire, **extra)
         if accepted is not None:
             return accepted
         try:
@@ -121,10 +130,18 @@ def delete_once(
     )
 
 
+def _answers(api: PoolsApi) -> bool:
+    """Whether this ``send_delete`` takes ``on_answer`` (older APIs and test doubles do not)."""
+    return "on_answer" in inspect.signature(api.send_delete).parameters
+
+
 class Deletion:
     """Delete (or only watch) ``targets``: ``concurrency`` requests at a time, listeners told
     about every change. ``clock`` and ``sleep`` are seams for a simulated clock; ``sleep`` must
-    return True when the watch was stopped (as ``threading.Event.wait`` does)."""
+    return True when the watch was stopped (as ``threading.Event.wait`` does). Every DELETE
+    that leaves gets a receipt (``receipts.py``) saying ``via`` what it was asked."""
+
+    via = "python"  # or panel / text / batch: set by the view that runs it
 
     def __init__(
         self,
@@ -147,6 +164,7 @@ class Deletion:
         self.cadence = Cadence(interval)
         self.clock = clock
         self.run_error: errors.ModelArtsError | None = None  # what ended the whole run, if any
+        self.interrupted = False  # a Ctrl-C ended it (said so in the receipts)
         self.view_error = ""  # a listener that failed: said once, in the summary
         self.finished = threading.Event()
         self.on_target: Callable[[Target], None] | None = None
@@ -242,6 +260,7 @@ class Deletion:
             self._end_unfinished()
         except KeyboardInterrupt:
             self.stop()
+            self.interrupted = True
             self._end_unfinished()
             raise
         except errors.ModelArtsError as exc:
@@ -329,11 +348,20 @@ class Deletion:
         target.started = time.monotonic()
         self._set(target, Step.SENDING, "Sending the DELETE request…")
 
+        wired: list[bool] = []
+        answers: list[str | None] = []
+
         def on_wire(sent: bool) -> None:
             target.sent = sent
+            wired.append(sent)
 
         try:
-            accepted = delete_once(self.api, target.pool, on_wire=on_wire)
+            try:
+                accepted = delete_once(self.api, target.pool, on_wire=on_wire,
+                                       on_answer=answers.append)
+            finally:  # the receipt, before any outcome: a DELETE left unless refused unread
+                target.receipt = receipts.sent(self, target, answers) if wired and wired[-1] \
+                    else None
         except errors.Cancelled:
             self._end(target)
         except errors.AuthenticationError as exc:
@@ -427,6 +455,7 @@ class Deletion:
                 return
             target.step, target.message = step, message
             target.finished = time.monotonic() if step.final else None
+        receipts.final(self, target)  # before any view says it: what is shown is recorded
         if step is Step.DELETED and target.pool is not None:  # nothing left to protect
             _REGISTRY.release(self._key(target), None)
         if self.on_target is not None:

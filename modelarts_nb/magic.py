@@ -207,6 +207,11 @@ class PoolMagics(Magics):
     @argument("--yes", action="store_true", help="with --delete: really delete, no panel")
     @argument("--force", action="store_true", help=f"with --delete --yes: {_FORCE}")
     @argument("--concurrency", type=int, default=8, help="DELETEs in flight at once (1-32)")
+    @argument("--history", action="store_true",
+              help="show the receipts of the DELETEs sent from here, newest first (no request)")
+    @argument("--pool", metavar="NAME", help="with --history: only this pool id or display name")
+    @argument("--since", metavar="WHEN",
+              help="with --history: from a date (2026-11-30), an ISO time or an age (3d)")
     @_common
     @line_magic
     @no_var_expand
@@ -220,9 +225,11 @@ class PoolMagics(Magics):
         filter) deletes unattended and prints a summary. Prepaid, frozen and already-deleting
         pools are always left out, with the reason.
         """
-        from .magic_pools import run_pools
+        from .magic_pools import run_history, run_pools
 
         args = _parse(self.pools, line, self.shell)
+        if args.history or args.pool is not None or args.since is not None:
+            return _one_line_errors(args, lambda: run_history(args))
         if not 1 <= args.concurrency <= 32:
             raise UsageError("--concurrency must be between 1 and 32")
         terminal = _is_terminal(self.shell)

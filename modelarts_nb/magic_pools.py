@@ -19,14 +19,14 @@ from .client import PoolsClient
 from .engine import Deletion, Target
 from .errors import ModelArtsError
 from .fanout import fan_out
-from .impact import read_impact
+from .impact import Impact, read_impact
 from .models import Pool
 from .selection import Filters, Listing, list_selected, parse_age, parse_tag
 from .steps import Step
 from .tables import pools_table
 from .text import one_line
 
-__all__ = ["BulkFailed", "filters_from", "run_pools"]
+__all__ = ["BulkFailed", "filters_from", "run_history", "run_pools"]
 
 _BARE = re.compile(r"[\w./:=@+*?\[\]!,-]+")
 _LABEL = re.compile(r"[A-Za-z0-9._/-]+=[A-Za-z0-9._-]*")
@@ -54,6 +54,37 @@ def filters_from(args: Any) -> Filters:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+_NOT_WITH_HISTORY = ("delete", "yes", "force", "tag", "keep_tag", "older_than", "workspace",
+                     "all_workspaces", "label", "status", "phase", "name", "project_id", "region",
+                     "endpoint")
+
+
+def run_history(args: Any) -> Any:
+    """``%pools --history [--pool NAME] [--since WHEN]``: the receipts, newest first, as a
+    DataFrame. Reads one local file: needs no credentials and sends no request."""
+    from .receipts import frame, location, parse_since, read_history
+
+    if not args.history:
+        raise UsageError("--pool and --since go with --history (to select pools to list, use "
+                         "--name or --tag)")
+    mixed = [f"--{flag.replace('_', '-')}" for flag in _NOT_WITH_HISTORY if getattr(args, flag)]
+    if mixed:
+        raise UsageError(f"--history only reads the receipts: it does not go with "
+                         f"{', '.join(mixed)}")
+    try:
+        since = parse_since(args.since) if args.since is not None else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    rows, notes = read_history(args.pool, since)
+    for note in notes:
+        print(note)
+    if rows:
+        return frame(rows)
+    if not any(note.startswith(("No receipts yet", "Cannot read")) for note in notes):
+        print(one_line(f"(no receipts match; they are kept in {location()})", 500))
+    return None
 
 
 def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
@@ -114,7 +145,7 @@ def _show_table(table: Any) -> None:
 
 def _dry_run(client: PoolsClient, listing: Listing, args: Any) -> None:
     pools = listing.deletable()
-    checked, held = _checked(client, listing, args)
+    checked, held, _ = _checked(client, listing, args)
     deletable = [p for p in checked if rules.exclusion(p) is None]
     print(f"Nothing was deleted. --delete would delete {len(deletable)} pool(s):")
     for pool in deletable:
@@ -134,11 +165,12 @@ def _dry_run(client: PoolsClient, listing: Listing, args: Any) -> None:
           + " (add --force to include the pools with running work)" * busy)
 
 
-def _checked(client: PoolsClient, listing: Listing, args: Any) -> tuple[list[Pool], list[str]]:
+def _checked(client: PoolsClient, listing: Listing, args: Any
+             ) -> tuple[list[Pool], list[str], dict[str, Impact]]:
     """The deletable pools after reading what each carries (``concurrency`` pools at once):
     pools a keep-tag protects never go; pools with yearly/monthly nodes are left out, and so
     are pools with running or waiting work or sub-pools unless ``--force``; with one line each
-    saying why."""
+    saying why; and what each pool runs, by id (for its receipt)."""
     pools = listing.deletable()
     candidates = [p for p in pools if rules.exclusion(p) is None]
     try:
@@ -159,7 +191,7 @@ def _checked(client: PoolsClient, listing: Listing, args: Any) -> tuple[list[Poo
                         "add --force to include it")
         else:
             keep.append(pool)
-    return keep, held
+    return keep, held, {pool.id: impact for pool, impact in zip(candidates, impacts)}
 
 
 def same_line(args: Any) -> str | None:
@@ -195,16 +227,17 @@ def _arg(value: str) -> str | None:
 
 
 def _unattended(client: PoolsClient, listing: Listing, args: Any) -> None:
-    pools, held = _checked(client, listing, args)
+    pools, held, impacts = _checked(client, listing, args)
     for line in held:
         print(one_line(_loud(line), 500))
     run = Deletion(
         client,
-        [Target(p.id, p) for p in pools],
+        [Target(p.id, p, impact=impacts.get(p.id)) for p in pools],
         concurrency=args.concurrency,
         timeout=args.timeout,
         interval=args.interval,
     )
+    run.via = "batch"
     printed: dict[int, Step] = {}
     lock = threading.Lock()  # workers report concurrently: one whole line at a time
 

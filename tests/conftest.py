@@ -40,6 +40,18 @@ def _fresh_registry():
         _REGISTRY._senders.clear()  # noqa: SLF001
 
 
+@pytest.fixture(autouse=True)
+def _receipts_in_tmp(monkeypatch, tmp_path):
+    """No test writes a receipt into the real home: MODELARTS_NB_RECEIPTS names a file of the
+    test's own, and the data directory fallback (a test may clear MODELARTS_* variables) is the
+    test's too. Each test starts with no "could not write" warning said yet."""
+    from modelarts_nb import receipts
+
+    monkeypatch.setenv("MODELARTS_NB_RECEIPTS", str(tmp_path / "receipts.jsonl"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(receipts, "_warned", set())
+
+
 @pytest.fixture
 def sandbox():
     with start(pools=3, delete_seconds=1.5) as sb:

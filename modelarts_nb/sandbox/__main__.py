@@ -6,6 +6,10 @@ With those variables set, ``python -m modelarts_nb.sandbox admin reset`` (or ``r
 ``clear-faults``, ``fault JSON``, ``session-credentials``) makes a signed admin call: admin
 endpoints refuse anything not signed with the sandbox's own keys. ``--unique-keys`` gives the
 sandbox random keys, so that on a shared machine nobody else can sign for it.
+
+Unlike ``start()``, the command holds the seeded ``leaving-pool`` in ``Deleting`` for an hour
+(``--seeded-deleting-seconds``): whoever runs it is giving or rehearsing a demo, and reaches
+that pool minutes later; pools deleted through the API still go after ``--delete-seconds``.
 """
 
 from __future__ import annotations
@@ -34,7 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--security-token", default=None)
     parser.add_argument("--pools", type=int, default=3, help="generic pools pool-01..")
-    parser.add_argument("--delete-seconds", type=float, default=6.0)
+    parser.add_argument("--delete-seconds", type=float, default=6.0,
+                        help="how long a pool you delete stays Deleting before it is gone")
+    parser.add_argument(
+        "--seeded-deleting-seconds", type=float, default=3600.0,
+        help="how long the seeded, already Deleting leaving-pool stays (default an hour: a "
+        "class or a rehearsal still finds it; admin reset starts the hour again)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per answer")
     parser.add_argument(
@@ -70,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             token=args.token, security_token=args.security_token, pools=args.pools,
             delete_seconds=args.delete_seconds, seed=args.seed, log=log,
             latency=args.latency, rate_limit=args.rate_limit, unique_keys=args.unique_keys,
+            seeded_deleting_seconds=args.seeded_deleting_seconds,
         )
     except OSError as exc:
         print(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)

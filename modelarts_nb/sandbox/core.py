@@ -19,7 +19,7 @@ from .limits import RateLimiter
 from .records import Recorder, RequestRecord
 from .seed import REGION, seed_pools
 from .server import SandboxServer
-from .state import PoolStore
+from .state import PoolStore, _Entry
 from .tags import apply_create, validate
 from .workspaces import DEFAULT_WORKSPACE, Workspace
 
@@ -50,6 +50,41 @@ def _unique_keys() -> dict[str, str]:
     }
 
 
+class _SeededStore(PoolStore):
+    """A :class:`PoolStore` in which the pools seeded already ``Deleting`` (``leaving-pool``)
+    take ``seeded_seconds`` to go instead of ``delete_seconds``.
+
+    Why: a demo or a class reaches that pool minutes after the sandbox started, while a pool
+    the user deletes should still go within seconds. The longer run applies to the seeded
+    deletion only: a deletion started later (``set_phase``, a re-added body) runs on
+    ``delete_seconds`` as usual, and :meth:`load` (``reset()``) starts the long run again."""
+
+    def __init__(self, clock: Callable[[], float], delete_seconds: float,
+                 seeded_seconds: float | None = None) -> None:
+        super().__init__(clock, delete_seconds)
+        self.seeded_seconds = seeded_seconds
+        self._seeded_since: dict[str, float] = {}  # pool id -> start of its seeded deletion
+
+    def load(self, bodies: list[dict[str, Any]], tag_api_only: frozenset[str] = frozenset()
+             ) -> None:
+        with self._lock:
+            super().load(bodies, tag_api_only)
+            self._seeded_since = {
+                pool_id: entry.since for pool_id, entry in self._pools.items()
+                if entry.since is not None
+            }
+
+    def _progress(self, entry: _Entry) -> float:
+        seconds = self.seeded_seconds
+        if seconds is not None and entry.since is not None:
+            pool_id = entry.base.get("metadata", {}).get("name")
+            if self._seeded_since.get(pool_id) == entry.since:
+                if seconds <= 0:
+                    return 1.0
+                return min(1.0, max(0.0, (self.clock() - entry.since) / seconds))
+        return super()._progress(entry)
+
+
 class Sandbox:
     """A ModelArts pool API on ``http://127.0.0.1:PORT``; created running by :func:`start`."""
 
@@ -60,14 +95,15 @@ class Sandbox:
                  security_token: str | None = None, pools: int = 3, delete_seconds: float = 6.0,
                  seed: int = 0, log: Callable[[str], None] | None = None,
                  latency: float = 0.0, rate_limit: float | None = None,
-                 unique_keys: bool = False) -> None:
+                 unique_keys: bool = False, seeded_deleting_seconds: float | None = None
+                 ) -> None:
         if unique_keys:  # random credentials of its own instead of the public defaults
             fresh = _unique_keys()
             ak, sk, token = fresh["ak"], fresh["sk"], fresh["token"]
         if not (project_id and ak and sk and token):
             raise ValueError("project_id, ak, sk and token must be non-empty")
-        if pools < 0 or delete_seconds < 0:
-            raise ValueError("pools and delete_seconds must be >= 0")
+        if pools < 0 or delete_seconds < 0 or (seeded_deleting_seconds or 0) < 0:
+            raise ValueError("pools, delete_seconds and seeded_deleting_seconds must be >= 0")
         self.project_id, self.ak, self.sk, self.token = project_id, ak, sk, token
         self.security_token = security_token
         self.delete_seconds = delete_seconds
@@ -76,7 +112,8 @@ class Sandbox:
         self.latency = latency  # seconds added to every API answer, like a distant region
         self.limiter = RateLimiter(rate_limit) if rate_limit else None
         self._offset = 0.0
-        self.store = PoolStore(self.clock, delete_seconds)
+        # the seeded leaving-pool goes after seeded_deleting_seconds (None: delete_seconds)
+        self.store: PoolStore = _SeededStore(self.clock, delete_seconds, seeded_deleting_seconds)
         self.gate = Gate(ak, sk, token, security_token, self.clock)
         self._session: Temporary | None = None
         self._session_lifetime = 900.0
@@ -338,6 +375,9 @@ def start(**options: Any) -> Sandbox:
 
     Options are :class:`Sandbox`'s: ``port``, ``project_id``, ``ak``, ``sk``, ``token``,
     ``security_token``, ``pools``, ``delete_seconds``, ``seed``, ``latency``, ``rate_limit``,
-    ``unique_keys`` (random AK/SK/token instead of the public defaults: for shared machines).
+    ``unique_keys`` (random AK/SK/token instead of the public defaults: for shared machines),
+    ``seeded_deleting_seconds`` (how long the seeded, already Deleting ``leaving-pool`` stays;
+    default ``delete_seconds``; ``make demo`` and the CLI hold it an hour, so a class still
+    finds it when they get there).
     """
     return Sandbox(**options)

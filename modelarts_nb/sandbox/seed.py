@@ -3,6 +3,11 @@
 Everything random (ids, timestamps, domain id) comes from ``random.Random(seed)``, so a given
 seed always yields byte-identical pools and tutorials can print stable ids.
 
+``leaving-pool`` is seeded already ``Deleting``: its deletion clock starts when the sandbox
+loads it, and it is gone ``delete_seconds`` later, or ``seeded_deleting_seconds`` later when
+that is given (``core.py``; the command line and ``make demo`` hold it an hour, so a class still
+finds it when the tutorial gets there).
+
 Workspaces: every pool above lives in the default workspace "0". The class pools ``pool-NN``
 carry the TMS tags ``course=ml101`` and ``student=sNN`` in their ``os.modelarts/tms.tags``
 annotation, except ``pool-02`` and ``pool-05`` (``TAG_API_ONLY``), whose tags only the tag API

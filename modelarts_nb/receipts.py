@@ -1,0 +1,397 @@
+"""Receipts: a durable record of every DELETE this package sends, and reading them back.
+
+Why: a panel forgets when its kernel stops, and a saved notebook may not show how a deletion
+ended; the receipts file keeps, per DELETE, what went, from where and how it ended.
+
+Where: the file ``MODELARTS_NB_RECEIPTS`` names, else ``modelarts-nb/receipts.jsonl`` in the
+user's data directory (``$XDG_DATA_HOME`` or ``~/.local/share``; ``~/Library/Application
+Support`` on macOS; ``%LOCALAPPDATA%`` on Windows).
+
+How: JSON Lines, appended, never rewritten. A ``sent`` event when a DELETE left (so a kernel
+that dies mid-watch still leaves a record), a ``final`` event with each outcome; both carry the
+receipt id. Each event is ONE ``os.write`` of one line on a file opened ``O_APPEND`` (0o600,
+its directory 0o700), under ``flock`` where there is one: two kernels appending at once never
+interleave (on a local file system; network file systems may not honour either). A receipt
+that cannot be written never stops a deletion: it is said once per file, in one line.
+
+Never a secret: no key, token, header or URL is written, only the endpoint's host; server
+strings are capped at 300 characters, and any credential value of the client is masked even
+inside a message.
+
+Stdlib only; ``history()`` imports pandas when called.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .steps import Step
+from .text import one_line
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .engine import Deletion, Target
+    from .impact import Impact
+
+try:
+    import fcntl
+except ImportError:  # Windows: O_APPEND alone
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["COLUMNS", "ENV", "Receipt", "append", "frame", "history", "location", "parse_since",
+           "read_history"]
+
+log = logging.getLogger("modelarts_nb")
+ENV = "MODELARTS_NB_RECEIPTS"
+SCHEMA = 1
+CAP = 300  # characters of any server string
+NO_FINAL = "sent; no final state recorded"
+COLUMNS = ["time", "pool", "name", "outcome", "phase", "phase_seen", "via", "host", "project",
+           "flavors", "nodes", "workloads", "billing", "request_id", "detail", "receipt"]
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def location(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """The receipts file: ``MODELARTS_NB_RECEIPTS``, else the user's data directory."""
+    env = os.environ if env is None else env
+    named = env.get(ENV, "").strip()
+    if named:
+        return Path(named).expanduser()
+    platform = platform or sys.platform
+    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+    if platform == "darwin":
+        base = home / "Library" / "Application Support"
+    elif platform.startswith("win"):
+        local = env.get("LOCALAPPDATA", "")
+        base = Path(local) if local else home / "AppData" / "Local"
+    else:
+        xdg = env.get("XDG_DATA_HOME", "")
+        base = Path(xdg) if os.path.isabs(xdg) else home / ".local" / "share"  # spec: absolute
+    return base / "modelarts-nb" / "receipts.jsonl"
+
+
+def append(event: Mapping[str, Any], path: Path | None = None) -> bool:
+    """Append one event as one line in one ``os.write``; False (said once) if it failed."""
+    target = path or location()
+    line = (json.dumps(event, ensure_ascii=True, separators=(", ", ": "), allow_nan=False,
+                       default=str) + "\n").encode("ascii")  # \n, U+2028 and HTML: escaped
+    try:
+        if not target.parent.exists():  # a file there: os.open says "Not a directory"
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                     0o600)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # released by close
+            if os.write(fd, line) != len(line):
+                raise OSError(0, "the disk took only part of the line (full?)")
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        _warn_once(target, exc.strerror or type(exc).__name__)
+        return False
+    return True
+
+
+def _warn_once(path: Path, why: str) -> None:
+    with _warned_lock:
+        if str(path) in _warned:
+            return
+        _warned.add(str(path))
+    message = (f"modelarts-nb: could not write a deletion receipt to {one_line(str(path), 200)}: "
+               f"{one_line(why, 100)}; the deletion goes on (set {ENV} to a writable file)")
+    # unconfigured logging already prints it to stderr (its last resort): then once is enough;
+    # configured logging sends it elsewhere, so the user is told here too
+    by_logging = (not log.hasHandlers() and logging.lastResort is not None
+                  and log.isEnabledFor(logging.WARNING))
+    log.warning(message)
+    if not by_logging:
+        print(message, file=sys.stderr)
+
+
+# -- writing: what the engine calls -----------------------------------------------------------
+
+
+@dataclass
+class Receipt:
+    """One DELETE's receipt: its id, what identifies it, and the last outcome written."""
+
+    id: str
+    common: dict[str, Any]
+    request_id: str | None = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    written: Step | None = None  # the last final step recorded (one event per change)
+
+
+def sent(run: Deletion, target: Target, request_ids: Iterable[str | None] = ()
+         ) -> Receipt | None:
+    """Record that a DELETE for ``target`` left (answered or not): its ``sent`` event. Never
+    raises: a receipt must not stop a deletion."""
+    try:
+        return _sent(run, target, request_ids)
+    except Exception as exc:  # noqa: BLE001 - said once, the deletion goes on
+        log.debug("receipt failed", exc_info=True)
+        _warn_once(location(), f"unexpected {type(exc).__name__}")
+        return None
+
+
+def _sent(run: Deletion, target: Target, request_ids: Iterable[str | None]) -> Receipt:
+    pool = target.pool
+    assert pool is not None
+    settings = run.api.settings
+    common = {
+        "v": SCHEMA, "receipt": uuid.uuid4().hex, "via": str(getattr(run, "via", "python")),
+        "host": _host(settings.endpoint), "project": _cap(settings.project_id),
+        "pool": _cap(pool.id), "name": _cap(pool.display_name),
+    }
+    receipt = Receipt(common["receipt"], common, _last(request_ids),
+                      tuple(s for s in settings.credentials.secrets() if s))
+    impact: Impact | None = target.impact or getattr(run, "impact", None)
+    _write(receipt, "sent", {
+        "region": _cap(settings.region), "workspace": _cap(pool.workspace_id),
+        "billing": pool.billing_label,
+        "flavors": [{"flavor": _cap(line.flavor), "count": line.count}
+                    for line in pool.spec_resources][:50],
+        "nodes": pool.node_count,
+        "workloads": None if impact is None or impact.workloads is None else [
+            {"type": _cap(w.type), "name": _cap(w.name), "status": _cap(w.status)}
+            for w in impact.workloads][:50],
+        "request_id": receipt.request_id,
+    })
+    return receipt
+
+
+def final(run: Deletion, target: Target) -> None:
+    """Record ``target``'s outcome: one ``final`` event per new final step. Never raises."""
+    try:
+        _final(run, target)
+    except Exception as exc:  # noqa: BLE001 - said once, the deletion goes on
+        log.debug("receipt failed", exc_info=True)
+        _warn_once(location(), f"unexpected {type(exc).__name__}")
+
+
+def _final(run: Deletion, target: Target) -> None:
+    receipt = target.receipt
+    if receipt is None or not target.step.final or receipt.written is target.step:
+        return
+    receipt.written = target.step
+    error = target.error
+    request_id = receipt.request_id or getattr(error, "request_id", None)
+    seen = target.last_poll or (datetime.now(timezone.utc) if target.step is Step.DELETED
+                                else None)
+    _write(receipt, "final", {
+        "outcome": _outcome(run, target), "detail": _cap(target.message),
+        "phase": _cap(target.phase), "phase_seen": _iso(seen) if seen else None,
+        "request_id": _cap(request_id),
+    })
+
+
+def _outcome(run: Deletion, target: Target) -> str:
+    from .errors import WaitTimeout
+
+    step = target.step
+    if step is Step.DELETED:
+        return "deleted"
+    if step is Step.ACCEPTED:
+        return "deletion accepted, not watched"
+    if step is Step.STOPPED:
+        return "interrupted" if getattr(run, "interrupted", False) else \
+            "deletion accepted, watch stopped"
+    if step is Step.FAILED:
+        return "timed out" if isinstance(target.error, WaitTimeout) else "failed"
+    return step.value
+
+
+def _write(receipt: Receipt, event: str, fields: dict[str, Any]) -> None:
+    record = {**receipt.common, "event": event, "time": _iso(datetime.now(timezone.utc)),
+              **fields}
+    append(_masked(record, receipt.secrets))
+
+
+def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
+    """Fail closed: a credential value never reaches the file, even inside a message."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if len(secret) >= 4 and secret in value:
+                value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {k: _masked(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, secrets) for v in value]
+    return value
+
+
+def _host(endpoint: str) -> str:
+    """``host[:port]`` of the endpoint: no scheme, user info, path or query."""
+    try:
+        parts = urlsplit(endpoint)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "(unreadable)"
+    return _cap(f"{host}:{port}" if port else host) or "(unknown)"
+
+
+def _cap(value: object) -> Any:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= CAP else text[: CAP - 1] + "…"
+
+
+def _last(values: Iterable[str | None]) -> str | None:
+    found = [v for v in values if v]
+    return _cap(found[-1]) if found else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def read_history(pool: str | None = None, since: str | datetime | None = None,
+                 path: str | Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The receipts as rows (merged per receipt id, newest first) and notes to show."""
+    where = Path(path).expanduser() if path is not None else location()
+    start = parse_since(since) if since is not None else None
+    try:
+        data = where.read_bytes()
+    except FileNotFoundError:
+        return [], [f"No receipts yet: they are kept in {one_line(str(where), 300)} "
+                    f"(set {ENV} to use another file)."]
+    except OSError as exc:
+        return [], [f"Cannot read the receipts in {one_line(str(where), 300)}: "
+                    f"{one_line(exc.strerror or type(exc).__name__, 100)}."]
+    merged: dict[str, dict[str, Any]] = {}
+    skipped = 0
+    for raw in data.splitlines():
+        event = _event(raw)
+        if event is None:
+            skipped += bool(raw.strip())
+            continue
+        row = merged.setdefault(event["receipt"], {"outcome": NO_FINAL})
+        if event["event"] == "sent":
+            row.update({k: v for k, v in event.items() if k != "time"}, time=event["time"])
+        else:
+            row.update({k: v for k, v in event.items() if k != "time" and v is not None})
+            row.setdefault("time", event["time"])
+    rows = [_row(r) for r in merged.values()]
+    if pool is not None:
+        rows = [r for r in rows if pool.strip() in (r["pool"], r["name"])]
+    if start is not None:
+        rows = [r for r in rows if r["time"] is not None and r["time"] >= start]
+    rows.sort(key=lambda r: r["time"] or datetime.min.replace(tzinfo=timezone.utc),
+              reverse=True)
+    notes = [f"Skipped {skipped} unreadable line(s) in {one_line(str(where), 300)}."] * bool(
+        skipped)
+    return rows, notes
+
+
+def history(pool: str | None = None, since: str | datetime | None = None,
+            path: str | Path | None = None) -> pandas.DataFrame:
+    """The receipts as a DataFrame, newest first: every DELETE sent and how it ended.
+
+    ``pool`` matches a pool id or display name; ``since`` takes a date (``2026-11-30``, UTC),
+    an ISO time or an age (``3d``, ``8h``); ``path`` reads another receipts file. Unreadable
+    lines are skipped and counted; a missing file gives an empty frame. Notes are printed.
+    """
+    rows, notes = read_history(pool, since, path)
+    for note in notes:
+        print(note)
+    return frame(rows)
+
+
+def frame(rows: list[dict[str, Any]]) -> pandas.DataFrame:
+    """Rows of ``read_history`` as a DataFrame with every column, times as UTC timestamps."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    for column in ("time", "phase_seen"):
+        frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
+    return frame
+
+
+def parse_since(since: str | datetime) -> datetime:
+    """A date (``2026-11-30``: from 00:00 UTC), an ISO time (naive: UTC) or an age (``3d``)."""
+    if isinstance(since, datetime):
+        return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    text = str(since).strip()
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+        try:
+            return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    elif re.match(r"\d{4}-\d\d-\d\d[T ]", text):
+        moment = _parse_iso(text)
+        if moment is not None:
+            return moment
+    else:
+        from .selection import parse_age
+
+        try:
+            return datetime.now(timezone.utc) - parse_age(text)
+        except ValueError:
+            pass
+    raise ValueError(f"--since {one_line(text, 40)!r}: expected a date (2026-11-30), an ISO time "
+                     "(2026-11-30T08:00Z) or an age such as 3d or 8h")
+
+
+def _parse_iso(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(re.sub(r"Z$", "+00:00", text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _event(raw: bytes) -> dict[str, Any] | None:
+    """One line as an event, or None when it is partial, corrupt or not ours."""
+    try:
+        event = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if (not isinstance(event, dict) or not isinstance(event.get("receipt"), str)
+            or event.get("event") not in ("sent", "final") or not isinstance(event.get("v"), int)
+            or not isinstance(event.get("time"), str)):
+        return None
+    return event
+
+
+def _row(merged: dict[str, Any]) -> dict[str, Any]:
+    """One receipt as a frame row: server strings on one line, lists as short text."""
+    row: dict[str, Any] = {column: merged.get(column) for column in COLUMNS}
+    row["time"] = _parse_iso(merged["time"]) if isinstance(merged.get("time"), str) else None
+    for key in ("pool", "name", "outcome", "phase", "via", "host", "project", "billing",
+                "request_id", "detail", "receipt"):
+        if row[key] is not None:
+            row[key] = one_line(str(row[key]), CAP)
+    row["flavors"] = _joined(merged.get("flavors"), lambda f: f"{f.get('flavor')}×{f.get('count')}")
+    row["workloads"] = _joined(merged.get("workloads"),
+                               lambda w: f"{w.get('type')} {w.get('name')} ({w.get('status')})")
+    if row["nodes"] is not None and not isinstance(row["nodes"], int):
+        row["nodes"] = None
+    return row
+
+
+def _joined(items: Any, text: Any) -> str | None:
+    if not isinstance(items, list):
+        return None
+    return one_line(", ".join(text(i) for i in items if isinstance(i, dict)), CAP)
+

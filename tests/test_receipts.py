@@ -1,0 +1,579 @@
+"""Receipts (issue #12 item 1): every DELETE sent leaves a record a user can read back later.
+
+Deletions run over real HTTP against the sandbox through each path (the text path, the panel,
+``%pools --delete --yes``, the ``%pools`` panel, ``delete_many``); what is asserted is what the
+receipts file and ``%pools --history`` / ``history()`` then say, and what they never say.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import make_client, until
+
+from modelarts_nb import PoolsClient, history, receipts
+from modelarts_nb.api import PoolsApi
+from modelarts_nb.flow import DeleteFlow, Step
+from modelarts_nb.panel import DeletePanel
+from modelarts_nb.pools_panel import PoolsPanel
+from modelarts_nb.sandbox import Fault, start
+
+# api.send_delete reports each answer's X-Request-Id (on_answer): asked of the lead, see
+# /tmp/readme/receipts-api.patch; until then a receipt has the request id of failures only
+REQUEST_IDS = "on_answer" in inspect.signature(PoolsApi.send_delete).parameters
+# the views that do not yet say which path they are (one line each, asked of the lead)
+VIA_HOOK = pytest.mark.xfail(strict=True, reason="the view does not set Deletion.via yet")
+
+
+@pytest.fixture
+def sb():
+    with start(pools=12, delete_seconds=0.3) as sandbox:
+        yield sandbox
+
+
+class Recording(httpx.HTTPTransport):
+    """Real HTTP; remembers the X-Request-Id of every DELETE's answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delete_ids: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method == "DELETE":
+            self.delete_ids.append(response.headers.get("X-Request-Id", ""))
+        return response
+
+
+def events(path: Path | None = None) -> list[dict]:
+    """Every line of the receipts file, each of which must be one JSON object."""
+    where = path or receipts.location()
+    if not where.exists():
+        return []
+    lines = where.read_bytes().split(b"\n")
+    assert lines[-1] == b""  # every event ends its line
+    return [json.loads(line) for line in lines[:-1]]
+
+
+def by_receipt(found: list[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for event in found:
+        grouped.setdefault(event["receipt"], []).append(event)
+    return grouped
+
+
+def one_receipt(pool_id: str) -> tuple[dict, list[dict]]:
+    """The sent event and the final events of the one receipt of ``pool_id``."""
+    mine = [e for e in events() if e["pool"] == pool_id]
+    (receipt,) = by_receipt(mine)
+    sent = [e for e in mine if e["event"] == "sent"]
+    finals = [e for e in mine if e["event"] == "final"]
+    assert len(sent) == 1 and mine[0] is sent[0], "the sent event comes first"
+    return sent[0], finals
+
+
+_SEEDED: dict[str, str] = {}
+
+
+def pool_id(sb, name: str) -> str:
+    """The id of a seeded pool, also once it is gone (every sandbox seeds the same ids)."""
+    if not _SEEDED:
+        with start(pools=12) as fresh:
+            _SEEDED.update({n: ids[0] for n, ids in fresh.display_names().items()})
+    found = sb.display_names().get(name)
+    assert found is None or found == [_SEEDED[name]]
+    return _SEEDED[name]
+
+
+def check_sent(sent: dict, sb, name: str) -> None:
+    assert sent["v"] == 1 and sent["event"] == "sent" and len(sent["receipt"]) == 32
+    assert sent["host"] == f"127.0.0.1:{sb.port}" and sent["project"] == sb.project_id
+    assert sent["pool"] == pool_id(sb, name) and sent["name"] == name
+    assert sent["billing"] == "pay-per-use" and sent["workspace"] == "0"
+    body = sb.pool_json(sent["pool"]) if sb.pool_json(sent["pool"]) else None
+    assert body is None  # gone by now; what it held was recorded before
+    assert sent["flavors"] and all(set(f) == {"flavor", "count"} for f in sent["flavors"])
+    assert sent["nodes"] == sum(f["count"] for f in sent["flavors"])
+    assert datetime.fromisoformat(sent["time"].replace("Z", "+00:00")).tzinfo is not None
+
+
+# -- each path writes sent + final ------------------------------------------------------------
+
+
+def test_text_path_yes_records_sent_and_deleted(shell, capsys, env_sandbox):
+    sb = env_sandbox
+    shell.run_cell("%pool_delete pool-01 --no-widgets --yes --interval 0.1")
+    assert sb.pool_json(pool_id(sb, "pool-01")) is None
+    sent, finals = one_receipt(pool_id(sb, "pool-01"))
+    check_sent(sent, sb, "pool-01")
+    assert sent["workloads"] == []  # the impact check ran and found nothing running
+    (final,) = finals
+    assert final["receipt"] == sent["receipt"] and final["outcome"] == "deleted"
+    assert final["phase"] == "Deleted" and final["phase_seen"] >= sent["time"]
+    assert final["time"] >= sent["time"] and final["detail"] == "The pool is gone."
+
+
+def test_panel_click_records_sent_and_deleted(sb):
+    with make_client(sb) as client:
+        flow = DeleteFlow(client, client.resolve("pool-02"), interval=0.05)
+        panel = DeletePanel(flow, region=None)
+        panel.typed.value = "pool-02"
+        panel.delete_button.click()
+        panel.delete_button.click()  # a double click: one DELETE, one receipt
+        flow.join(10)
+    assert flow.step is Step.DELETED and sb.count(method="DELETE") == 1
+    sent, (final,) = one_receipt(pool_id(sb, "pool-02"))
+    check_sent(sent, sb, "pool-02")
+    assert final["outcome"] == "deleted" and final["phase"] == "Deleted"
+
+
+def test_batch_records_every_pool_with_what_it_runs(shell, capsys, env_sandbox):
+    sb = env_sandbox
+    busy = pool_id(sb, "pool-03")
+    sb.add_workload(busy, "train", "Running")
+    shell.run_cell("%pools --name 'pool-0[1-3]' --delete --yes --force --interval 0.1")
+    found = by_receipt(events())
+    assert len(found) == 3 and sb.count(method="DELETE") == 3
+    for name in ("pool-01", "pool-02", "pool-03"):
+        sent, (final,) = one_receipt(pool_id(sb, name))
+        check_sent(sent, sb, name)
+        assert sent["via"] == "batch" and final["outcome"] == "deleted"
+    sent, _ = one_receipt(busy)
+    assert [(w["type"], w["status"]) for w in sent["workloads"]] == [("train", "Running")]
+
+
+def test_pools_panel_records_each_deletion(sb):
+    with make_client(sb) as client:
+        panel = PoolsPanel(client, client.list_pools, interval=0.05)
+        chosen = [pool_id(sb, name) for name in ("pool-04", "pool-05")]
+        for chosen_id in chosen:
+            panel.checks[chosen_id].value = True
+        panel.typed.value = "delete 2 pools"
+        panel.delete_button.click()
+        until(lambda: panel.run is not None, what="the checks, then the run")
+        panel.run.join(10)
+    for chosen_id in chosen:
+        sent, (final,) = one_receipt(chosen_id)
+        assert final["outcome"] == "deleted" and sent["nodes"] >= 0
+
+
+def test_python_delete_many_then_watch_many_one_receipt_two_outcomes(sb):
+    transport = Recording()
+    with make_client(sb, transport=transport) as client:
+        items = client.delete_many(["pool-06", "pool-07", "prepaid-pool"])
+        client.watch_many(items, interval=0.05)
+    assert [t.step for t in items] == [Step.DELETED, Step.DELETED, Step.REFUSED]
+    assert len(by_receipt(events())) == 2  # the refused pool got no DELETE, and no receipt
+    sent, finals = one_receipt(pool_id(sb, "pool-06"))
+    assert sent["via"] == "python"
+    assert [f["outcome"] for f in finals] == ["deletion accepted, not watched", "deleted"]
+    assert finals[0]["phase"] == "Deleting"
+
+
+@pytest.mark.xfail(not REQUEST_IDS, strict=True,
+                   reason="api.send_delete does not report request ids yet (on_answer)")
+def test_the_request_id_is_the_one_the_server_answered(sb):
+    transport = Recording()
+    with make_client(sb, transport=transport) as client:
+        items = client.delete_many(["pool-08"])
+        client.watch_many(items, interval=0.05)
+    sent, finals = one_receipt(pool_id(sb, "pool-08"))
+    assert len(transport.delete_ids) == 1 and len(transport.delete_ids[0]) == 32
+    assert sent["request_id"] == transport.delete_ids[0]
+    assert all(f["request_id"] == transport.delete_ids[0] for f in finals)
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param("text", marks=VIA_HOOK), pytest.param("panel", marks=VIA_HOOK),
+    pytest.param("pools panel", marks=VIA_HOOK), "batch", "python"])
+def test_via_says_which_path_sent_it(shell, capsys, env_sandbox, path):
+    sb = env_sandbox
+    if path == "text":
+        shell.run_cell("%pool_delete pool-01 --no-widgets --yes --interval 0.1")
+    elif path == "panel":
+        shell.run_cell("p = %pool_delete pool-01 --yes --interval 0.1")
+    elif path == "batch":
+        shell.run_cell("%pools --name pool-01 --delete --yes --interval 0.1")
+    elif path == "pools panel":
+        with PoolsClient.from_env() as client:
+            panel = PoolsPanel(client, client.list_pools, interval=0.05)
+            panel.checks[pool_id(sb, "pool-01")].value = True
+            panel.typed.value = "delete 1 pool"
+            panel.delete_button.click()
+            until(lambda: panel.run is not None)
+            panel.run.join(10)
+    else:
+        with PoolsClient.from_env() as client:
+            client.delete_many(["pool-01"])
+    sent, _ = one_receipt(pool_id(sb, "pool-01"))
+    assert sent["via"] == {"pools panel": "panel"}.get(path, path)
+
+
+# -- failures ------------------------------------------------------------------------------
+
+
+def test_a_delete_the_server_refused_is_failed_with_its_request_id(sb):
+    victim = pool_id(sb, "pool-09")
+    sb.inject(Fault(method="DELETE", pool=victim, status=403))
+    with make_client(sb) as client:
+        flow = DeleteFlow(client, client.get_pool(victim))
+        flow.delete_now(background=False)
+    assert flow.step is Step.FAILED
+    sent, (final,) = one_receipt(victim)
+    assert final["outcome"] == "failed" and "403" in final["detail"]
+    assert final["request_id"] == flow.error.request_id and len(final["request_id"]) == 32
+    assert final["phase"] == "Running"  # still there: nothing was deleted
+
+
+class DownFromTheDelete(httpx.HTTPTransport):
+    """Real HTTP until the first DELETE; from it on, the API cannot be reached."""
+
+    down = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.down = self.down or request.method == "DELETE"
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        return super().handle_request(request)
+
+
+def test_api_down_at_the_delete_is_failed_and_recorded_as_maybe_sent(sb):
+    """The DELETE left but nothing answered (nor the reads after it): the receipt exists, as
+    the DELETE may have reached the server, and says failed with the line the user saw."""
+    victim = pool_id(sb, "pool-10")
+    with make_client(sb, transport=DownFromTheDelete()) as client:
+        flow = DeleteFlow(client, client.get_pool(victim))
+        flow.delete_now(background=False)
+    assert flow.step is Step.FAILED and flow.sent and sb.count(method="DELETE") == 0
+    sent, (final,) = one_receipt(victim)
+    assert final["outcome"] == "failed" and final["request_id"] is None
+    assert final["detail"] == flow.message[:300] and "failed" in final["detail"]
+    assert final["phase"] == "Running"  # as last seen
+
+
+@pytest.mark.parametrize("case", ["401", "stopped", "prepaid"])
+def test_nothing_sent_leaves_no_receipt(sb, case):
+    with make_client(sb) as client:
+        name = "prepaid-pool" if case == "prepaid" else "pool-11"
+        flow = DeleteFlow(client, client.resolve(name))
+        if case == "401":
+            sb.inject(Fault(method="DELETE", status=401, times=5))
+        if case == "stopped":
+            flow.stop()  # Stop before the confirmed run reaches its DELETE
+            flow.run(send=True, wait=False, background=False)
+        else:
+            flow.delete_now(background=False)
+    assert flow.step in (Step.FAILED, Step.CANCELLED, Step.REFUSED)
+    assert not receipts.location().exists() or events() == []
+
+
+def test_a_watch_that_times_out_says_timed_out(sb):
+    victim = pool_id(sb, "pool-12")
+    with make_client(sb) as client:
+        sb.store.delete_seconds = 3600  # stays Deleting
+        flow = DeleteFlow(client, client.get_pool(victim), timeout=0.3, interval=0.05)
+        flow.delete_now(background=False)
+    _, (final,) = one_receipt(victim)
+    assert final["outcome"] == "timed out" and final["phase"] == "Deleting"
+    assert final["phase_seen"] is not None
+
+
+def test_ctrl_c_during_the_watch_says_interrupted(sb):
+    victim = pool_id(sb, "pool-01")
+    with make_client(sb) as client:
+        sb.store.delete_seconds = 3600
+        flow = DeleteFlow(client, client.get_pool(victim), interval=0.05)
+        timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            flow.delete_now(background=False)
+        timer.cancel()
+    _, (final,) = one_receipt(victim)
+    assert final["outcome"] == "interrupted" and final["phase"] == "Deleting"
+
+
+def test_a_kernel_that_dies_mid_watch_leaves_the_sent_event(sb, tmp_path):
+    """The kernel process is killed while it watches: its receipt says it was sent."""
+    sb.store.delete_seconds = 3600
+    file = tmp_path / "died.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "MODELARTS"))}
+    env.update(sb.env(), MODELARTS_NB_RECEIPTS=str(file),
+               HUAWEICLOUD_SDK_CREDENTIALS_FILE=str(tmp_path / "no-profile"))
+    script = textwrap.dedent("""
+        import os, time
+        from modelarts_nb import PoolsClient
+        from modelarts_nb.flow import DeleteFlow
+        client = PoolsClient.from_env()
+        flow = DeleteFlow(client, client.resolve("pool-02"), interval=0.05)
+        flow.delete_now(background=True)
+        while flow.target.receipt is None:
+            time.sleep(0.01)
+        time.sleep(0.3)  # watching
+        os._exit(9)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], env=env, timeout=60)
+    assert done.returncode == 9
+    frame = history(path=file)
+    assert list(frame["outcome"]) == [receipts.NO_FINAL]
+    assert frame["pool"][0] == pool_id(sb, "pool-02") and sb.accepted_deletes(frame["pool"][0])
+
+
+# -- concurrency ---------------------------------------------------------------------------
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from modelarts_nb.receipts import append
+    path, who, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    while not go.exists():
+        time.sleep(0.001)
+    for i in range(500):
+        pad = "x" * (i * 37 % 9000)  # up to 9 kB: more than a pipe's atomic 4 kB
+        assert append({"v": 1, "receipt": f"{who}-{i}", "event": "sent", "time": "t",
+                       "pad": pad}, path)
+""")
+
+
+def test_two_processes_appending_500_events_each_give_1000_whole_lines(tmp_path):
+    file, go = tmp_path / "both.jsonl", tmp_path / "go"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(file), who, str(go)])
+               for who in ("a", "b")]
+    time.sleep(0.5)  # both imported and waiting
+    go.touch()
+    assert [w.wait(60) for w in writers] == [0, 0]
+    found = events(file)
+    assert len(found) == 1000
+    assert sorted(e["receipt"] for e in found) == sorted(
+        f"{who}-{i}" for who in "ab" for i in range(500))
+    assert all(len(e["pad"]) == int(e["receipt"].split("-")[1]) * 37 % 9000 for e in found)
+    assert oct(file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_directory_is_created_private(tmp_path, monkeypatch):
+    monkeypatch.delenv(receipts.ENV)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    assert receipts.append({"v": 1})
+    where = tmp_path / "share" / "modelarts-nb"
+    assert receipts.location() == where / "receipts.jsonl"
+    assert oct(where.stat().st_mode & 0o777) == "0o700"
+
+
+@pytest.mark.parametrize("platform,env,expected", [
+    ("linux", {"HOME": "/h"}, "/h/.local/share/modelarts-nb/receipts.jsonl"),
+    ("linux", {"HOME": "/h", "XDG_DATA_HOME": "/x"}, "/x/modelarts-nb/receipts.jsonl"),
+    ("linux", {"HOME": "/h", "XDG_DATA_HOME": "rel"}, "/h/.local/share/modelarts-nb/receipts.jsonl"),
+    ("darwin", {"HOME": "/h"}, "/h/Library/Application Support/modelarts-nb/receipts.jsonl"),
+    ("win32", {"HOME": "/h", "LOCALAPPDATA": "/l"}, "/l/modelarts-nb/receipts.jsonl"),
+    ("linux", {"HOME": "/h", "MODELARTS_NB_RECEIPTS": "/r/mine.jsonl"}, "/r/mine.jsonl"),
+    ("linux", {"HOME": "/h", "MODELARTS_NB_RECEIPTS": "  "}, "/h/.local/share/modelarts-nb/"
+     "receipts.jsonl"),
+])
+def test_where_receipts_live(platform, env, expected):
+    assert receipts.location(env, platform) == Path(expected)
+
+
+# -- never a secret, always one line -------------------------------------------------------
+
+
+@pytest.mark.parametrize("xmode", ["Verbose", "Context"])
+def test_no_secret_in_the_file_even_when_the_server_echoes_one(shell, capsys, monkeypatch,
+                                                               tmp_path, xmode):
+    with start(pools=3, delete_seconds=0.2, unique_keys=True, security_token="tok-" + "s" * 40
+               ) as sb:
+        for name, value in sb.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "none"))
+        shell.run_cell(f"%xmode {xmode}")
+        try:
+            shell.run_cell("%pool_delete pool-01 --no-widgets --yes --interval 0.05")
+            victim = pool_id(sb, "pool-02")
+            sb.inject(Fault(method="DELETE", pool=victim, status=500, body={
+                "error_code": "ModelArts.0001",
+                "error_msg": f"bad key {sb.ak} / {sb.sk} / {sb.security_token}"}))
+            shell.run_cell("%pool_delete pool-02 --no-widgets --yes --interval 0.05")
+        finally:
+            shell.run_cell("%xmode Context")
+        secrets = (sb.ak, sb.sk, sb.security_token)
+    text = receipts.location().read_text()
+    assert len(by_receipt(events())) == 2
+    for secret in secrets:
+        assert secret not in text
+    for word in ("Authorization", "X-Security-Token", "http://", "Signature", "Access="):
+        assert word not in text
+    _, (final,) = one_receipt(victim)
+    assert final["outcome"] == "failed" and "bad key *** / *** / ***" in final["detail"]
+
+
+def test_hostile_display_names_stay_one_json_line_each(sb):
+    names = ["two\nlines", "<img src=x onerror=alert(1)>", "W" * 2000, "para\u2028graph\u2029",
+             "ctl\x1b[31m\x00"]
+    ids = []
+    for n, name in enumerate(names):
+        body = copy.deepcopy(sb.pool_json(pool_id(sb, "pool-01")))
+        body["metadata"]["name"] = f"pool-9{n}-" + f"{n}" * 32
+        body["metadata"]["labels"]["os.modelarts/name"] = name
+        body["status"]["message"] = "\n".join(names)
+        ids.append(sb.add_pool(body))
+    with make_client(sb) as client:
+        items = client.delete_many(ids)
+        client.watch_many(items, interval=0.05)
+    raw = receipts.location().read_bytes()
+    assert raw.isascii() and "\u2028".encode() not in raw
+    assert raw.count(b"\n") == len(events()) == 3 * len(names)
+    recorded = {e["pool"]: e["name"] for e in events() if e["event"] == "sent"}
+    assert recorded[ids[0]] == "two\nlines" and recorded[ids[3]] == names[3]
+    assert len(recorded[ids[2]]) == receipts.CAP and recorded[ids[2]].endswith("…")
+    frame = history()
+    assert len(frame) == len(names)
+    for shown in frame["name"]:
+        assert "\n" not in shown and "\u2028" not in shown and "\x1b" not in shown
+
+
+# -- a receipt that cannot be written ------------------------------------------------------
+
+
+def test_an_unwritable_path_warns_once_and_the_deletions_go_on(sb, tmp_path, monkeypatch,
+                                                                capsys, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    bad = blocker / "receipts.jsonl"  # its "directory" is a file
+    monkeypatch.setenv(receipts.ENV, str(bad))
+    with make_client(sb) as client:
+        items = client.delete_many(["pool-01", "pool-02"])
+        client.watch_many(items, interval=0.05)
+    assert [t.step for t in items] == [Step.DELETED, Step.DELETED]
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if "receipt" in line]
+    assert len(warned) == 1 and str(bad) in warned[0] and "Not a directory" in warned[0]
+    assert "the deletion goes on" in warned[0]
+    assert [r.getMessage() for r in caplog.records if "receipt" in r.getMessage()] == warned
+
+
+def test_a_directory_as_the_path_is_said_too(sb, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(receipts.ENV, str(tmp_path))
+    with make_client(sb) as client:
+        items = client.delete_many(["pool-03"])
+    assert items[0].step is Step.ACCEPTED
+    assert "Is a directory" in capsys.readouterr().err
+
+
+# -- reading: history() and %pools --history ----------------------------------------------
+
+
+def write_history(path: Path) -> None:
+    """Three receipts over three days, one without a final event, and damage."""
+    day = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+
+    def at(offset: float) -> str:
+        return (day + timedelta(days=offset)).isoformat().replace("+00:00", "Z")
+
+    lines = [
+        {"v": 1, "receipt": "r1", "event": "sent", "time": at(0), "pool": "pool-a-1",
+         "name": "alpha", "via": "text", "flavors": [{"flavor": "gpu", "count": 2}], "nodes": 2},
+        {"v": 1, "receipt": "r1", "event": "final", "time": at(0.01), "outcome": "deleted",
+         "phase": "Deleted", "pool": "pool-a-1", "name": "alpha"},
+        {"v": 1, "receipt": "r2", "event": "sent", "time": at(1), "pool": "pool-b-2",
+         "name": "beta", "via": "batch", "workloads": [
+             {"type": "train", "name": "job", "status": "Running"}]},
+        {"v": 1, "receipt": "r3", "event": "sent", "time": at(2), "pool": "pool-c-3",
+         "name": "gamma", "via": "panel"},
+        {"v": 1, "receipt": "r3", "event": "final", "time": at(2.01), "pool": "pool-c-3",
+         "outcome": "deletion accepted, watch stopped", "phase": "Deleting"},
+        {"v": 1, "receipt": "r3", "event": "final", "time": at(2.02), "pool": "pool-c-3",
+         "outcome": "deleted", "phase": "Deleted"},
+    ]
+    with path.open("wb") as f:
+        for n, line in enumerate(lines):
+            f.write(json.dumps(line).encode() + b"\n")
+            if n == 1:
+                f.write(b'{"v": 1, "receipt": "r9", "event": "se\n')  # a torn line
+                f.write(b"\xff\xfe not json\n[1, 2]\n\n")
+        f.write(b'{"v": 1, "receipt": "r4", "event": "sent", "ti')  # partial, no newline
+
+
+def test_history_merges_newest_first_and_skips_damage(tmp_path, capsys):
+    write_history(tmp_path / "h.jsonl")
+    frame = history(path=tmp_path / "h.jsonl")
+    assert list(frame["receipt"]) == ["r3", "r2", "r1"]
+    assert list(frame["outcome"]) == ["deleted", receipts.NO_FINAL, "deleted"]
+    assert list(frame.columns) == receipts.COLUMNS
+    assert frame["flavors"][2] == "gpu×2" and frame["workloads"][1] == "train job (Running)"
+    assert str(frame["time"].dt.tz) == "UTC"
+    out = capsys.readouterr().out
+    assert "Skipped 4 unreadable line(s)" in out and "h.jsonl" in out
+
+
+@pytest.mark.parametrize("pool,since,expected", [
+    ("beta", None, ["r2"]), ("pool-a-1", None, ["r1"]), (" gamma ", None, ["r3"]),
+    ("nobody", None, []), (None, "2026-11-29", ["r3", "r2"]),
+    (None, "2026-11-29T10:00Z", ["r3"]), (None, "2026-11-29 08:00", ["r3", "r2"]),
+    ("alpha", "2026-11-29", []),
+])
+def test_history_filters_by_pool_and_date(tmp_path, pool, since, expected):
+    write_history(tmp_path / "h.jsonl")
+    assert list(history(pool, since, tmp_path / "h.jsonl")["receipt"]) == expected
+
+
+def test_since_an_age_counts_back_from_now(tmp_path):
+    now = datetime.now(timezone.utc)
+    for n, hours in enumerate((1, 30, 100)):
+        receipts.append({"v": 1, "receipt": f"r{n}", "event": "sent", "pool": "p",
+                         "time": (now - timedelta(hours=hours)).isoformat()})
+    assert list(history(since="2d")["receipt"]) == ["r0", "r1"]
+    assert list(history(since="90m")["receipt"]) == ["r0"]
+
+
+def test_a_missing_file_gives_an_empty_frame_and_says_where(tmp_path, capsys):
+    frame = history(path=tmp_path / "none.jsonl")
+    assert len(frame) == 0 and list(frame.columns) == receipts.COLUMNS
+    out = capsys.readouterr().out
+    assert "No receipts yet" in out and str(tmp_path / "none.jsonl") in out
+
+
+def test_magic_history_filters_and_sends_nothing(shell, capsys, monkeypatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith(("HUAWEICLOUD_", "MODELARTS_")) and name != receipts.ENV:
+            monkeypatch.delenv(name)  # no credentials at all: --history needs none
+    write_history(receipts.location())
+    result = shell.run_cell("%pools --history --since 2026-11-29")
+    assert result.success and list(result.result["receipt"]) == ["r3", "r2"]
+    result = shell.run_cell("%pools --history --pool alpha")
+    assert list(result.result["pool"]) == ["pool-a-1"]
+    capsys.readouterr()
+    result = shell.run_cell("%pools --history --pool nobody")
+    assert result.success and result.result is None
+    assert "(no receipts match; they are kept in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("line,message", [
+    ("%pools --history --delete --yes", "does not go with --delete, --yes"),
+    ("%pools --history --tag a=b", "does not go with --tag"),
+    ("%pools --pool alpha", "--pool and --since go with --history"),
+    ("%pools --history --since yesterday", "expected a date (2026-11-30)"),
+    ("%pools --history --since 2026-13-45", "expected a date (2026-11-30)"),
+])
+def test_magic_history_refuses_what_it_cannot_mean(shell, capsys, line, message):
+    result = shell.run_cell(line)
+    assert not result.success
+    assert message in capsys.readouterr().err
+
+
+def test_magic_history_without_receipts_says_where_they_are_kept(shell, capsys):
+    result = shell.run_cell("%pools --history")
+    assert result.success and result.result is None
+    out = capsys.readouterr().out
+    assert "No receipts yet" in out and str(receipts.location()) in out
