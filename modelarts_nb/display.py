@@ -3,6 +3,12 @@
 Where widgets do not render (nbconvert, GitHub, a notebook opened without widget state, a
 mismatched ipywidgets frontend), viewers fall back to the ``text/plain``/``text/html`` of the same
 output. Panels keep that copy current through a display id when their work finishes.
+
+JupyterLab, Notebook 7 and VS Code always pick the widget view, so a notebook reopened without
+its kernel and without saved widget state shows "Error displaying widget: model not found" and
+never that copy. So a panel is followed by a one-line *note* output of its own: a ``<style>``
+hides it while the panel's view is on the page (``body:has(.mnb-live-<model id>)``), and it
+shows when the view cannot be drawn: what the cell showed last and where the receipts are.
 """
 
 from __future__ import annotations
@@ -15,6 +21,11 @@ from typing import Any
 from .text import one_line
 
 __all__ = ["Acknowledgement", "StaticCopy", "html_text"]
+
+NOTE_HELP = (
+    "The live panel needs the kernel that drew it: run the cell again to see the pool as it is "
+    "now; %pools --history lists what was deleted from this notebook."
+)
 
 log = logging.getLogger("modelarts_nb")
 
@@ -43,10 +54,28 @@ class StaticCopy:
 
     model_id: str
     _handle: Any = None
+    _note: Any = None
     _displayed_at: int | None = None
 
     def _static_copy(self) -> tuple[str, str]:
         raise NotImplementedError
+
+    def _note_line(self) -> str:
+        """The one line the note repeats: the first line of the text copy, as last seen."""
+        return "Last seen by this cell: " + self._static_copy()[0].split("\n", 1)[0]
+
+    def note_bundle(self) -> dict[str, Any]:
+        """The note shown only where the widget view is not: the last state this cell saw."""
+        line = one_line(self._note_line(), 300)
+        live, css = f"mnb-live-{self.model_id}", f"mnb-note-{self.model_id}"
+        return {
+            "text/plain": f"{line}\n{NOTE_HELP}",
+            "text/html": (
+                f"<style>body:has(.{live}) .{css}{{display:none}}</style>"
+                f"<div class='mnb-note {css}' style='color:var(--jp-ui-font-color1,inherit)'>"
+                f"<b>{html_text(line, 300)}</b><br>{html.escape(NOTE_HELP)}</div>"
+            ),
+        }
 
     def mimebundle(self) -> dict[str, Any]:
         """The widget view plus the static copy."""
@@ -64,7 +93,9 @@ class StaticCopy:
         from IPython.display import display
 
         self._displayed_at = getattr(get_ipython(), "execution_count", None)
+        self.add_class(f"mnb-live-{self.model_id}")  # type: ignore[attr-defined]
         self._handle = display(self.mimebundle(), raw=True, display_id=True)
+        self._note = display(self.note_bundle(), raw=True, display_id=True)
 
     def _ipython_display_(self, **kwargs: Any) -> None:
         from IPython import get_ipython
@@ -75,10 +106,13 @@ class StaticCopy:
         self.show()
 
     def _update_static_copy(self) -> None:
+        """Reaches the saved notebook only while the cell that showed the panel still runs
+        (``--yes``): JupyterLab drops display updates for a finished cell."""
         if self._handle is None:
             return
         try:
             self._handle.update(self.mimebundle(), raw=True)
+            self._note.update(self.note_bundle(), raw=True)
         except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
             log.debug("modelarts-nb: display update failed", exc_info=True)
 

@@ -745,6 +745,11 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             html_table += f"<pre>{html.escape(self.run.summary())}</pre>"
         return text, html_table
 
+    def _note_line(self) -> str:
+        if self.run is not None:
+            return f"Last seen by this cell: {self.run.summary().splitlines()[0]}."
+        return f"Last seen by this cell: {len(self.pools)} pools listed."
+
 
 def _status_table(items: list[Target]) -> str:
     rows = "".join(

@@ -269,14 +269,22 @@ def test_quickstart_saves_the_outcome_as_text(quickstart, error_sandbox):
     yes = quickstart.outputs_text(quickstart.cell(YES_CELL))
     streams = "".join(o.text for o in quickstart.cell(YES_CELL).outputs if o.output_type == "stream")
     assert "DELETED: pool pool-01" in streams and "phase Deleted" in streams
-    # the panel's static copy was updated in place to the final state, too
-    (panel_out,) = [o for o in quickstart.cell(YES_CELL).outputs if o.output_type == "display_data"]
+    # the panel's static copy was updated in place to the final state, too; so was the note
+    # shown where the widget cannot be drawn (a reopened notebook without widget state)
+    panel_out, note = [o for o in quickstart.cell(YES_CELL).outputs
+                       if o.output_type == "display_data"]
     assert panel_out.data["text/plain"].startswith("DELETED: pool pool-01")
     assert "phase Deleted" in yes
+    assert note.data["text/plain"].startswith("Last seen by this cell: DELETED: pool pool-01")
+    assert "%pools --history" in note.data["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" not in note.data
 
     (pool_02,) = error_sandbox.display_names()["pool-02"]  # same seed, same ids
-    (panel,) = [o for o in quickstart.cell(PANEL_CELL).outputs if o.output_type == "display_data"]
+    panel, note = [o for o in quickstart.cell(PANEL_CELL).outputs
+                   if o.output_type == "display_data"]
     text = panel.data["text/plain"]
+    assert note.data["text/plain"].startswith(
+        f"Last seen by this cell: REVIEW: pool pool-02 ({pool_02})")
     assert "application/vnd.jupyter.widget-view+json" in panel.data
     assert text.startswith(f"REVIEW: pool pool-02 ({pool_02}), phase Running")
     assert f"Pool pool-02  id {pool_02}" in text and "spec.resources:" in text

@@ -72,11 +72,15 @@ class JupyterServer:
         jupyter: Path | None = None,
         extra_args: list[str] | None = None,
         kernelspecs: dict[str, dict[str, Any]] | None = None,
+        settings: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.jupyter = jupyter or default_jupyter()
         self.notebooks = notebooks
         self.extra_args = extra_args or []
         self.kernelspecs = kernelspecs or {}
+        # user settings, by "<package>/<plugin>" (e.g. the widget manager's saveState)
+        self.settings = {"@jupyterlab/apputils-extension/notification": _NOTIFICATION_SETTINGS,
+                         **(settings or {})}
         self.token = secrets.token_hex(16)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -95,11 +99,10 @@ class JupyterServer:
         self.root.mkdir()
         for notebook in self.notebooks:
             shutil.copy(notebook, self.root / notebook.name)
-        settings = self.tmp / "settings" / "@jupyterlab" / "apputils-extension"
-        settings.mkdir(parents=True)
-        (settings / "notification.jupyterlab-settings").write_text(
-            json.dumps(_NOTIFICATION_SETTINGS)
-        )
+        for plugin, values in self.settings.items():
+            path = self.tmp / "settings" / f"{plugin}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
         for name, spec in self.kernelspecs.items():
             (self.tmp / "data" / "kernels" / name).mkdir(parents=True)
             (self.tmp / "data" / "kernels" / name / "kernel.json").write_text(json.dumps(spec))
