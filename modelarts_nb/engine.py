@@ -359,8 +359,8 @@ class Deletion:
             try:
                 accepted = delete_once(self.api, target.pool, on_wire=on_wire,
                                        on_answer=answers.append)
-            finally:  # the receipt, before any outcome: a DELETE left unless refused unread
-                target.receipt = receipts.sent(self, target, answers) if wired and wired[-1] \
+            finally:  # the receipt, before any outcome is set
+                target.receipt = receipts.sent(self, target, answers) if receipts.left(wired) \
                     else None
         except errors.Cancelled:
             self._end(target)

@@ -137,6 +137,12 @@ class Receipt:
     written: Step | None = None  # the last final step recorded (one event per change)
 
 
+def left(wired: list[bool]) -> bool:
+    """Whether a DELETE may have reached the server: ``on_wire`` said True before each one
+    left, and False right after it when the gateway refused it unread (401, 429)."""
+    return any(now and (i + 1 == len(wired) or wired[i + 1]) for i, now in enumerate(wired))
+
+
 def sent(run: Deletion, target: Target, request_ids: Iterable[str | None] = ()
          ) -> Receipt | None:
     """Record that a DELETE for ``target`` left (answered or not): its ``sent`` event. Never

@@ -280,6 +280,14 @@ def test_nothing_sent_leaves_no_receipt(sb, case):
     assert not receipts.location().exists() or events() == []
 
 
+@pytest.mark.parametrize("wired,expected", [
+    ([], False), ([True], True), ([True, False], False), ([True, False, True], True),
+    ([True, True, False], True),  # a lost answer, then a refused resend: the first may have gone
+    ([True, False, True, False], False)])
+def test_a_delete_counts_as_sent_unless_the_gateway_refused_it_unread(wired, expected):
+    assert receipts.left(wired) is expected
+
+
 def test_a_watch_that_times_out_says_timed_out(sb):
     victim = pool_id(sb, "pool-12")
     with make_client(sb) as client:
