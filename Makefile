@@ -9,7 +9,7 @@ COMPAT_STAMP := $(COMPAT)/.installed
 SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
 
-.PHONY: test lint bench demo clean compat kernel39 wheel
+.PHONY: test lint bench demo clean compat kernel39 wheel dist
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ $(COMPAT_STAMP): pyproject.toml tests/browser/compat_env.sh
 	touch $@
 
 compat: $(COMPAT_STAMP)
+
+# The sdist and the wheel, built as a user or an index would (isolated, hatchling from PyPI),
+# and their metadata checked: the README renders as the long description, licence included.
+dist: $(TEST_STAMP)
+	rm -f dist/modelarts_nb-*.whl dist/modelarts_nb-*.tar.gz
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/modelarts_nb-*.whl dist/modelarts_nb-*.tar.gz
 
 # The wheel users install into a kernel: `%pip install dist/modelarts_nb-*.whl`.
 wheel:
@@ -54,17 +61,13 @@ bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks
 	bash tests/kernel39/run.sh --bench
 
-# Starts the sandbox API and JupyterLab on notebooks/, both on 127.0.0.1 only.
+# Starts the sandbox API and JupyterLab on notebooks/, both on 127.0.0.1 only, and prints a URL
+# whose token opens JupyterLab directly (python -m modelarts_nb.sandbox.demo --help). The demo's
+# Jupyter config, runtime files and settings (widget state saved) stay under .venv/.
 demo: $(DEMO_STAMP)
-	@$(BIN)/python -m modelarts_nb.sandbox --port $(SANDBOX_PORT) --env-file $(VENV)/sandbox.env & \
-	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
-	  for i in $$(seq 50); do [ -s $(VENV)/sandbox.env ] && break; sleep 0.1; done; \
-	  set -a; . $(VENV)/sandbox.env; set +a; \
-	  echo "JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab (sandbox API at $$MODELARTS_ENDPOINT)"; \
-	  $(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --no-browser --notebook-dir notebooks \
-	    --LabApp.news_url=None \
-	    --LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate \
-	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	$(BIN)/python -m modelarts_nb.sandbox.demo --lab-port $(LAB_PORT) \
+	  --sandbox-port $(SANDBOX_PORT) --notebook-dir notebooks \
+	  --state-dir $(VENV)/demo --settings-dir $(VENV)/demo-settings
 
 clean:
 	rm -rf $(VENV) $(COMPAT) .kernel39 .pytest_cache .mypy_cache .ruff_cache test-artifacts
