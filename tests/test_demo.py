@@ -17,6 +17,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -126,8 +127,23 @@ def _stop(found: Demo, signum: int = signal.SIGINT) -> int:
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    found = _start(tmp_path_factory.mktemp("demo"), "--delete-seconds", "0.5")
+def busy() -> Iterator[list[int]]:
+    """Two ports something else already listens on (as 8888 often is)."""
+    sockets = []
+    for _ in range(2):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        sockets.append(sock)
+    yield [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory, busy: list[int]) -> Iterator[Demo]:
+    found = _start(tmp_path_factory.mktemp("demo"), "--delete-seconds", "0.5",
+                   "--lab-port", str(busy[0]), "--sandbox-port", str(busy[1]))
     try:
         yield found
     finally:
@@ -220,9 +236,10 @@ def test_the_printed_url_opens_the_lab_page_not_the_login_page(running: Demo) ->
         assert bare.status_code == 302 and "/login" in bare.headers["location"]
 
 
-def test_both_servers_listen_on_127_0_0_1_only(running: Demo) -> None:
+def test_both_servers_listen_on_127_0_0_1_only(running: Demo, busy: list[int]) -> None:
+    # the ports asked for were taken: each server took another, and the URL says which
     assert running.sandbox_port and running.lab_port
-    assert running.sandbox_port != running.lab_port
+    assert len({running.sandbox_port, running.lab_port, *busy}) == 4
     assert _listeners(running.lab_port) == {"127.0.0.1"}
     assert _listeners(running.sandbox_port) == {"127.0.0.1"}
 
@@ -303,6 +320,27 @@ def test_ctrl_c_stops_lab_its_kernels_and_the_sandbox(tmp_path: Path) -> None:
     assert rest.rstrip().endswith("demo stopped")
     assert not list((found.state / "runtime").glob("jpserver-*"))  # Jupyter cleaned up
     assert not (found.home / ".jupyter").exists()
+
+
+def test_ctrl_c_while_jupyterlab_starts_leaves_nothing_behind(tmp_path: Path) -> None:
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelarts_nb.sandbox.demo", "--lab-port", "0", "--sandbox-port",
+         "0", "--notebook-dir", str(notebooks), "--state-dir", str(tmp_path / "state"),
+         "--settings-dir", str(tmp_path / "settings")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    mine = str(notebooks).encode()
+    deadline = time.monotonic() + 30
+    while not [p for p, cmd in _processes() if mine in cmd and p != proc.pid]:
+        assert time.monotonic() < deadline, "JupyterLab never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # before the URL: JupyterLab is still starting
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "JupyterLab:" not in out and "demo stopped" in out
+    time.sleep(0.5)
+    assert [p for p, cmd in _processes() if mine in cmd and _alive(p)] == []
 
 
 def test_without_jupyterlab_it_says_how_to_get_it(tmp_path: Path,
