@@ -398,6 +398,8 @@ def _row(merged: dict[str, Any]) -> dict[str, Any]:
 
 def _joined(items: Any, text: Any) -> str | None:
     if not isinstance(items, list):
-        return None
+        return None  # not known
+    if not items:
+        return "none"
     return one_line(", ".join(text(i) for i in items if isinstance(i, dict)), CAP)
 
