@@ -71,7 +71,10 @@ class ConfigError(ModelArtsError):
 
 
 class InvalidName(ModelArtsError, ValueError):
-    """A name or id was refused before any request was built."""
+    """A name or id was refused before any request was built, or a display name that several
+    pools share: then ``candidates`` holds them, for views to list (id, phase, created, nodes)."""
+
+    candidates: tuple[Pool, ...] = ()
 
 
 class DeletionRefused(ModelArtsError):
@@ -132,8 +135,8 @@ class ApiError(ModelArtsError):
 
 class PoolNotFound(ApiError):
     hint = (
-        "check the pool id (metadata.name, not the display name) and the project; "
-        "a 404 can also mean you have no access to it"
+        "check the name (a pool id or display name) and the project; %pools lists the pools "
+        "you can see; a 404 can also mean you have no access to it"
     )
 
 

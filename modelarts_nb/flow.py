@@ -2,8 +2,10 @@
 
 The panel and the magic render a flow. On top of ``engine.Deletion`` it adds only what is
 particular to one reviewed pool: the typed name must equal the pool's id or display name
-exactly (prepaid/frozen pools never reach ``REVIEW``); a newer panel for the same pool retires
-older ones still waiting for a confirmation; and a manual Refresh.
+(surrounding spaces aside; prepaid/frozen pools never reach ``REVIEW``); a newer panel for the
+same pool retires older ones still waiting for a confirmation; a manual Refresh that replaces a
+stale error with what the server says now; and Retry, which is a new confirmed intent only while
+no DELETE has left (one DELETE per confirmed intent: never resent once it may have left).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime, timezone
 from . import rules
 from .api import PoolsApi
 from .engine import NOTHING_SENT, WATCH_STOPPED, Deletion, Target, stop_all
-from .errors import ModelArtsError, PoolNotFound
+from .errors import ApiError, ModelArtsError, PoolNotFound
 from .impact import Impact, read_impact
 from .models import Pool
 from .steps import Step
@@ -43,6 +45,9 @@ class DeleteFlow(Deletion):
         self.impact: Impact | None = None  # what deleting breaks, once read (check_impact)
         self.impact_pending = False
         self.impact_checked = threading.Event()  # set once the answers arrived or failed
+        self.read_at = datetime.now(timezone.utc)  # the pool was read just before this flow
+        self.vanished = False  # a Refresh found the pool gone although we sent nothing
+        self.rechecked = False  # after a failure, a Refresh found the pool there, not deleting
         reason = rules.refusal(pool)
         if reason:
             self.target.step, self.target.message = Step.REFUSED, reason
@@ -80,8 +85,41 @@ class DeleteFlow(Deletion):
         return self.target.last_poll
 
     @property
+    def checked(self) -> datetime:
+        """When the server last answered about this pool (a poll, a Refresh, or the read that
+        opened the flow)."""
+        return self.last_poll or self.read_at
+
+    @property
     def elapsed(self) -> float | None:
-        return None if self.begun is None else time.monotonic() - self.begun
+        """Seconds since the confirmation; frozen once the outcome is final, so a Refresh of a
+        deleted pool does not turn "after 6 s" into "after 15 s"."""
+        if self.begun is None:
+            return None
+        end = self.target.finished if self.step.final and self.target.finished else None
+        return max(0.0, (end or time.monotonic()) - self.begun)
+
+    @property
+    def refused_by_server(self) -> bool:
+        """The DELETE left and the service answered with a refusal (4xx): nothing started."""
+        error = self.error
+        return (self.sent and isinstance(error, ApiError) and error.from_server
+                and 400 <= error.status < 500)
+
+    @property
+    def can_retry(self) -> bool:
+        """Retry is offered only after a failure that sent no DELETE, for a pool still there."""
+        return (self.step is Step.FAILED and not self.sent and not self.running
+                and self.begun is not None and not self.vanished)
+
+    def refusal_parts(self) -> tuple[str, str]:
+        """Why the pool is refused and what to do, naming it "this pool" (views show its
+        names once, in their header)."""
+        parts = rules.refusal_parts(self.pool)
+        if parts is None and self.impact is not None:
+            prepaid = [n.name for n in self.impact.prepaid_nodes(self.pool)]
+            parts = rules.node_refusal_parts(self.pool, prepaid)
+        return parts or (self.message, "")
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -128,7 +166,8 @@ class DeleteFlow(Deletion):
     def can_confirm(self, typed: str, acknowledged: bool = False) -> bool:
         """Exactly the pool id or its display name, only while waiting for confirmation, once
         what deleting breaks is known, and acknowledged when it stops anything."""
-        names = {self.pool.id} | ({self.pool.display_name} if self.pool.display_name else set())
+        typed = typed.strip()
+        names = {self.pool.id.strip(), (self.pool.display_name or "").strip()} - {""}
         return (self.step is Step.REVIEW and typed in names and not self.impact_pending
                 and (acknowledged or not self.needs_ack))
 
@@ -138,6 +177,17 @@ class DeleteFlow(Deletion):
             if not self.can_confirm(typed, acknowledged):
                 return False
             self._starting(Step.SENDING, "Sending the DELETE request…")
+        self.run(send=True, wait=True, background=background)
+        return True
+
+    def retry(self, *, background: bool = True) -> bool:
+        """Send the DELETE again after a failure that sent none (``can_retry``): the click is
+        a new confirmed intent. False (and nothing sent) otherwise."""
+        with self._lock:
+            if not self.can_retry:
+                return False
+            self.target.error, self.run_error = None, None
+            self._starting(Step.SENDING, "Sending the DELETE request again…")
         self.run(send=True, wait=True, background=background)
         return True
 
@@ -163,29 +213,52 @@ class DeleteFlow(Deletion):
                 self._set(self.target, Step.CANCELLED, message)
 
     def refresh(self) -> None:
-        """Read the pool once now and show it (a manual check, e.g. after Stop). A read that
-        fails changes only the message; a good one lets the step follow the server."""
+        """Read the pool once now and show it (a manual check, e.g. after Stop or a failure).
+        A read that fails changes only the message; a good one replaces a stale error with
+        what the server says now. A deleted pool stays deleted, its elapsed time frozen."""
         try:
             pool = self.api.get_pool(self.pool.id)
         except PoolNotFound:
-            gone = self.sent or self.step in (Step.STOPPED, Step.ACCEPTED, Step.WATCHING)
-            self._set(self.target, Step.DELETED if gone else Step.FAILED,
-                      "The pool is gone." if gone else
-                      "The pool no longer exists (or you lost access to it).")
+            self._gone()
             return
         except ModelArtsError as exc:
-            self._set(self.target, self.step, f"Could not check: {exc}")
+            self._say(f"Could not check: {exc}")
             return
         finally:
             self._close_if_idle()
         with self._lock:
             self.target.pool, self.target.last_poll = pool, datetime.now(timezone.utc)
-        if self.step is Step.FAILED and rules.underway(pool) and not rules.failing(
-                pool, underway=True):
+        if self.step is Step.DELETED:  # 200 after a 404: say what the server says
+            self._notify()
+        elif self.step in (Step.FAILED, Step.STOPPED) and rules.underway(pool) and not (
+                rules.failing(pool, underway=True)):
             self._set(self.target, Step.STOPPED, f"Still being deleted (phase {pool.phase}); "
                                                  "not watched — Refresh to check again.")
+        elif self.step is Step.FAILED:
+            self.rechecked = True
+            self._say(f"Checked again: the pool is still there ({pool.phase or 'unknown'}).")
         else:
             self._notify()
+
+    def _say(self, message: str) -> None:
+        """A new message for the same step (its time unchanged)."""
+        with self._lock:
+            self.target.message = message
+        self._notify()
+
+    def _gone(self) -> None:
+        with self._lock:
+            self.target.last_poll = datetime.now(timezone.utc)
+        if self.step is Step.DELETED:
+            self._notify()  # checked again: still gone; the outcome and its time stay
+            return
+        if self.sent or self.step in (Step.STOPPED, Step.ACCEPTED, Step.WATCHING):
+            self._set(self.target, Step.DELETED, "The pool is gone.")
+            return
+        self.vanished = True
+        self._set(self.target, Step.FAILED,
+                  "The pool no longer exists (or you lost access to it); this panel sent no "
+                  "DELETE.")
 
     def _starting(self, step: Step, message: str) -> None:
         """Set before the run starts, told to views by the run itself (see ``_guard``)."""

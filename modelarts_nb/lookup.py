@@ -8,11 +8,13 @@ gives its id.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from . import errors
 from .api import PoolsApi
 from .models import Pool
 from .names import check_display_name, looks_like_pool_id
+from .text import one_line
 
 __all__ = ["Resolved", "match", "resolve", "resolve_many"]
 
@@ -20,7 +22,8 @@ __all__ = ["Resolved", "match", "resolve", "resolve_many"]
 def resolve(api: PoolsApi, name: str) -> Pool:
     """The pool whose id is ``name``, else the only one whose display name is.
 
-    Several pools sharing the display name is an error listing their ids.
+    Several pools sharing the display name is an error listing their ids (and carrying the
+    pools, for a view to tell them apart).
     """
     if looks_like_pool_id(name):
         try:
@@ -28,7 +31,8 @@ def resolve(api: PoolsApi, name: str) -> Pool:
         except errors.PoolNotFound as missing:
             raise _with_display_hint(api, missing, name) from None
     check_display_name(name)
-    pool, why = match(api.list_pools(), name)
+    listed = api.list_pools()
+    pool, why = match(listed, name)
     if pool is not None:
         return pool
     if why.startswith("no pool"):
@@ -37,7 +41,10 @@ def resolve(api: PoolsApi, name: str) -> Pool:
             what=f"{why} in project {api.settings.project_id} (checked the pool list)",
             from_server=False,
         )
-    raise errors.InvalidName(f"{why}; give the pool id instead")
+    named = tuple(p for p in listed if p.display_name == name)
+    ambiguous = errors.InvalidName(f"{why}; give the pool id instead — {_told_apart(named)}")
+    ambiguous.candidates = named
+    raise ambiguous
 
 
 def match(listed: list[Pool], name: str) -> tuple[Pool | None, str]:
@@ -88,6 +95,19 @@ def _with_display_hint(
             f"(id {_ids(named)}); if you meant that, give its id"
         )
     return missing
+
+
+def _told_apart(pools: tuple[Pool, ...], shown: int = 10) -> str:
+    """What tells pools of one display name apart, oldest first: ``id: phase, created, nodes``."""
+    ordered = sorted(pools, key=lambda p: (p.created is None, p.created or datetime.min, p.id))
+    parts = [
+        f"{one_line(p.id, 80)}: {one_line(p.phase or 'phase unknown', 40)}, created "
+        f"{p.created.strftime('%Y-%m-%d %H:%M UTC') if p.created else 'unknown'}, "
+        f"{p.node_count} node{'s' if p.node_count != 1 else ''}"
+        for p in ordered[:shown]
+    ]
+    more = f"; and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return "; ".join(parts) + more
 
 
 def _ids(pools: list[Pool]) -> str:

@@ -19,10 +19,18 @@ from IPython.utils.process import arg_split
 from IPython.utils.text import DollarFormatter
 
 from .client import PoolsClient
-from .errors import DeletionRefused, ModelArtsError
+from .errors import DeletionRefused, InvalidName, ModelArtsError
 from .flow import DeleteFlow, Step
 from .lookup import resolve
-from .render import flow_text, impact_lines, pool_html, pool_text
+from .render import (
+    candidates_html,
+    consequences,
+    delete_note,
+    flow_text,
+    impact_lines,
+    pool_html,
+    pool_text,
+)
 
 __all__ = ["PoolMagics", "DebugError", "UnexpectedError"]
 
@@ -242,6 +250,10 @@ def run(args: Any, shell: Any) -> Any:
     )
     try:
         pool = resolve(client, args.pool)
+    except InvalidName as exc:
+        if exc.candidates and not (args.no_widgets or _is_terminal(shell)):
+            _show_candidates(args.pool, exc.candidates)  # as a table (the error line says it)
+        raise
     except KeyboardInterrupt:
         print("Interrupted while reading the pool: nothing was deleted.")
         raise
@@ -268,6 +280,13 @@ def run(args: Any, shell: Any) -> Any:
     return _widget_path(flow, args)
 
 
+def _show_candidates(name: str, pools: tuple[Any, ...]) -> None:
+    """HTML only: the one-line error already says it in text (terminals, logs)."""
+    from IPython.display import display
+
+    display({"text/html": candidates_html(name, pools)}, raw=True)
+
+
 def _widget_path(flow: DeleteFlow, args: Any) -> Any:
     from .panel import DeletePanel
 
@@ -287,9 +306,10 @@ def _text_path(flow: DeleteFlow, args: Any) -> None:
 
     settings = flow.client.settings
     breaks = impact_lines(flow.impact)
+    warning = [] if flow.step is Step.REFUSED else [consequences(flow.pool, flow.impact)]
     bundle = {
         "text/plain": pool_pretext(flow) + pool_text(flow.pool) + "".join(
-            f"\n{line}" for line in ["", *breaks] if breaks),
+            f"\n{line}" for line in ["", *breaks, *warning]),
         "text/html": pool_html(flow.pool, region=settings.region, endpoint=settings.endpoint,
                                impact=flow.impact),
     }
@@ -302,19 +322,26 @@ def _text_path(flow: DeleteFlow, args: Any) -> None:
         flow.client.close()
         return
     flow.subscribe(_Progress())
-    _foreground(flow, wait=not args.no_wait)
+    _foreground(flow, wait=not args.no_wait, text=True)
 
 
-def _foreground(flow: DeleteFlow, *, wait: bool) -> None:
-    """Delete and watch in this cell; Ctrl-C stops the watching only."""
+def _foreground(flow: DeleteFlow, *, wait: bool, text: bool = False) -> None:
+    """Delete and watch in this cell; Ctrl-C stops the watching only. One final line per
+    outcome: printed in text mode; with a panel, the panel's status line (and its static copy)
+    is it. A failure fails the cell with one line that says whether the DELETE was sent."""
     try:
         flow.delete_now(wait=wait, background=False)
     except KeyboardInterrupt:
         print(f"Pool {flow.pool.label}: {flow.message}")  # says whether a DELETE had left
         raise
-    print(flow_text(flow))
     if flow.step is Step.FAILED and flow.error is not None:
-        raise flow.error
+        error = flow.error
+        note = delete_note(flow)
+        if note and note not in str(error):
+            error.args = (f"{error}; {note}",)
+        raise error
+    if text:
+        print(flow_text(flow))
 
 
 class _Progress:

@@ -17,6 +17,8 @@ import ipywidgets as widgets
 from .display import Acknowledgement, StaticCopy
 from .flow import DeleteFlow, Step
 from .render import (
+    KERNEL_GONE,
+    PANEL_STYLE,
     confirm_prompt_html,
     flow_html,
     flow_text,
@@ -24,6 +26,8 @@ from .render import (
     impact_html,
     pool_html,
     pool_text,
+    refusal_html,
+    stale_phase,
     tables_html,
 )
 
@@ -33,13 +37,23 @@ log = logging.getLogger("modelarts_nb")
 
 
 def _button(description: str, style: str, css: str, **kw: Any) -> widgets.Button:
-    button = widgets.Button(description=description, button_style=style, **kw)
+    """A button whose label is never cut ("D…"): as wide as its text, not shrunk by its row."""
+    layout = widgets.Layout(width="auto", min_width="max-content", flex="0 0 auto")
+    button = widgets.Button(description=description, button_style=style, layout=layout, **kw)
     button.add_class(css)
     return button
 
 
+def _row(children: list[widgets.Widget]) -> widgets.HBox:
+    """A row that wraps at narrow widths (a cell ~450 px wide) instead of cutting labels."""
+    row = widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap", width="100%"))
+    row.add_class("mnb-row")
+    return row
+
+
 class DeletePanel(StaticCopy, widgets.VBox):
-    """Review → type the name → Delete → watch until gone, for one pool."""
+    """Review → type the name (Enter or Delete) → watch until gone, for one pool; after the
+    outcome, only what still means something stays (the panel then reads as a record)."""
 
     def __init__(self, flow: DeleteFlow, *, region: str | None = None) -> None:
         self.flow = flow
@@ -54,26 +68,30 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.ack = self.acknowledgement.box
         self.typed = widgets.Text(
             placeholder="type the pool's display name or id to confirm",
-            layout=widgets.Layout(width="420px"),
+            layout=widgets.Layout(width="420px", max_width="100%"),
         )
         self.typed.add_class("mnb-confirm")
         self.delete_button = _button(
             "Delete pool", "danger", "mnb-delete", disabled=True, icon="trash"
         )
         self.cancel_button = _button("Cancel", "", "mnb-cancel")
+        self.retry_button = _button("Retry delete", "danger", "mnb-retry", icon="repeat")
         self.refresh_button = _button("Refresh", "info", "mnb-refresh", icon="refresh")
         self.stop_button = _button("Stop", "warning", "mnb-stop", icon="stop")
         self.status = widgets.HTML()
         self.status.add_class("mnb-status-line")
-        self.confirm_row = widgets.HBox([self.typed, self.delete_button, self.cancel_button])
-        self.watch_row = widgets.HBox([self.refresh_button, self.stop_button])
+        self.confirm_row = _row([self.typed, self.delete_button, self.cancel_button])
+        self.watch_row = _row([self.refresh_button, self.stop_button])
         self.typed.observe(self._on_typed, names="value")
+        self.typed.on_msg(self._on_text_msg)  # Enter: ipywidgets 7 and 8 both send "submit"
         self.ack.observe(self._on_typed, names="value")
         self.delete_button.on_click(self._on_delete)
         self.cancel_button.on_click(lambda _: self.flow.cancel())
+        self.retry_button.on_click(self._on_retry)
         self.refresh_button.on_click(self._on_refresh)
         self.stop_button.on_click(lambda _: self.flow.stop())
-        super().__init__(layout=widgets.Layout(border="1px solid #ccc", padding="6px"))
+        self._copied: tuple[str, str] | None = None
+        super().__init__(layout=widgets.Layout(padding="6px"))
         self.add_class("mnb-panel")
         flow.subscribe(self._on_flow)
         self._render()
@@ -83,11 +101,22 @@ class DeletePanel(StaticCopy, widgets.VBox):
     def _on_typed(self, _change: dict[str, Any]) -> None:
         self.delete_button.disabled = not self.flow.can_confirm(self.typed.value, self.ack.value)
 
+    def _on_text_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """Enter in the box confirms when the name matches (else nothing happens)."""
+        if isinstance(content, dict) and content.get("event") == "submit":
+            if self.flow.can_confirm(self.typed.value, self.ack.value):
+                self._on_delete(self.delete_button)
+
     def _on_delete(self, _button: widgets.Button) -> None:
         self.delete_button.disabled = True  # first, before anything can go wrong
         self.typed.disabled = True
         if not self.flow.confirm(self.typed.value, acknowledged=self.ack.value):
             self._render()  # wrong name or already started: nothing was sent
+
+    def _on_retry(self, _button: widgets.Button) -> None:
+        self.retry_button.disabled = True  # a double click is one intent
+        if not self.flow.retry():
+            self._render()
 
     def _on_refresh(self, _button: widgets.Button) -> None:
         self.refresh_button.disabled = True
@@ -98,8 +127,11 @@ class DeletePanel(StaticCopy, widgets.VBox):
 
     def _on_flow(self, flow: DeleteFlow) -> None:
         self._render()
-        if flow.step.final:
-            self._update_static_copy()
+        if flow.step.final and not flow.running:
+            copy = self._static_copy()
+            if copy != self._copied:  # one update per outcome, not one per notification
+                self._copied = copy
+                self._update_static_copy()
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -107,8 +139,11 @@ class DeletePanel(StaticCopy, widgets.VBox):
         flow, pool = self.flow, self.flow.pool
         endpoint = flow.client.settings.endpoint
         gone = flow.step is Step.DELETED
-        self.header.value = header_html(
-            pool, region=self.region, endpoint=endpoint, phase="Deleted" if gone else None
+        self.header.value = (
+            PANEL_STYLE
+            + header_html(pool, region=self.region, endpoint=endpoint,
+                          phase="Deleted" if gone else None, stale=stale_phase(flow))
+            + f"<div class='mnb-kernel-gone'>{KERNEL_GONE}</div>"
         )
         note = "The pool is gone; its resources as last seen before it disappeared:" if gone else ""
         self.tables.value = tables_html(pool, note=note)
@@ -118,29 +153,40 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.delete_button.disabled = not flow.can_confirm(self.typed.value, self.ack.value)
         self.cancel_button.disabled = flow.step is not Step.REVIEW
         self.stop_button.disabled = not busy
+        self.retry_button.disabled = not flow.can_retry
         self.children = self._children(flow.step)
+
+    def _buttons(self, step: Step) -> list[widgets.Widget]:
+        """The buttons that still do something at this step (none once it is all over)."""
+        if step.busy:
+            return [self.refresh_button, self.stop_button]
+        if step is Step.FAILED:
+            return ([self.retry_button] if self.flow.can_retry else []) + (
+                [] if self.flow.vanished else [self.refresh_button])
+        if step in (Step.STOPPED, Step.ACCEPTED):
+            return [self.refresh_button]  # the deletion goes on: a check still tells
+        return []  # deleted, cancelled, refused: a record
 
     def _children(self, step: Step) -> tuple[widgets.Widget, ...]:
         top: tuple[widgets.Widget, ...] = (self.header, self.tables)
-        if step is Step.REFUSED:
-            self.refusal.value = (
-                "<div class='mnb-refused' style='color:#c62828'><b>This pool cannot be deleted "
-                f"here.</b> {flow_text(self.flow)}</div>"
-            )
-            return (*top, self.refusal, self.status)
         flow = self.flow
-        self.impact.value = impact_html(flow.impact, flow.impact_pending)
-        if step in (Step.REVIEW, Step.CANCELLED):
+        if step is Step.REFUSED:
+            self.refusal.value = refusal_html(flow)
+            return (*top, self.refusal)
+        if step is Step.REVIEW:
+            self.impact.value = impact_html(flow.impact, flow.impact_pending)
             self.consequences.value = confirm_prompt_html(flow.pool, flow.impact)
             if not flow.needs_ack:
                 return (*top, self.impact, self.consequences, self.confirm_row, self.status)
             assert flow.impact is not None
             self.acknowledgement.say(f"Stop {flow.impact.stops()}")
-            self.ack.disabled = step is not Step.REVIEW
+            self.ack.disabled = False
             return (*top, self.impact, self.consequences, self.acknowledgement.row,
-                    self.confirm_row,
-                    self.status)
-        return (*top, self.status, self.watch_row)
+                    self.confirm_row, self.status)
+        buttons = self._buttons(step)
+        if list(self.watch_row.children) != buttons:
+            self.watch_row.children = tuple(buttons)
+        return (*top, self.status, self.watch_row) if buttons else (*top, self.status)
 
     def _static_copy(self) -> tuple[str, str]:
         flow = self.flow

@@ -11,17 +11,23 @@ import html
 from collections import Counter
 from datetime import datetime
 
+from .errors import DeletionFailed, WaitTimeout
 from .flow import DeleteFlow, Step
 from .impact import Impact
 from .models import Pool
 from .names import is_loopback_host
 from .tables import spec_resources_table, status_resources_table
+from .text import one_line
 
 __all__ = [
+    "KERNEL_GONE",
+    "PANEL_STYLE",
     "PHASE_COLOURS",
+    "candidates_html",
     "confirm_prompt_html",
     "consequences",
     "console_url",
+    "delete_note",
     "flow_html",
     "flow_text",
     "impact_html",
@@ -29,6 +35,7 @@ __all__ = [
     "phase_badge",
     "pool_html",
     "pool_text",
+    "refusal_html",
     "tables_html",
 ]
 
@@ -43,12 +50,50 @@ PHASE_COLOURS = {
     "ScalingFailed": "#c62828",
     "Deleted": "#546e7a",
 }
-_STEP_COLOURS = {Step.DELETED: "#2e7d32", Step.FAILED: "#c62828", Step.REFUSED: "#c62828"}
-_TABLE_STYLE = (
-    "<style>.mnb-table{border-collapse:collapse;font-size:12px;margin:2px 0 8px}"
-    ".mnb-table th,.mnb-table td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"
-    ".mnb-table th{background:#f3f3f3;position:sticky;top:0}"
-    ".mnb-scroll{max-height:320px;overflow:auto}</style>"
+# Dark themes: JupyterLab 3/4 and Notebook 7 mark the body, VS Code too. Their colour variables
+# differ per theme, but a single one is never readable on both: the red that reads on white
+# (--jp-error-color0) is too dark on #111, the one that reads on #111 (--jp-error-color2) too
+# light on white; so each theme picks its own variable, each with a fallback of the same shade.
+_DARK = ('body[data-jp-theme-light="false"] {0}', "body.vscode-dark {0}",
+         "body.vscode-high-contrast:not(.vscode-high-contrast-light) {0}")
+
+
+def _dark(selector: str) -> str:
+    return ",".join(d.format(s.strip()) for s in selector.split(",") for d in _DARK)
+
+
+_ERROR = ".mnb-s-failed,.mnb-s-refused,.mnb-consequences,.mnb-refused"
+_BORDER = "var(--jp-border-color2,rgba(128,128,128,.35))"
+KERNEL_GONE = ("The kernel that drew this panel has stopped: its buttons do nothing. Run the cell "
+               "again to see the pool as it is now; what was deleted is in %pools --history.")
+# One stylesheet for the panel and the HTML copies: colours from JupyterLab's variables with
+# fallbacks for VS Code / classic Notebook; buttons never cut their labels (rows wrap); a panel
+# whose kernel is gone (ipywidgets marks each view .jupyter-widgets-disconnected) looks inert.
+PANEL_STYLE = (
+    "<style>"
+    ".mnb-panel,.mnb-card{color:var(--jp-ui-font-color1,inherit)}"
+    f".mnb-panel{{border:1px solid {_BORDER};padding:6px;box-sizing:border-box}}"
+    ".mnb-header{color:var(--jp-ui-font-color1,inherit);line-height:1.5}"
+    ".mnb-table{border-collapse:collapse;font-size:12px;margin:2px 0 8px;color:inherit}"
+    f".mnb-table th,.mnb-table td{{padding:2px 8px;border-bottom:1px solid {_BORDER};"
+    "text-align:left;color:inherit}"
+    ".mnb-table th{background:var(--jp-layout-color2,rgba(128,128,128,.15));"
+    "color:var(--jp-ui-font-color1,inherit);position:sticky;top:0}"
+    ".mnb-scroll{max-height:320px;overflow:auto}"
+    ".mnb-status{color:var(--jp-ui-font-color1,inherit);line-height:1.5}"
+    ".mnb-s-deleted{color:var(--jp-success-color0,#1b5e20)}"
+    f"{_ERROR}{{color:var(--jp-error-color0,#b71c1c)}}"
+    f"{_dark('.mnb-s-deleted')}{{color:var(--jp-success-color2,#81c784)}}"
+    f"{_dark(_ERROR)}{{color:var(--jp-error-color2,#e57373)}}"
+    ".mnb-panel .widget-html-content{line-height:1.5}"
+    ".mnb-panel .widget-button{width:auto;min-width:max-content;flex:0 0 auto}"
+    ".mnb-panel .mnb-row{flex-flow:row wrap;gap:4px 0}"
+    ".mnb-kernel-gone{display:none}"
+    ".mnb-panel.jupyter-widgets-disconnected .mnb-kernel-gone{display:block;font-weight:600;"
+    f"padding:4px 6px;margin:4px 0;border-left:4px solid {_BORDER}}}"
+    ".mnb-panel.jupyter-widgets-disconnected .widget-button,"
+    ".mnb-panel.jupyter-widgets-disconnected input{pointer-events:none;opacity:.45}"
+    "</style>"
 )
 
 
@@ -70,32 +115,54 @@ def console_url(region: str | None, endpoint: str) -> str | None:
 
 
 def consequences(pool: Pool, impact: Impact | None = None) -> str:
-    """The warning: generic until the pool's workloads are known (then they are listed)."""
-    nodes = pool.node_count
-    known = impact is not None and impact.workloads is not None
-    first = ("It cannot be undone" if known else "Deleting it stops every notebook, training "
-             "job and inference service that uses this pool")
-    return (
-        f"{first}; the pool and its nodes' disks cannot be restored. It holds {nodes} "
-        f"node{'s' if nodes != 1 else ''}."
-    )
+    """The warning, matching the pool. Once the impact check read what runs on it, what it
+    stops is said there (``impact_lines``), so this says only what cannot be undone — and a
+    pool with nothing running is not said to stop every notebook; the generic warning stays
+    only while that is unknown. The node count is the node list's when it was read (a
+    CreationFailed pool may hold none)."""
+    nodes = len(impact.nodes) if impact is not None and impact.nodes is not None else (
+        pool.node_count)
+    work_known = impact is not None and (impact.workloads is not None or bool(impact.counts))
+    first = "Deleting it cannot be undone" if work_known else (
+        "Deleting it stops every notebook, training job and inference service that uses this "
+        "pool, and cannot be undone")
+    held = (f"the pool and its {nodes} node{'s' if nodes != 1 else ''} (with their disks) "
+            "cannot be restored" if nodes else "the pool cannot be restored (it holds no nodes)")
+    return f"{first}: {held}."
 
 
 def confirm_prompt_html(pool: Pool, impact: Impact | None = None) -> str:
     name = pool.display_name or pool.id
     return (
-        "<div class='mnb-consequences' style='color:#b71c1c'><b>"
-        f"{_esc(consequences(pool, impact))}</b> Type <code>{_esc(name)}</code> or the pool id "
-        "to enable Delete.</div>"
+        f"<div class='mnb-consequences'><b>{_esc(consequences(pool, impact))}</b> Type "
+        f"<code>{_esc(name)}</code> or the pool id to enable Delete (Enter confirms).</div>"
     )
 
 
-def phase_badge(phase: str | None) -> str:
-    colour = PHASE_COLOURS.get(phase or "", "#616161")
+def phase_badge(phase: str | None, *, stale: bool = False) -> str:
+    """The phase as outlined text: readable in any theme (the text keeps the theme's colour;
+    only the border carries the phase's). ``stale``: the phase as last seen, not now."""
+    colour = PHASE_COLOURS.get(phase or "", "#757575")
+    label = f"last seen {phase or 'unknown'}" if stale else (phase or "unknown")
     return (
-        f'<span class="mnb-phase" style="background:{colour};color:#fff;border-radius:8px;'
-        f'padding:1px 8px;font-weight:600">{_esc(phase or "unknown")}</span>'
+        f'<span class="mnb-phase" style="border:2px {"dashed" if stale else "solid"} {colour};'
+        f'color:inherit;border-radius:8px;padding:0 7px;font-weight:600;white-space:nowrap">'
+        f'{_esc(label)}</span>'
     )
+
+
+def refusal_html(flow: DeleteFlow) -> str:
+    """The one refusal a panel shows: why, and what to do instead (the names are in the
+    header above it, so it says "this pool")."""
+    why, how = flow.refusal_parts()
+    todo = f" <b>What to do:</b> {_esc(_sentence(how))}" if how else ""
+    return (f"<div class='mnb-refused'><b>Cannot be deleted here.</b> {_esc(_sentence(why))}"
+            f"{todo} Nothing was sent.</div>")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else ""
 
 
 def _facts(pool: Pool) -> list[tuple[str, str]]:
@@ -127,7 +194,8 @@ def pool_text(pool: Pool) -> str:
 
 
 def tables_html(pool: Pool, *, note: str = "") -> str:
-    parts = [_TABLE_STYLE, f"<div><i>{_esc(note)}</i></div>" if note else ""]
+    """Both resource tables (the stylesheet is ``PANEL_STYLE``, shipped once by the caller)."""
+    parts = [f"<div><i>{_esc(note)}</i></div>" if note else ""]
     for title, table in (("spec.resources", spec_resources_table(pool)),
                          ("status.resources", status_resources_table(pool))):
         rows = len(table)
@@ -141,9 +209,11 @@ def tables_html(pool: Pool, *, note: str = "") -> str:
 
 
 def header_html(
-    pool: Pool, *, region: str | None, endpoint: str, phase: str | None = None
+    pool: Pool, *, region: str | None, endpoint: str, phase: str | None = None,
+    stale: bool = False,
 ) -> str:
-    """``phase`` overrides the pool's own (e.g. "Deleted" once GET answers 404)."""
+    """``phase`` overrides the pool's own (e.g. "Deleted" once GET answers 404); ``stale``
+    says it is the phase as last seen (after a failure, not now)."""
     facts = " · ".join(f"{k}: <b>{_esc(v)}</b>" for k, v in _facts(pool))
     url = console_url(region, endpoint)
     link = (
@@ -151,13 +221,14 @@ def header_html(
         if url else " · <i>local sandbox</i>"
     )
     odd = (
-        f"<div style='color:#8d6e00'>The server's answer looked odd: "
+        f"<div class='mnb-odd'><b>⚠ The server's answer looked odd:</b> "
         f"{_esc('; '.join(pool.problems[:5]))}</div>" if pool.problems else ""
     )
     return (
         f"<div class='mnb-header'><span style='font-size:1.25em'><b>"
         f"{_esc(pool.display_name or '(no display name)')}</b></span> "
-        f"&nbsp;id <code><b>{_esc(pool.id)}</b></code> &nbsp;{phase_badge(phase or pool.phase)}"
+        f"&nbsp;id <code><b>{_esc(pool.id)}</b></code> &nbsp;"
+        f"{phase_badge(phase or pool.phase, stale=stale)}"
         f"<div>{facts}{link}</div>{odd}</div>"
     )
 
@@ -167,10 +238,11 @@ def pool_html(
     impact: Impact | None = None,
 ) -> str:
     return (
-        header_html(pool, region=region, endpoint=endpoint, phase=phase)
+        f"{PANEL_STYLE}<div class='mnb-card'>"
+        + header_html(pool, region=region, endpoint=endpoint, phase=phase)
         + tables_html(pool)
         + impact_html(impact)
-        + f"<div><b>{_esc(consequences(pool, impact))}</b></div>"
+        + f"<div class='mnb-consequences'><b>{_esc(consequences(pool, impact))}</b></div></div>"
     )
 
 
@@ -178,24 +250,79 @@ def _outcome_phase(flow: DeleteFlow) -> str:
     return "Deleted" if flow.step is Step.DELETED else (flow.pool.phase or "unknown")
 
 
+# After these, the phase shown is the one last seen, not necessarily the pool's now.
+_STALE = frozenset({Step.FAILED, Step.STOPPED, Step.CANCELLED})
+
+
+def stale_phase(flow: DeleteFlow) -> bool:
+    return flow.step in _STALE
+
+
+def delete_note(flow: DeleteFlow) -> str:
+    """After a failure, whether the DELETE was sent — what a person must know before acting."""
+    if flow.step is not Step.FAILED:
+        return ""
+    if not flow.sent:
+        return "no DELETE was sent"
+    if flow.refused_by_server:
+        return "the DELETE was sent and refused"
+    if isinstance(flow.error, DeletionFailed):
+        return "the DELETE was accepted; the deletion failed on the server"
+    if isinstance(flow.error, WaitTimeout):
+        return "the DELETE was accepted; the pool may still be deleting"
+    if flow.rechecked:
+        return "the DELETE was sent; the pool is not being deleted"
+    return "the DELETE was sent; the pool may be deleting — Refresh to check"
+
+
+def _message(flow: DeleteFlow) -> str:
+    if flow.step is Step.REFUSED:
+        why, how = flow.refusal_parts()
+        return f"{why}; {how}" if how else why
+    return flow.message
+
+
 def flow_text(flow: DeleteFlow) -> str:
-    """One line a person can act on: what happened to which pool, phase, time, ids."""
+    """One true line a person can act on: what happened to which pool, the phase (as last seen
+    after a failure), how long it took, when the server last answered, why, and after a
+    failure whether the DELETE was sent."""
     pool = flow.pool
-    parts = [f"{flow.step.value.upper()}: pool {pool.label}", f"phase {_outcome_phase(flow)}"]
+    phase = _outcome_phase(flow)
+    parts = [f"{flow.step.value.upper()}: pool {pool.label}",
+             f"last seen {phase}" if stale_phase(flow) else f"phase {phase}"]
     if flow.elapsed is not None:
         parts.append(f"after {flow.elapsed:.0f} s")
-    if flow.last_poll is not None:
-        parts.append(f"last checked {flow.last_poll.strftime('%H:%M:%S')} UTC")
+    parts.append(f"last checked {flow.checked.strftime('%H:%M:%S')} UTC")
     line = ", ".join(parts)
-    return f"{line} — {flow.message}" if flow.message else line
+    message = _message(flow).rstrip()
+    note = delete_note(flow)
+    if note:
+        message = f"{message.rstrip('.')}; {note}." if message else f"{note[:1].upper()}{note[1:]}."
+    return f"{line} — {message}" if message else line
 
 
 def flow_html(flow: DeleteFlow) -> str:
-    colour = _STEP_COLOURS.get(flow.step, "#37474f")
     return (
-        f"<div class='mnb-status' style='color:{colour}'>{phase_badge(_outcome_phase(flow))} "
+        f"<div class='mnb-status mnb-s-{flow.step.value}'>"
+        f"{phase_badge(_outcome_phase(flow), stale=stale_phase(flow))} "
         f"{_esc(flow_text(flow))}</div>"
     )
+
+
+def _candidate_rows(pools: list[Pool] | tuple[Pool, ...]) -> list[tuple[str, str, str, str]]:
+    ordered = sorted(pools, key=lambda p: (p.created is None, p.created or datetime.min, p.id))
+    return [(one_line(p.id, 80), one_line(p.phase or "unknown", 40), _when(p.created),
+             f"{p.node_count} node{'s' if p.node_count != 1 else ''}") for p in ordered]
+
+
+def candidates_html(name: str, pools: list[Pool] | tuple[Pool, ...]) -> str:
+    """Pools sharing a display name as a table of what tells them apart, oldest first."""
+    rows = "".join(f"<tr><td><code>{_esc(i)}</code></td><td>{_esc(ph)}</td><td>{_esc(c)}</td>"
+                   f"<td>{_esc(n)}</td></tr>" for i, ph, c, n in _candidate_rows(pools))
+    return (f"{PANEL_STYLE}<div class='mnb-card'><b>{len(pools)} pools are named "
+            f"<code>{_esc(one_line(name, 80))}</code></b>: give the id of the one you mean."
+            "<table class='mnb-table'><thead><tr><th>id</th><th>phase</th><th>created</th>"
+            f"<th>nodes</th></tr></thead><tbody>{rows}</tbody></table></div>")
 
 
 SHOWN_WORKLOADS = 20

@@ -16,7 +16,9 @@ __all__ = [
     "exclusion",
     "failing",
     "node_refusal",
+    "node_refusal_parts",
     "refusal",
+    "refusal_parts",
     "underway",
 ]
 
@@ -51,35 +53,34 @@ def refusal(pool: Pool) -> str | None:
     Fails closed: a pool is deletable only when its controlMode reads as a number without the
     frozen bits and its billing mode is the documented pay-per-use "0".
     """
+    parts = refusal_parts(pool, f"pool {pool.label}")
+    return "; ".join(parts) if parts else None
+
+
+def refusal_parts(pool: Pool, subject: str = "this pool") -> tuple[str, str] | None:
+    """``refusal`` as (why, what to do), naming the pool as ``subject``: a panel that already
+    shows the pool's names says "this pool" once instead of repeating its id."""
     if pool.control_mode is None:
-        return (
-            f"cannot tell whether pool {pool.label} is frozen: its spec.controlMode is not a "
-            "number; check the pool's status in the ModelArts console"
-        )
+        return (f"cannot tell whether {subject} is frozen: its spec.controlMode is not a number",
+                "check the pool's status in the ModelArts console")
     if pool.control_mode & 16:
-        return (
-            f"pool {pool.label} is frozen by public security (controlMode {pool.control_mode}): "
-            "it accepts no operation and cannot be unsubscribed; contact Huawei Cloud support"
-        )
+        return (f"{subject} is frozen by public security (controlMode {pool.control_mode}): "
+                "it accepts no operation and cannot be unsubscribed",
+                "contact Huawei Cloud support")
     if pool.is_frozen:
-        return (
-            f"pool {pool.label} is frozen (controlMode {pool.control_mode}), usually because the "
-            "account is in arrears: frozen pools accept no operation; top up or renew in the "
-            "Billing Center first, then delete or unsubscribe it"
-        )
+        return (f"{subject} is frozen (controlMode {pool.control_mode}), usually because the "
+                "account is in arrears: frozen pools accept no operation",
+                "top up or renew in the Billing Center first, then delete or unsubscribe it")
     if pool.is_prepaid:
         which = f" (resource id {pool.resource_id})" if pool.resource_id else ""
-        return (
-            f"pool {pool.label} is billed yearly/monthly: it is released by unsubscribing, not "
-            f"deleted; in the console open Billing Center → Unsubscriptions and unsubscribe "
-            f"it{which}"
-        )
+        return (f"{subject} is billed yearly/monthly: it is released by unsubscribing, not "
+                "deleted",
+                f"in the console open Billing Center → Unsubscriptions and unsubscribe it{which}")
     if not pool.is_pay_per_use:
-        return (
-            f"cannot tell whether pool {pool.label} is prepaid: its billing mode (annotation "
-            f"os.modelarts/billing.mode) is {_shown(pool.billing_mode)}, not \"0\" (pay-per-use) "
-            "or \"1\" (yearly/monthly); check its billing mode in the ModelArts console"
-        )
+        return (f"cannot tell whether {subject} is prepaid: its billing mode (annotation "
+                f"os.modelarts/billing.mode) is {_shown(pool.billing_mode)}, not \"0\" "
+                "(pay-per-use) or \"1\" (yearly/monthly)",
+                "check its billing mode in the ModelArts console")
     return None
 
 
@@ -106,11 +107,17 @@ def node_refusal(pool: Pool, prepaid: list[str]) -> str | None:
     """Why a pay-per-use pool holding yearly/monthly nodes (``prepaid``: their names) is not
     deleted here: those nodes are released by unsubscribing them first (Terraform does that
     through the billing API; we explain, we don't do billing)."""
+    parts = node_refusal_parts(pool, prepaid, f"pool {pool.label}")
+    return ": ".join(parts) if parts else None
+
+
+def node_refusal_parts(pool: Pool, prepaid: list[str], subject: str = "this pool"
+                       ) -> tuple[str, str] | None:
+    """``node_refusal`` as (why, what to do), naming the pool as ``subject``."""
     if not prepaid:
         return None
     names = ", ".join(prepaid[:5]) + (f" and {len(prepaid) - 5} more" if len(prepaid) > 5 else "")
-    return (
-        f"pool {pool.label} is pay-per-use but holds {len(prepaid)} yearly/monthly "
-        f"node{'s' * (len(prepaid) != 1)} ({names}): unsubscribe them first in the console "
-        "(Billing Center → Unsubscriptions, by each node's resource id), then delete the pool"
-    )
+    return (f"{subject} is pay-per-use but holds {len(prepaid)} yearly/monthly "
+            f"node{'s' * (len(prepaid) != 1)} ({names})",
+            "unsubscribe them first in the console (Billing Center → Unsubscriptions, by each "
+            "node's resource id), then delete the pool")

@@ -62,7 +62,6 @@ def test_variable_expansion_and_pool_id(shell, capsys, env_sandbox):
 @pytest.mark.parametrize(
     "line,text",
     [
-        ("%pool_delete team-shared", "2 pools are named 'team-shared'"),
         ("%pool_delete no-such-pool", "PoolNotFound: no pool with id or display name"),
         ("%pool_delete ../../x", "InvalidName"),
         ("%pool_delete", "UsageError"),
@@ -79,10 +78,33 @@ def test_errors_fail_the_cell_with_one_line(shell, capsys, env_sandbox, line, te
     assert deletes(env_sandbox) == 0
 
 
-def test_shared_display_name_lists_both_ids(shell, capsys, env_sandbox):
-    _, out = run(shell, capsys, "%pool_delete team-shared")
+@pytest.mark.parametrize("mode", ["", " --no-widgets", " --yes"])
+def test_shared_display_name_fails_in_one_line_telling_each_candidate_apart(
+        shell, capsys, env_sandbox, mode):
+    """Each candidate with what tells them apart (id, phase, created, nodes), in the one error
+    line; nothing sent."""
+    result, out = run(shell, capsys, f"%pool_delete team-shared{mode}")
+    assert not result.success and "Traceback" not in out
+    (error,) = out.strip().splitlines()
+    assert error.startswith("InvalidName: 2 pools are named 'team-shared'")
     for pool_id in env_sandbox.display_names()["team-shared"]:
-        assert pool_id in out
+        created = env_sandbox.pool_json(pool_id)["metadata"]["creationTimestamp"]
+        told = f"{pool_id}: Running, created {created[:10]} {created[11:16]} UTC, 1 node"
+        assert told in error, error
+    assert deletes(env_sandbox) == 0
+
+
+def test_shared_display_name_table_for_the_panel_escapes_server_text():
+    from modelarts_nb.models import Pool
+    from modelarts_nb.render import candidates_html
+
+    pools = [Pool.from_api({"metadata": {"name": f"p{i}-{'a' * 32}",
+                                         "creationTimestamp": "2026-03-01T10:00:00Z"},
+                            "status": {"phase": "<img src=x onerror=alert(1)>"}})
+             for i in range(2)]
+    table = candidates_html("<b>x</b>", pools)
+    assert "<img" not in table and "<b>x</b>" not in table
+    assert table.count("<tr>") == 3 and "2026-03-01 10:00:00 UTC" in table
 
 
 def test_no_credentials_names_what_is_missing(shell, capsys, monkeypatch, tmp_path):

@@ -1,0 +1,455 @@
+"""Issue #12, the single-pool flow: a status line that is always true, words that help, colours
+that read in light and dark themes, and a panel that reads as a record once it is over.
+
+Everything is driven as a user would: the widget tree (type, Enter, click) or the magic in a
+headless shell, against the sandbox over loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_client, until
+
+from modelarts_nb.flow import DeleteFlow, Step
+from modelarts_nb.panel import DeletePanel
+from modelarts_nb.render import PANEL_STYLE
+from modelarts_nb.retry import RetryPolicy
+from modelarts_nb.sandbox import Fault
+
+
+@pytest.fixture
+def sb():
+    from modelarts_nb.sandbox import start
+
+    with start(pools=3, delete_seconds=0.8) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def open_panel(sb):
+    clients = []
+
+    def factory(name, *, impact=False, **flow_kw):
+        client = make_client(sb, retry=RetryPolicy(attempts=2, base=0.01, cap=0.02))
+        clients.append(client)
+        flow_kw.setdefault("interval", 0.1)
+        flow = DeleteFlow(client, client.resolve(name), **flow_kw)
+        if impact:
+            flow.check_impact()
+        return DeletePanel(flow, region=None)
+
+    yield factory
+    for client in clients:
+        client.close()
+
+
+def finish(panel, timeout=10):
+    panel.flow.join(timeout)
+    assert not panel.flow.running
+    return panel.flow.step
+
+
+def shown(panel):
+    """The widgets a user sees (the panel's children, recursively)."""
+    found, stack = [], list(panel.children)
+    while stack:
+        widget = stack.pop()
+        found.append(widget)
+        stack.extend(getattr(widget, "children", ()))
+    return found
+
+
+def visible_text(panel):
+    """What the panel reads as: the text of every HTML shown (tags, styles out)."""
+    parts = []
+    for widget in shown(panel):
+        value = getattr(widget, "value", None)
+        if isinstance(value, str) and type(widget).__name__ == "HTML":
+            value = re.sub(r"<style>.*?</style>", "", value, flags=re.S)
+            value = re.sub(r"<div class='mnb-kernel-gone'>.*?</div>", "", value, flags=re.S)
+            parts.append(html.unescape(re.sub(r"<[^>]+>", " ", value)))
+    return " ".join(" ".join(parts).split())
+
+
+def buttons(panel):
+    return {c for w in shown(panel) if type(w).__name__ == "Button" for c in w._dom_classes}
+
+
+def status(panel):
+    """The status line's words (its phase badge left out)."""
+    line = re.sub(r'<span class="mnb-phase".*?</span>', "", panel.status.value)
+    return html.unescape(re.sub(r"<[^>]+>", "", line)).strip()
+
+
+def press_enter(text_widget):
+    """What the browser sends on Enter in a Text (ipywidgets 7 and 8 alike)."""
+    text_widget._handle_msg({"content": {"data": {"method": "custom",
+                                                  "content": {"event": "submit"}}},
+                             "buffers": []})
+
+
+def api_down(sb, times=40):
+    sb.inject(Fault(drop="before", times=times))
+
+
+# -- the status line is always true ---------------------------------------------------------
+
+
+def test_api_down_says_nothing_was_sent_offers_retry_and_refresh_recovers(open_panel, sb):
+    panel = open_panel("pool-01")
+    assert re.search(r"last checked \d\d:\d\d:\d\d UTC", status(panel))  # even before anything
+    panel.typed.value = "pool-01"
+    api_down(sb)
+    panel.delete_button.click()
+    assert finish(panel) is Step.FAILED
+    line = status(panel)
+    assert line.startswith("FAILED: pool pool-01") and "no DELETE was sent" in line
+    # the badges say the phase is the one last seen, not a live green "Running"
+    assert "last seen Running" in line and ">Running</span>" not in panel.status.value
+    assert ">Running</span>" not in panel.header.value and "last seen Running" in panel.header.value
+    assert "mnb-retry" in buttons(panel) and "mnb-refresh" in buttons(panel)
+    assert sb.count(method="DELETE") == 0
+
+    sb.clear_faults()
+    panel.refresh_button.click()  # the API is back: the stale error goes
+    line = status(panel)
+    assert "Checked again: the pool is still there (Running)" in line, line
+    assert "connect" not in line.lower() and "no DELETE was sent" in line
+    assert "mnb-retry" in buttons(panel)
+
+    panel.retry_button.click()  # a new confirmed intent: nothing had been sent
+    panel.retry_button.click()  # a double click is the same intent
+    assert finish(panel) is Step.DELETED
+    assert sb.count(method="DELETE") == 1 and "The pool is gone." in status(panel)
+    assert not buttons(panel)
+
+
+def test_refresh_while_the_api_is_still_down_keeps_saying_nothing_was_sent(open_panel, sb):
+    panel = open_panel("pool-02")
+    panel.typed.value = "pool-02"
+    api_down(sb, times=100)
+    panel.delete_button.click()
+    finish(panel)
+    panel.refresh_button.click()
+    line = status(panel)
+    assert "Could not check" in line and "no DELETE was sent" in line
+    assert panel.flow.step is Step.FAILED and sb.count(method="DELETE") == 0
+
+
+def test_lost_delete_answers_say_it_was_sent_and_never_offer_retry(open_panel, sb):
+    panel = open_panel("pool-01")
+    panel.typed.value = "pool-01"
+    sb.inject(Fault(method="DELETE", drop="before", times=2))  # both DELETEs' answers lost
+    panel.delete_button.click()
+    assert finish(panel) is Step.FAILED
+    line = status(panel)
+    assert "the DELETE was sent; the pool may be deleting" in line, line
+    assert "mnb-retry" not in buttons(panel) and "mnb-refresh" in buttons(panel)
+    sent = sb.count(method="DELETE")
+    assert panel.flow.retry() is False  # never resent once a DELETE may have left
+    panel.retry_button.click()  # even a click on a hidden button sends nothing
+    panel.refresh_button.click()
+    line = status(panel)
+    assert "still there (Running)" in line and "the pool is not being deleted" in line, line
+    assert sb.count(method="DELETE") == sent
+
+
+def test_delete_refused_by_the_server_says_so_without_retry(open_panel, sb):
+    panel = open_panel("pool-03")
+    sb.inject(Fault(method="DELETE", status=409,
+                    body={"error_code": "ModelArts.50015003", "error_msg": "pool busy"}))
+    panel.typed.value = "pool-03"
+    panel.delete_button.click()
+    assert finish(panel) is Step.FAILED
+    line = status(panel)
+    assert "pool busy" in line and "the DELETE was sent and refused" in line
+    assert "mnb-retry" not in buttons(panel) and sb.count(method="DELETE") == 1
+
+
+def test_elapsed_time_freezes_once_the_pool_is_gone(open_panel, sb):
+    panel = open_panel("pool-01", interval=5)
+    panel.typed.value = "pool-01"
+    panel.delete_button.click()
+    until(lambda: panel.flow.step is Step.WATCHING, what="watching")
+    panel.stop_button.click()
+    assert finish(panel, timeout=3) is Step.STOPPED
+    until(lambda: sb.pool_json(panel.flow.pool.id) is None, what="the pool to go")
+    panel.refresh_button.click()
+    assert panel.flow.step is Step.DELETED
+    first = re.search(r"after (\d+) s", status(panel)).group(0)
+    elapsed = panel.flow.elapsed
+    time.sleep(1.2)
+    panel.flow.refresh()  # checked again later: still gone, and the time stays
+    assert panel.flow.elapsed == elapsed and first in status(panel)
+    assert "The pool is gone." in status(panel) and not buttons(panel)
+
+
+def test_cancel_removes_the_hint_and_every_button(open_panel, sb):
+    panel = open_panel("pool-02")
+    assert "to enable Delete" in visible_text(panel)
+    panel.cancel_button.click()
+    text = visible_text(panel)
+    assert "to enable Delete" not in text and "Type" not in text
+    assert not buttons(panel) and panel.confirm_row not in panel.children
+    assert status(panel).startswith("CANCELLED: pool pool-02") and "nothing was deleted" in text
+    assert sb.count(method="DELETE") == 0
+
+
+def test_final_panel_reads_as_a_record_in_saved_widget_state(open_panel, sb):
+    """What a notebook saved with widget state shows: the outcome, no button that looks live."""
+    from ipywidgets.embed import embed_data
+
+    panel = open_panel("pool-03")
+    panel.typed.value = "pool-03"
+    panel.delete_button.click()
+    assert finish(panel) is Step.DELETED
+    state = embed_data(views=[panel])["manager_state"]["state"]
+    root = state[panel.model_id]
+    shown_ids = {ref.split("IPY_MODEL_")[1] for ref in root["state"]["children"]}
+    kinds = {state[i]["model_name"] for i in shown_ids}
+    assert "ButtonModel" not in kinds and "TextModel" not in kinds
+    texts = " ".join(state[i]["state"].get("value", "") for i in shown_ids)
+    assert "DELETED: pool pool-03" in texts and "The pool is gone." in texts
+    # and a panel whose kernel is gone says so, and its buttons do nothing (CSS only)
+    assert "jupyter-widgets-disconnected" in PANEL_STYLE and "mnb-kernel-gone" in texts
+    assert "%pools --history" in texts
+
+
+def test_yes_cell_prints_its_outcome_once(shell, capsys, env_sandbox):
+    shell.run_cell("p = %pool_delete pool-02 --yes --interval 0.1")
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len([x for x in lines if x.startswith("DELETED: pool pool-02")]) == 1, out
+    shell.run_cell("%pool_delete pool-01 --yes --no-widgets --interval 0.1")
+    out = capsys.readouterr().out
+    assert len([x for x in out.splitlines() if "DELETED: pool pool-01" in x]) == 1, out
+    assert env_sandbox.count(method="DELETE") == 2
+
+
+def test_yes_cell_failure_says_in_its_one_line_whether_the_delete_was_sent(
+        shell, capsys, env_sandbox):
+    env_sandbox.inject(Fault(method="DELETE", status=403,
+                             body={"error_code": "ModelArts.5014", "error_msg": "deny"}))
+    result = shell.run_cell("%pool_delete pool-01 --yes --no-widgets")
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert not result.success
+    (error,) = [line for line in text.splitlines() if line.startswith("PermissionDenied")]
+    assert "the DELETE was sent and refused" in error
+    assert "FAILED" not in text  # the error line is the outcome: said once
+
+
+# -- words that help --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,why,todo", [
+    ("prepaid-pool", "billed yearly/monthly", "Billing Center → Unsubscriptions"),
+    ("frozen-pool", "frozen (controlMode 8)", "top up or renew"),
+])
+def test_prepaid_and_frozen_get_one_short_refusal(open_panel, sb, name, why, todo):
+    panel = open_panel(name)
+    (pool_id,) = sb.display_names()[name]
+    text = visible_text(panel)
+    assert text.count(pool_id) == 1  # in the header, nowhere else
+    assert text.count(why) == 1 and text.lower().count(todo.lower()) == 1
+    assert "What to do:" in text and "Cannot be deleted here." in text
+    assert panel.status not in panel.children and not buttons(panel)
+    # the static copy (nbconvert, GitHub) says it in one line too
+    first = panel.mimebundle()["text/plain"].splitlines()[0]
+    assert first.startswith(f"REFUSED: pool {name}") and first.count(pool_id) == 1
+
+
+def test_creation_failed_pool_with_nothing_running_does_not_warn_of_stopped_notebooks(
+        open_panel, sb):
+    panel = open_panel("failed-pool", impact=True)
+    text = visible_text(panel)
+    assert "every notebook" not in text and "nothing is running or waiting on this pool" in text
+    assert "holds no nodes" in text and "cannot be undone" in text
+    unknown = open_panel("pool-01")  # what runs on it not read yet: the generic warning
+    assert "every notebook" in visible_text(unknown)
+    busy = open_panel("train-gpu", impact=True)
+    assert "it stops 3 training jobs and 1 sub-pool (infer-cpu)" in visible_text(busy)
+
+
+def test_text_path_warning_matches_the_pool(shell, capsys, env_sandbox):
+    shell.run_cell("%pool_delete failed-pool --no-widgets")
+    out = capsys.readouterr().out
+    assert "every notebook" not in out and "nothing is running or waiting on this pool" in out
+    assert "Deleting it cannot be undone: the pool cannot be restored (it holds no nodes)." in out
+
+
+def test_not_found_suggests_pools_and_accepts_display_names(shell, capsys, env_sandbox):
+    shell.run_cell("%pool_delete no-such-pool")
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "%pools lists the pools you can see" in text and "not the display name" not in text
+
+
+@pytest.mark.parametrize("typed", ["  pool-01", "pool-01 ", "\tpool-01\n"])
+def test_surrounding_spaces_are_trimmed(open_panel, sb, typed):
+    panel = open_panel("pool-01")
+    panel.typed.value = typed
+    assert not panel.delete_button.disabled
+    press_enter(panel.typed)
+    assert finish(panel) is Step.DELETED and sb.count(method="DELETE") == 1
+
+
+def test_enter_confirms_only_a_matching_name(open_panel, sb):
+    panel = open_panel("pool-02")
+    panel.typed.value = "pool-0"
+    press_enter(panel.typed)
+    assert panel.flow.step is Step.REVIEW and sb.count(method="DELETE") == 0
+    panel.typed.value = "pool-02"
+    press_enter(panel.typed)
+    press_enter(panel.typed)  # Enter twice: one intent, one DELETE
+    assert finish(panel) is Step.DELETED and sb.count(method="DELETE") == 1
+
+
+def test_enter_needs_the_acknowledgement_when_work_would_stop(open_panel, sb):
+    panel = open_panel("train-gpu", impact=True)
+    panel.typed.value = "train-gpu"
+    press_enter(panel.typed)
+    assert panel.flow.step is Step.REVIEW and sb.count(method="DELETE") == 0
+
+
+def test_hostile_names_stay_text_in_refusal_candidates_and_status(shell, capsys, env_sandbox):
+    sb = env_sandbox
+    evil = "<img src=x onerror=alert(1)>\nFAKE: DELETED " + "x" * 2000
+    for source in ("prepaid-pool", "pool-01", "pool-02"):
+        body = json.loads(json.dumps(sb.pool_json(sb.display_names()[source][0])))
+        body["metadata"]["name"] = f"{source}-{'e' * 32}"
+        body["metadata"]["labels"]["os.modelarts/name"] = "twin" if source != "prepaid-pool" \
+            else "evil-prepaid"
+        body["status"]["phase"] = evil if source == "pool-02" else body["status"]["phase"]
+        sb.add_pool(body)
+    result = shell.run_cell("%pool_delete twin")
+    out = capsys.readouterr()
+    (line,) = (out.out + out.err).strip().splitlines()  # newlines in server text stay inside
+    assert not result.success and line.startswith("InvalidName: 2 pools are named 'twin'")
+    assert "…" in line and len(line) < 600  # the 2,000-character phase is capped
+    for source in ("pool-01", "pool-02"):
+        assert f"{source}-{'e' * 32}: " in line  # both candidates told apart
+    shell.run_cell("p = %pool_delete evil-prepaid")
+    panel = shell.user_ns["p"]
+    assert "<img" not in panel.refusal.value and "<img" not in panel.status.value
+    assert "\n" not in status(panel)
+    assert sb.count(method="DELETE") == 0
+
+
+# -- colours: every theme ----------------------------------------------------------------------
+
+
+def _theme_vars(theme: str) -> dict[str, str]:
+    import jupyterlab
+
+    css = (Path(jupyterlab.__file__).parent / "themes" / "@jupyterlab" / theme
+           / "index.css").read_text(encoding="utf-8")
+    return dict(re.findall(r"(--[\w-]+):\s*([^;}]+)", css))
+
+
+def _resolve(value: str, variables: dict[str, str]) -> str:
+    value = value.strip()
+    found = re.fullmatch(r"var\((--[\w-]+)\s*(?:,\s*(.+))?\)", value)
+    if not found:
+        return value
+    name, fallback = found.groups()
+    if name in variables:
+        return _resolve(variables[name], variables)
+    assert fallback is not None, f"{name} is not defined and has no fallback"
+    return _resolve(fallback, variables)
+
+
+def _rgb(colour: str) -> tuple[float, float, float, float]:
+    colour = colour.strip().lower()
+    if colour == "white":
+        colour = "#fff"
+    if colour.startswith("#"):
+        digits = colour[1:]
+        if len(digits) == 3:
+            digits = "".join(c * 2 for c in digits)
+        return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16), 1.0)
+    parts = [float(p) for p in re.findall(r"[\d.]+", colour)]
+    return (parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else 1.0)
+
+
+def _over(fg, bg):
+    a = fg[3]
+    return tuple(fg[i] * a + bg[i] * (1 - a) for i in range(3)) + (1.0,)
+
+
+def _contrast(fg, bg) -> float:
+    def lum(c):
+        channels = [v / 255 for v in c[:3]]
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    bg = _over(bg, (255, 255, 255, 1.0)) if bg[3] < 1 else bg
+    fg = _over(fg, bg)
+    high, low = sorted((lum(fg), lum(bg)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+_DARK_LAB = 'body[data-jp-theme-light="false"] '
+
+
+def _rule(element: str, dark: bool) -> str:
+    """The colour PANEL_STYLE gives ``element`` in JupyterLab's light or dark theme: the last
+    rule naming it (the dark rules come later and are more specific)."""
+    colour = None
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", PANEL_STYLE[7:-8]):
+        found = re.search(r"(?:^|;)color:([^;]+)", body)
+        if not found:
+            continue
+        for selector in (s.strip() for s in selectors.split(",")):
+            if selector == element or (dark and selector == _DARK_LAB + element):
+                colour = found.group(1)
+    assert colour is not None, element
+    return colour
+
+
+@pytest.mark.parametrize("element", [".mnb-header", ".mnb-table th", ".mnb-status",
+                                     ".mnb-s-failed", ".mnb-s-deleted", ".mnb-consequences",
+                                     ".mnb-refused"])
+@pytest.mark.parametrize("theme", ["theme-light-extension", "theme-dark-extension"])
+def test_text_reaches_wcag_aa_in_jupyterlab_light_and_dark(element, theme):
+    """The colour each element gets, resolved through JupyterLab's own theme variables,
+    against both layout colours of the theme (the notebook and the cell) and the table header's
+    own background: at least 4.5:1."""
+    variables = _theme_vars(theme)
+    dark = "dark" in theme
+    fg = _rgb(_resolve(_rule(element, dark), variables))
+    backgrounds = [_resolve("var(--jp-layout-color0)", variables),
+                   _resolve("var(--jp-layout-color1)", variables)]
+    if element == ".mnb-table th":
+        backgrounds = [_resolve("var(--jp-layout-color2)", variables)]
+    for background in backgrounds:
+        ratio = _contrast(fg, _rgb(background))
+        assert ratio >= 4.5, f"{element} in {theme}: {ratio:.2f}:1 on {background}"
+
+
+def test_no_fixed_light_only_colour_is_left():
+    """No hard-coded light-theme background (#f3f3f3 under white text in dark) or fixed text
+    colour outside a var() fallback in what the panel and the text path render."""
+    from modelarts_nb import render
+
+    source = Path(render.__file__).read_text(encoding="utf-8") + Path(
+        DeletePanel.__module__.replace(".", "/") + ".py").read_text(encoding="utf-8")
+    assert "#f3f3f3" not in source and "color:#fff" not in source
+    bare = re.findall(r"(?<![\w-])color:\s*#[0-9a-fA-F]{3,6}", PANEL_STYLE)
+    assert not bare, bare
+
+
+def test_buttons_never_shrink_and_rows_wrap(open_panel, sb):
+    panel = open_panel("pool-01")
+    for button in (panel.delete_button, panel.cancel_button, panel.retry_button,
+                   panel.refresh_button, panel.stop_button):
+        assert button.layout.width == "auto" and button.layout.flex == "0 0 auto"
+    for row in (panel.confirm_row, panel.watch_row):
+        assert row.layout.flex_flow == "row wrap"
+    assert ".mnb-panel .widget-button{width:auto;min-width:max-content" in PANEL_STYLE
