@@ -13,15 +13,22 @@ shows when the view cannot be drawn: what the cell showed last and where the rec
 
 from __future__ import annotations
 
+import atexit
 import html
 import logging
 import re
+import time
+import weakref
 from typing import Any
 
 from .text import one_line
 
 __all__ = ["Acknowledgement", "StaticCopy", "html_text"]
 
+KERNEL_GONE = (
+    "The kernel that drew this panel has stopped: nothing here acts any more. Run the cell "
+    "again to see the pool as it is now; %pools --history lists what was deleted."
+)
 NOTE_HELP = (
     "The live panel needs the kernel that drew it: run the cell again to see the pool as it is "
     "now; %pools --history lists what was deleted from this notebook."
@@ -94,6 +101,7 @@ class StaticCopy:
 
         self._displayed_at = getattr(get_ipython(), "execution_count", None)
         self.add_class(f"mnb-live-{self.model_id}")  # type: ignore[attr-defined]
+        _shown.add(self)
         self._handle = display(self.mimebundle(), raw=True, display_id=True)
         self._note = display(self.note_bundle(), raw=True, display_id=True)
 
@@ -115,6 +123,44 @@ class StaticCopy:
             self._note.update(self.note_bundle(), raw=True)
         except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
             log.debug("modelarts-nb: display update failed", exc_info=True)
+
+
+    def _kernel_exiting(self) -> None:
+        """Disable every control and say why, in the first HTML of the panel (its header):
+        the views outlive a restarted kernel, and buttons that look clickable but do nothing
+        would lie. No new widget: the frontend drops models opened while the kernel goes."""
+        import ipywidgets as widgets
+
+        stack: list[Any] = [self]
+        first_html = None
+        while stack:
+            widget = stack.pop(0)
+            stack.extend(getattr(widget, "children", ()))
+            if isinstance(widget, widgets.HTML) and first_html is None:
+                first_html = widget
+            elif hasattr(widget, "disabled") and widget is not self:
+                widget.disabled = True
+        if first_html is not None:
+            first_html.value = (f"<div class='mnb-kernel-stopped'><b>{html.escape(KERNEL_GONE)}"
+                                f"</b></div>{first_html.value}")
+
+
+_shown: weakref.WeakSet[StaticCopy] = weakref.WeakSet()
+
+
+@atexit.register
+def _on_kernel_exit() -> None:
+    """Runs when the kernel shuts down or restarts (ipykernel runs atexit handlers while its
+    IOPub thread still sends): every panel still displayed turns inert."""
+    panels = [panel for panel in list(_shown) if getattr(panel, "comm", None) is not None]
+    if not panels:
+        return
+    for panel in panels:
+        try:
+            panel._kernel_exiting()
+        except Exception:  # noqa: BLE001 - the kernel is going away; never block its exit
+            log.debug("modelarts-nb: could not mark a panel inert", exc_info=True)
+    time.sleep(0.2)  # let the IOPub thread send the updates before the process ends
 
 
 class Acknowledgement:

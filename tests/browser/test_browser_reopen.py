@@ -163,3 +163,27 @@ def test_jupyterlab4_saved_widget_state_redraws_the_final_panel(tmp_path: Path) 
         reopened_after_click(browser, server, f"/lab/tree/{NAME}", "jupyterlab4-state",
                              widget_state=True)
     assert_clean(browser, server)
+
+
+def test_jupyterlab4_restarted_kernel_leaves_panels_inert(tmp_path: Path) -> None:
+    """The views outlive a restarted kernel: the panel must not keep buttons that look like
+    they would act, and says why."""
+    server = JupyterServer([reopen_notebook(tmp_path)])
+    with server, browser_for(server, "jupyterlab4-restart") as browser:
+        page = browser.page
+        open_notebook(page, server, f"/lab/tree/{NAME}")
+        run_all(page)
+        panel = page.locator(".mnb-panel", has_text="pool-02")
+        expect(panel.locator(".mnb-cancel")).to_be_enabled()
+        panel.locator(".mnb-confirm input").fill("pool-02")
+        expect(panel.locator(".mnb-delete")).to_be_enabled()
+        (kernel,) = server.api("GET", "/api/kernels").json()
+        assert server.api("POST", f"/api/kernels/{kernel['id']}/restart").status_code == 200
+        expect(panel.locator(".mnb-kernel-stopped")).to_contain_text(
+            "The kernel that drew this panel has stopped")
+        for button in ("mnb-delete", "mnb-cancel"):
+            expect(panel.locator(f".{button}")).to_be_disabled()
+        expect(panel.locator(".mnb-confirm input")).to_be_disabled()
+        ARTIFACTS.mkdir(exist_ok=True)
+        panel.screenshot(path=str(ARTIFACTS / "jupyterlab4-restarted.png"))
+    assert_clean(browser, server)
