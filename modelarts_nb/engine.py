@@ -107,6 +107,8 @@ def delete_once(
     there means at most one more DELETE. ``on_answer`` hears each answer's request id (for the
     receipt), where ``api.send_delete`` reports it.
     """
+    if on_wire is None:  # a call of its own (``PoolsClient.delete_pool``): its own receipt
+        return receipts.recorded(delete_once, api, pool)
     reason = rules.refusal(pool)
     if reason:
         raise errors.DeletionRefused(reason + "; nothing was deleted", pool=pool)

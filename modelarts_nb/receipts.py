@@ -30,21 +30,24 @@ import re
 import sys
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .errors import ModelArtsError, WaitTimeout
 from .steps import Step
 from .text import one_line
 
 if TYPE_CHECKING:
     import pandas
 
+    from .api import PoolsApi
     from .engine import Deletion, Target
     from .impact import Impact
+    from .models import Pool
 
 try:
     import fcntl
@@ -96,7 +99,10 @@ def append(event: Mapping[str, Any], path: Path | None = None) -> bool:
                      0o600)
         try:
             if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # released by close
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # released by close
+                except OSError:  # a file system without locks (some NFS): O_APPEND alone
+                    pass
             if os.write(fd, line) != len(line):
                 raise OSError(0, "the disk took only part of the line (full?)")
         finally:
@@ -137,13 +143,49 @@ class Receipt:
     written: Step | None = None  # the last final step recorded (one event per change)
 
 
+@dataclass
+class _Direct:
+    """What a receipt reads of a run, for a DELETE sent outside one."""
+
+    api: PoolsApi
+    via: str = "python"
+    interrupted: bool = False
+
+
+def recorded(delete: Callable[..., Pool | None], api: PoolsApi, pool: Pool) -> Pool | None:
+    """``delete(api, pool)`` outside a run (``PoolsClient.delete_pool``), with its receipt:
+    ``sent`` if a DELETE left, then ``final`` with how the call ended."""
+    from .engine import Target
+
+    target, run = Target(pool.id, pool), _Direct(api)
+    wired: list[bool] = []
+    answers: list[str | None] = []
+    try:
+        try:
+            accepted = delete(api, pool, on_wire=wired.append, on_answer=answers.append)
+        finally:
+            target.receipt = sent(run, target, answers) if left(wired) else None
+    except BaseException as exc:
+        run.interrupted = isinstance(exc, KeyboardInterrupt)
+        target.error = exc if isinstance(exc, ModelArtsError) else None
+        target.step = Step.STOPPED if run.interrupted else Step.FAILED
+        target.message = str(exc) or type(exc).__name__
+        final(run, target)
+        raise
+    target.pool = accepted or pool
+    target.step = Step.ACCEPTED if accepted is not None else Step.DELETED
+    target.message = "Deletion accepted; not watched." if accepted else "The pool is gone."
+    final(run, target)
+    return accepted
+
+
 def left(wired: list[bool]) -> bool:
     """Whether a DELETE may have reached the server: ``on_wire`` said True before each one
     left, and False right after it when the gateway refused it unread (401, 429)."""
     return any(now and (i + 1 == len(wired) or wired[i + 1]) for i, now in enumerate(wired))
 
 
-def sent(run: Deletion, target: Target, request_ids: Iterable[str | None] = ()
+def sent(run: Deletion | _Direct, target: Target, request_ids: Iterable[str | None] = ()
          ) -> Receipt | None:
     """Record that a DELETE for ``target`` left (answered or not): its ``sent`` event. Never
     raises: a receipt must not stop a deletion."""
@@ -155,7 +197,7 @@ def sent(run: Deletion, target: Target, request_ids: Iterable[str | None] = ()
         return None
 
 
-def _sent(run: Deletion, target: Target, request_ids: Iterable[str | None]) -> Receipt:
+def _sent(run: Deletion | _Direct, target: Target, request_ids: Iterable[str | None]) -> Receipt:
     pool = target.pool
     assert pool is not None
     settings = run.api.settings
@@ -181,7 +223,7 @@ def _sent(run: Deletion, target: Target, request_ids: Iterable[str | None]) -> R
     return receipt
 
 
-def final(run: Deletion, target: Target) -> None:
+def final(run: Deletion | _Direct, target: Target) -> None:
     """Record ``target``'s outcome: one ``final`` event per new final step. Never raises."""
     try:
         _final(run, target)
@@ -190,7 +232,7 @@ def final(run: Deletion, target: Target) -> None:
         _warn_once(location(), f"unexpected {type(exc).__name__}")
 
 
-def _final(run: Deletion, target: Target) -> None:
+def _final(run: Deletion | _Direct, target: Target) -> None:
     receipt = target.receipt
     if receipt is None or not target.step.final or receipt.written is target.step:
         return
@@ -206,9 +248,7 @@ def _final(run: Deletion, target: Target) -> None:
     })
 
 
-def _outcome(run: Deletion, target: Target) -> str:
-    from .errors import WaitTimeout
-
+def _outcome(run: Deletion | _Direct, target: Target) -> str:
     step = target.step
     if step is Step.DELETED:
         return "deleted"

@@ -183,6 +183,25 @@ def test_python_delete_many_then_watch_many_one_receipt_two_outcomes(sb):
     assert finals[0]["phase"] == "Deleting"
 
 
+def test_client_delete_pool_alone_leaves_a_receipt_too(sb):
+    """``PoolsClient.delete_pool`` sends its DELETE outside any run: it is recorded all the
+    same; a refused pool (nothing sent) is not."""
+    with make_client(sb) as client:
+        accepted = client.delete_pool(pool_id(sb, "pool-08"))
+        with pytest.raises(Exception, match="unsubscrib"):
+            client.delete_pool(pool_id(sb, "prepaid-pool"))
+        sb.inject(Fault(method="DELETE", pool=pool_id(sb, "pool-09"), status=500))
+        with pytest.raises(Exception, match="500"):
+            client.delete_pool(pool_id(sb, "pool-09"))
+    assert accepted is not None and accepted.phase == "Deleting"
+    assert len(by_receipt(events())) == 2
+    sent, (final,) = one_receipt(pool_id(sb, "pool-08"))
+    assert sent["name"] == "pool-08" and sent["host"] == f"127.0.0.1:{sb.port}"
+    assert sent["via"] == "python" and final["outcome"] == "deletion accepted, not watched"
+    _, (failed,) = one_receipt(pool_id(sb, "pool-09"))
+    assert failed["outcome"] == "failed" and len(failed["request_id"]) == 32
+
+
 @pytest.mark.xfail(not REQUEST_IDS, strict=True,
                    reason="api.send_delete does not report request ids yet (on_answer)")
 def test_the_request_id_is_the_one_the_server_answered(sb):
@@ -469,6 +488,16 @@ def test_an_unwritable_path_warns_once_and_the_deletions_go_on(sb, tmp_path, mon
     assert len(warned) == 1 and str(bad) in warned[0] and "Not a directory" in warned[0]
     assert "the deletion goes on" in warned[0]
     assert [r.getMessage() for r in caplog.records if "receipt" in r.getMessage()] == warned
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_full_disk_is_said_and_the_deletion_goes_on(sb, monkeypatch, capsys):
+    monkeypatch.setenv(receipts.ENV, "/dev/full")
+    with make_client(sb) as client:
+        items = client.delete_many(["pool-04"])
+    assert items[0].step is Step.ACCEPTED and sb.accepted_deletes(items[0].pool.id) == 1
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "receipt" in x]
+    assert "/dev/full" in line and "No space left on device" in line
 
 
 def test_a_directory_as_the_path_is_said_too(sb, tmp_path, monkeypatch, capsys):
