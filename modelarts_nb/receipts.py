@@ -338,9 +338,9 @@ def read_history(pool: str | None = None, since: str | datetime | None = None,
         else:
             row.update({k: v for k, v in event.items() if k != "time" and v is not None})
             row.setdefault("time", event["time"])
-    rows = [_row(r) for r in merged.values()]
-    if pool is not None:
-        rows = [r for r in rows if pool.strip() in (r["pool"], r["name"])]
+    wanted = None if pool is None else pool.strip()
+    rows = [_row(r) for r in merged.values() if wanted is None
+            or wanted in (_flat(str(r.get("pool"))), _flat(str(r.get("name"))))]
     if start is not None:
         rows = [r for r in rows if r["time"] is not None and r["time"] >= start]
     rows.sort(key=lambda r: r["time"] or datetime.min.replace(tzinfo=timezone.utc),
@@ -427,7 +427,7 @@ def _row(merged: dict[str, Any]) -> dict[str, Any]:
     for key in ("pool", "name", "outcome", "phase", "via", "host", "project", "billing",
                 "request_id", "detail", "receipt"):
         if row[key] is not None:
-            row[key] = one_line(str(row[key]), CAP)
+            row[key] = _flat(str(row[key]))
     row["flavors"] = _joined(merged.get("flavors"), lambda f: f"{f.get('flavor')}×{f.get('count')}")
     row["workloads"] = _joined(merged.get("workloads"),
                                lambda w: f"{w.get('type')} {w.get('name')} ({w.get('status')})")
@@ -441,5 +441,12 @@ def _joined(items: Any, text: Any) -> str | None:
         return None  # not known
     if not items:
         return "none"
-    return one_line(", ".join(text(i) for i in items if isinstance(i, dict)), CAP)
+    return _flat(", ".join(text(i) for i in items if isinstance(i, dict)))
+
+
+def _flat(text: str) -> str:
+    """``one_line`` (capped at 300), without its cost for the usual plain text."""
+    if len(text) <= CAP and text.isprintable() and "  " not in text and text == text.strip():
+        return text
+    return one_line(text, CAP)
 
