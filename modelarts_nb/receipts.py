@@ -242,7 +242,7 @@ def _final(run: Deletion | _Direct, target: Target) -> None:
     seen = target.last_poll or (datetime.now(timezone.utc) if target.step is Step.DELETED
                                 else None)
     _write(receipt, "final", {
-        "outcome": _outcome(run, target), "detail": _cap(target.message),
+        "outcome": _outcome(run, target), "detail": _cap(_URL.sub(_url_host, target.message)),
         "phase": _cap(target.phase), "phase_seen": _iso(seen) if seen else None,
         "request_id": _cap(request_id),
     })
@@ -280,6 +280,14 @@ def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, list):
         return [_masked(v, secrets) for v in value]
     return value
+
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
+
+
+def _url_host(match: re.Match[str]) -> str:
+    """A URL inside a message keeps its host only (no user info, path or query)."""
+    return _host(match.group(0))
 
 
 def _host(endpoint: str) -> str:
