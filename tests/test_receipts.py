@@ -302,6 +302,27 @@ def test_nothing_sent_leaves_no_receipt(sb, case):
     assert not receipts.location().exists() or events() == []
 
 
+def test_stop_then_refresh_adds_the_later_outcome_to_the_same_receipt(sb):
+    victim = pool_id(sb, "pool-03")
+    sb.store.delete_seconds = 3600
+    with make_client(sb) as client:
+        flow = DeleteFlow(client, client.get_pool(victim), interval=0.05)
+        panel = DeletePanel(flow, region=None)
+        panel.typed.value = "pool-03"
+        panel.delete_button.click()
+        until(lambda: flow.step is Step.WATCHING, what="watching")
+        panel.stop_button.click()
+        flow.join(10)
+        assert flow.step is Step.STOPPED
+        sb.remove_pool(victim)  # the server finishes meanwhile
+        panel.refresh_button.click()
+        panel.refresh_button.click()  # twice: the same outcome is recorded once
+        until(lambda: flow.step is Step.DELETED, what="refreshed")
+    sent, finals = one_receipt(victim)
+    assert [f["outcome"] for f in finals] == ["deletion accepted, watch stopped", "deleted"]
+    assert list(history(victim)["outcome"]) == ["deleted"]
+
+
 @pytest.mark.parametrize("wired,expected", [
     ([], False), ([True], True), ([True, False], False), ([True, False, True], True),
     ([True, True, False], True),  # a lost answer, then a refused resend: the first may have gone
