@@ -17,13 +17,13 @@ import ipywidgets as widgets
 from .display import Acknowledgement, StaticCopy
 from .flow import DeleteFlow, Step
 from .render import (
-    KERNEL_GONE,
     PANEL_STYLE,
     confirm_prompt_html,
     flow_html,
     flow_text,
     header_html,
     impact_html,
+    kernel_gone_html,
     pool_html,
     pool_text,
     refusal_html,
@@ -143,7 +143,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
             PANEL_STYLE
             + header_html(pool, region=self.region, endpoint=endpoint,
                           phase="Deleted" if gone else None, stale=stale_phase(flow))
-            + f"<div class='mnb-kernel-gone'>{KERNEL_GONE}</div>"
+            + kernel_gone_html()
         )
         note = "The pool is gone; its resources as last seen before it disappeared:" if gone else ""
         self.tables.value = tables_html(pool, note=note)

@@ -21,6 +21,7 @@ from .text import one_line
 
 __all__ = [
     "KERNEL_GONE",
+    "kernel_gone_html",
     "PANEL_STYLE",
     "PHASE_COLOURS",
     "candidates_html",
@@ -66,6 +67,13 @@ _ERROR = ".mnb-s-failed,.mnb-s-refused,.mnb-consequences,.mnb-refused"
 _BORDER = "var(--jp-border-color2,rgba(128,128,128,.35))"
 KERNEL_GONE = ("The kernel that drew this panel has stopped: its buttons do nothing. Run the cell "
                "again to see the pool as it is now; what was deleted is in %pools --history.")
+
+
+def kernel_gone_html() -> str:
+    """The note a panel shows only once its kernel is gone (see ``PANEL_STYLE``)."""
+    text = html.escape(KERNEL_GONE).replace(
+        "%pools --history", "<code style='white-space:nowrap'>%pools --history</code>")
+    return f"<div class='mnb-kernel-gone'>{text}</div>"
 # One stylesheet for the panel and the HTML copies: colours from JupyterLab's variables with
 # fallbacks for VS Code / classic Notebook; buttons never cut their labels (rows wrap); a panel
 # whose kernel is gone (ipywidgets marks each view .jupyter-widgets-disconnected) looks inert.
@@ -81,6 +89,9 @@ PANEL_STYLE = (
     "color:var(--jp-ui-font-color1,inherit);position:sticky;top:0}"
     ".mnb-scroll{max-height:320px;overflow:auto}"
     ".mnb-status{color:var(--jp-ui-font-color1,inherit);line-height:1.5}"
+    # ids, URLs and request ids are long words: they wrap rather than run out of a narrow cell
+    ".mnb-status,.mnb-header,.mnb-refused,.mnb-consequences{overflow-wrap:anywhere;"
+    "word-break:break-word;white-space:normal}"
     ".mnb-s-deleted{color:var(--jp-success-color0,#1b5e20)}"
     f"{_ERROR}{{color:var(--jp-error-color0,#b71c1c)}}"
     f"{_dark('.mnb-s-deleted')}{{color:var(--jp-success-color2,#81c784)}}"

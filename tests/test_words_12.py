@@ -345,12 +345,23 @@ def test_hostile_names_stay_text_in_refusal_candidates_and_status(shell, capsys,
 # -- colours: every theme ----------------------------------------------------------------------
 
 
+# Material colours JupyterLab 3.6 defines in its JavaScript bundle, not in the theme CSS
+# (JupyterLab 4 writes them as each variable's fallback); the palette is fixed.
+_MATERIAL = {
+    "--md-red-900": "#b71c1c", "--md-red-700": "#d32f2f", "--md-red-500": "#f44336",
+    "--md-red-300": "#e57373", "--md-green-900": "#1b5e20", "--md-green-700": "#388e3c",
+    "--md-green-500": "#4caf50", "--md-green-300": "#81c784", "--md-grey-900": "#212121",
+    "--md-grey-800": "#424242", "--md-grey-700": "#616161", "--md-grey-200": "#eeeeee",
+}
+
+
 def _theme_vars(theme: str) -> dict[str, str]:
+    """The theme's variables, from the installed JupyterLab (4 in .venv, 3.6 in the compat)."""
     import jupyterlab
 
     css = (Path(jupyterlab.__file__).parent / "themes" / "@jupyterlab" / theme
            / "index.css").read_text(encoding="utf-8")
-    return dict(re.findall(r"(--[\w-]+):\s*([^;}]+)", css))
+    return {**_MATERIAL, **dict(re.findall(r"(--[\w-]+):\s*([^;}]+)", css))}
 
 
 def _resolve(value: str, variables: dict[str, str]) -> str:
