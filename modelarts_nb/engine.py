@@ -108,7 +108,8 @@ def delete_once(
     receipt), where ``api.send_delete`` reports it.
     """
     if on_wire is None:  # a call of its own (``PoolsClient.delete_pool``): its own receipt
-        return receipts.recorded(delete_once, api, pool)
+        with receipts.Call(api, pool) as call:
+            return call.ended(delete_once(api, pool, on_wire=call.wire, on_answer=call.answer))
     reason = rules.refusal(pool)
     if reason:
         raise errors.DeletionRefused(reason + "; nothing was deleted", pool=pool)

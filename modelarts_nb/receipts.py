@@ -30,11 +30,11 @@ import re
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from .errors import ModelArtsError, WaitTimeout
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     import pandas
 
     from .api import PoolsApi
-    from .engine import Deletion, Target
     from .impact import Impact
     from .models import Pool
 
@@ -143,40 +142,82 @@ class Receipt:
     written: Step | None = None  # the last final step recorded (one event per change)
 
 
-@dataclass
-class _Direct:
-    """What a receipt reads of a run, for a DELETE sent outside one."""
+class Run(Protocol):
+    """What a receipt reads of a run (``engine.Deletion``, or a ``Call``)."""
 
     api: PoolsApi
-    via: str = "python"
-    interrupted: bool = False
+    via: str
+    interrupted: bool
 
 
-def recorded(delete: Callable[..., Pool | None], api: PoolsApi, pool: Pool) -> Pool | None:
-    """``delete(api, pool)`` outside a run (``PoolsClient.delete_pool``), with its receipt:
-    ``sent`` if a DELETE left, then ``final`` with how the call ended."""
-    from .engine import Target
+class Sent(Protocol):
+    """What a receipt reads of one pool's deletion (``engine.Target``, or a ``Call``)."""
 
-    target, run = Target(pool.id, pool), _Direct(api)
-    wired: list[bool] = []
-    answers: list[str | None] = []
-    try:
-        try:
-            accepted = delete(api, pool, on_wire=wired.append, on_answer=answers.append)
-        finally:
-            target.receipt = sent(run, target, answers) if left(wired) else None
-    except BaseException as exc:
-        run.interrupted = isinstance(exc, KeyboardInterrupt)
-        target.error = exc if isinstance(exc, ModelArtsError) else None
-        target.step = Step.STOPPED if run.interrupted else Step.FAILED
-        target.message = str(exc) or type(exc).__name__
-        final(run, target)
-        raise
-    target.pool = accepted or pool
-    target.step = Step.ACCEPTED if accepted is not None else Step.DELETED
-    target.message = "Deletion accepted; not watched." if accepted else "The pool is gone."
-    final(run, target)
-    return accepted
+    pool: Pool | None
+    impact: Impact | None
+    step: Step
+    message: str
+    error: ModelArtsError | None
+    last_poll: datetime | None
+    receipt: Receipt | None
+
+    @property
+    def phase(self) -> str: ...
+
+
+class Call:
+    """A DELETE sent outside any run (``PoolsClient.delete_pool``): a context that records it
+    when it ends (``sent`` if a DELETE left, then ``final`` with how the call ended), and is
+    no frame around the request itself: the way down to it stays short."""
+
+    via = "python"
+
+    def __init__(self, api: PoolsApi, pool: Pool) -> None:
+        self.api, self.interrupted = api, False
+        self.pool: Pool | None = pool
+        self.impact: Impact | None = None
+        self.step, self.message = Step.SENDING, ""
+        self.error: ModelArtsError | None = None
+        self.last_poll: datetime | None = None
+        self.receipt: Receipt | None = None
+        self.wired: list[bool] = []
+        self.answers: list[str | None] = []
+        self._result: Pool | None = None
+
+    @property
+    def phase(self) -> str:
+        if self.step is Step.DELETED:
+            return "Deleted"
+        return (self.pool.phase if self.pool else None) or "unknown"
+
+    def wire(self, sent: bool) -> None:
+        self.wired.append(sent)
+
+    def answer(self, request_id: str | None) -> None:
+        self.answers.append(request_id)
+
+    def ended(self, accepted: Pool | None) -> Pool | None:
+        self._result = accepted
+        return accepted
+
+    def __enter__(self) -> Call:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
+        if not left(self.wired):
+            return
+        self.receipt = sent(self, self, self.answers)
+        if exc is None:
+            self.pool = self._result or self.pool
+            self.step = Step.ACCEPTED if self._result is not None else Step.DELETED
+            self.message = ("Deletion accepted; not watched." if self._result is not None
+                            else "The pool is gone.")
+        else:
+            self.interrupted = isinstance(exc, KeyboardInterrupt)
+            self.error = exc if isinstance(exc, ModelArtsError) else None
+            self.step = Step.STOPPED if self.interrupted else Step.FAILED
+            self.message = str(exc) or type(exc).__name__
+        final(self, self)
 
 
 def left(wired: list[bool]) -> bool:
@@ -185,7 +226,7 @@ def left(wired: list[bool]) -> bool:
     return any(now and (i + 1 == len(wired) or wired[i + 1]) for i, now in enumerate(wired))
 
 
-def sent(run: Deletion | _Direct, target: Target, request_ids: Iterable[str | None] = ()
+def sent(run: Run, target: Sent, request_ids: Iterable[str | None] = ()
          ) -> Receipt | None:
     """Record that a DELETE for ``target`` left (answered or not): its ``sent`` event. Never
     raises: a receipt must not stop a deletion."""
@@ -197,7 +238,7 @@ def sent(run: Deletion | _Direct, target: Target, request_ids: Iterable[str | No
         return None
 
 
-def _sent(run: Deletion | _Direct, target: Target, request_ids: Iterable[str | None]) -> Receipt:
+def _sent(run: Run, target: Sent, request_ids: Iterable[str | None]) -> Receipt:
     pool = target.pool
     assert pool is not None
     settings = run.api.settings
@@ -223,7 +264,7 @@ def _sent(run: Deletion | _Direct, target: Target, request_ids: Iterable[str | N
     return receipt
 
 
-def final(run: Deletion | _Direct, target: Target) -> None:
+def final(run: Run, target: Sent) -> None:
     """Record ``target``'s outcome: one ``final`` event per new final step. Never raises."""
     try:
         _final(run, target)
@@ -232,7 +273,7 @@ def final(run: Deletion | _Direct, target: Target) -> None:
         _warn_once(location(), f"unexpected {type(exc).__name__}")
 
 
-def _final(run: Deletion | _Direct, target: Target) -> None:
+def _final(run: Run, target: Sent) -> None:
     receipt = target.receipt
     if receipt is None or not target.step.final or receipt.written is target.step:
         return
@@ -248,7 +289,7 @@ def _final(run: Deletion | _Direct, target: Target) -> None:
     })
 
 
-def _outcome(run: Deletion | _Direct, target: Target) -> str:
+def _outcome(run: Run, target: Sent) -> str:
     step = target.step
     if step is Step.DELETED:
         return "deleted"
