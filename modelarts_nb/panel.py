@@ -139,10 +139,13 @@ class DeletePanel(StaticCopy, widgets.VBox):
         flow, pool = self.flow, self.flow.pool
         endpoint = flow.client.settings.endpoint
         gone = flow.step is Step.DELETED
+        nodes = None if flow.impact is None or flow.impact.nodes is None or gone else len(
+            flow.impact.nodes)
         self.header.value = (
             PANEL_STYLE
             + header_html(pool, region=self.region, endpoint=endpoint,
-                          phase="Deleted" if gone else None, stale=stale_phase(flow))
+                          phase="Deleted" if gone else None, stale=stale_phase(flow),
+                          nodes=nodes)
             + kernel_gone_html()
         )
         note = "The pool is gone; its resources as last seen before it disappeared:" if gone else ""

@@ -176,13 +176,14 @@ def _sentence(text: str) -> str:
     return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else ""
 
 
-def _facts(pool: Pool) -> list[tuple[str, str]]:
+def _facts(pool: Pool, nodes: int | None = None) -> list[tuple[str, str]]:
+    """``nodes``: the node list's count once read (the pool's own counts may be its spec's)."""
     return [
         ("type", pool.type or "unknown"),
         ("scope", ", ".join(pool.scope) or "none"),
         ("billing", pool.billing_label),
         ("created", _when(pool.created)),
-        ("nodes", str(pool.node_count)),
+        ("nodes", str(pool.node_count if nodes is None else nodes)),
     ]
 
 
@@ -221,11 +222,11 @@ def tables_html(pool: Pool, *, note: str = "") -> str:
 
 def header_html(
     pool: Pool, *, region: str | None, endpoint: str, phase: str | None = None,
-    stale: bool = False,
+    stale: bool = False, nodes: int | None = None,
 ) -> str:
     """``phase`` overrides the pool's own (e.g. "Deleted" once GET answers 404); ``stale``
     says it is the phase as last seen (after a failure, not now)."""
-    facts = " · ".join(f"{k}: <b>{_esc(v)}</b>" for k, v in _facts(pool))
+    facts = " · ".join(f"{k}: <b>{_esc(v)}</b>" for k, v in _facts(pool, nodes))
     url = console_url(region, endpoint)
     link = (
         f' · <a href="{_esc(url)}" target="_blank" rel="noopener">open in console</a>'

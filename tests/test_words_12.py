@@ -271,6 +271,7 @@ def test_creation_failed_pool_with_nothing_running_does_not_warn_of_stopped_note
     text = visible_text(panel)
     assert "every notebook" not in text and "nothing is running or waiting on this pool" in text
     assert "holds no nodes" in text and "cannot be undone" in text
+    assert "nodes: 0" in text and "nodes: 2" not in text  # the header agrees with the warning
     unknown = open_panel("pool-01")  # what runs on it not read yet: the generic warning
     assert "every notebook" in visible_text(unknown)
     busy = open_panel("train-gpu", impact=True)
