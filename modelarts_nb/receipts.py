@@ -29,6 +29,7 @@ import os
 import re
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -94,14 +95,11 @@ def append(event: Mapping[str, Any], path: Path | None = None) -> bool:
     try:
         if not target.parent.exists():  # a file there: os.open says "Not a directory"
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
-                     0o600)
+        # O_NONBLOCK: a FIFO named by mistake fails at once instead of holding the deletion
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_NONBLOCK", 0), 0o600)
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)  # released by close
-                except OSError:  # a file system without locks (some NFS): O_APPEND alone
-                    pass
+            _lock(fd)
             if os.write(fd, line) != len(line):
                 raise OSError(0, "the disk took only part of the line (full?)")
         finally:
@@ -110,6 +108,25 @@ def append(event: Mapping[str, Any], path: Path | None = None) -> bool:
         _warn_once(target, exc.strerror or type(exc).__name__)
         return False
     return True
+
+
+def _lock(fd: int) -> None:
+    """``flock`` for at most a second (released by close); then O_APPEND alone: a lock held by
+    a hung process, or a file system without locks (some NFS), never holds a deletion up."""
+    if fcntl is None:
+        return
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                log.debug("receipts: lock still held after 1 s; appending without it")
+                return
+            time.sleep(0.002)
+        except OSError:
+            return
 
 
 def _warn_once(path: Path, why: str) -> None:

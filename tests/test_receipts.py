@@ -414,6 +414,35 @@ def test_two_processes_appending_500_events_each_give_1000_whole_lines(tmp_path)
     assert oct(file.stat().st_mode & 0o777) == "0o600"
 
 
+def test_a_fifo_or_a_lock_held_forever_never_holds_a_deletion_up(sb, tmp_path, monkeypatch,
+                                                                  capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv(receipts.ENV, str(fifo))  # no reader: a blocking open would hang
+    with make_client(sb) as client:
+        items = client.delete_many(["pool-05"])
+    assert items[0].step is Step.ACCEPTED
+    assert "No such device or address" in capsys.readouterr().err
+    held = tmp_path / "held.jsonl"
+    monkeypatch.setenv(receipts.ENV, str(held))
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, sys, time
+        f = open({str(held)!r}, "a")
+        fcntl.flock(f, fcntl.LOCK_EX)
+        print("held", flush=True)
+        time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        assert receipts.append({"v": 1, "receipt": "r", "event": "sent", "time": "t"})
+        assert time.monotonic() - started < 3
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [e["receipt"] for e in events(held)] == ["r"]
+
+
 def test_the_directory_is_created_private(tmp_path, monkeypatch):
     monkeypatch.delenv(receipts.ENV)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
