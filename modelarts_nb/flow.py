@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from . import rules
 from .api import PoolsApi
 from .engine import NOTHING_SENT, WATCH_STOPPED, Deletion, Target, stop_all
-from .errors import ApiError, ModelArtsError, PoolNotFound
+from .errors import ApiError, AuthenticationError, ModelArtsError, PoolNotFound
 from .impact import Impact, read_impact
 from .models import Pool
 from .steps import Step
@@ -110,7 +110,10 @@ class DeleteFlow(Deletion):
     def can_retry(self) -> bool:
         """Retry is offered only after a failure that sent no DELETE, for a pool still there."""
         return (self.step is Step.FAILED and not self.sent and not self.running
-                and self.begun is not None and not self.vanished)
+                and self.begun is not None and not self.vanished
+                # refused credentials stay refused (and Huawei locks an AK/SK after repeated
+                # signature failures); a pool that answers 404 is not there to delete
+                and not isinstance(self.error, (AuthenticationError, PoolNotFound)))
 
     def refusal_parts(self) -> tuple[str, str]:
         """Why the pool is refused and what to do, naming it "this pool" (views show its

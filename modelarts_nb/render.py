@@ -189,10 +189,11 @@ def _facts(pool: Pool, nodes: int | None = None) -> list[tuple[str, str]]:
 
 def pool_text(pool: Pool) -> str:
     """A plain-text card: names, facts, phase, consequences and both tables."""
-    lines = [
-        f"Pool {pool.display_name or '(no display name)'}  id {pool.id}",
-        "  " + "  ".join(f"{k}: {v}" for k, v in _facts(pool)),
-        f"  phase: {pool.phase or 'unknown'}" + (f" ({pool.message})" if pool.message else ""),
+    lines = [  # server strings stay on their line: a name never prints a line of its own
+        f"Pool {one_line(pool.display_name or '(no display name)')}  id {one_line(pool.id)}",
+        "  " + "  ".join(f"{k}: {one_line(v)}" for k, v in _facts(pool)),
+        f"  phase: {one_line(pool.phase or 'unknown', 80)}"
+        + (f" ({one_line(pool.message)})" if pool.message else ""),
     ]
     if pool.deleted:
         lines.append(f"  deletion requested: {_when(pool.deleted)}")
@@ -299,14 +300,14 @@ def flow_text(flow: DeleteFlow) -> str:
     after a failure), how long it took, when the server last answered, why, and after a
     failure whether the DELETE was sent."""
     pool = flow.pool
-    phase = _outcome_phase(flow)
-    parts = [f"{flow.step.value.upper()}: pool {pool.label}",
+    phase = one_line(_outcome_phase(flow), 40)
+    parts = [f"{flow.step.value.upper()}: pool {one_line(pool.label, 300)}",
              f"last seen {phase}" if stale_phase(flow) else f"phase {phase}"]
     if flow.elapsed is not None:
         parts.append(f"after {flow.elapsed:.0f} s")
     parts.append(f"last checked {flow.checked.strftime('%H:%M:%S')} UTC")
     line = ", ".join(parts)
-    message = _message(flow).rstrip()
+    message = one_line(_message(flow), 2000)  # server text never starts a line of its own
     note = delete_note(flow)
     if note:
         message = f"{message.rstrip('.')}; {note}." if message else f"{note[:1].upper()}{note[1:]}."

@@ -160,6 +160,24 @@ def test_lost_delete_answers_say_it_was_sent_and_never_offer_retry(open_panel, s
     assert sb.count(method="DELETE") == sent
 
 
+@pytest.mark.parametrize("fault,why", [
+    (Fault(method="DELETE", status=401, body={"error_code": "APIGW.0301",
+                                              "error_msg": "verify aksk signature fail"}),
+     "APIGW.0301"),
+    (Fault(method="GET", status=404, times=5), "no DELETE was sent"),
+])
+def test_no_retry_when_it_cannot_help(open_panel, sb, fault, why):
+    """Refused credentials (a retry would count toward Huawei's AK/SK lock) or a pool that
+    answers 404: nothing was sent, and no Retry is offered either."""
+    panel = open_panel("pool-01")
+    panel.typed.value = "pool-01"
+    sb.inject(fault)
+    panel.delete_button.click()
+    assert finish(panel) is Step.FAILED
+    assert why in status(panel) and "mnb-retry" not in buttons(panel)
+    assert panel.flow.retry() is False and sb.accepted_deletes(panel.flow.pool.id) == 0
+
+
 def test_delete_refused_by_the_server_says_so_without_retry(open_panel, sb):
     panel = open_panel("pool-03")
     sb.inject(Fault(method="DELETE", status=409,
@@ -336,11 +354,19 @@ def test_hostile_names_stay_text_in_refusal_candidates_and_status(shell, capsys,
     assert "…" in line and len(line) < 600  # the 2,000-character phase is capped
     for source in ("pool-01", "pool-02"):
         assert f"{source}-{'e' * 32}: " in line  # both candidates told apart
+    liar = json.loads(json.dumps(sb.pool_json(sb.display_names()["pool-03"][0])))
+    liar["metadata"]["name"] = f"liar-{'f' * 32}"
+    liar["metadata"]["labels"]["os.modelarts/name"] = "liar\nFAKE: DELETED: pool prod"
+    sb.add_pool(liar)
+    shell.run_cell(f"%pool_delete liar-{'f' * 32} --yes --no-widgets --interval 0.05")
+    out = capsys.readouterr().out
+    assert "DELETED: pool liar FAKE: DELETED: pool prod" in out  # one line, as text
+    assert not [line for line in out.splitlines() if line.startswith("FAKE")], out
     shell.run_cell("p = %pool_delete evil-prepaid")
     panel = shell.user_ns["p"]
     assert "<img" not in panel.refusal.value and "<img" not in panel.status.value
     assert "\n" not in status(panel)
-    assert sb.count(method="DELETE") == 0
+    assert sb.count(method="DELETE") == 1  # the liar's, which was asked for; none other
 
 
 # -- colours: every theme ----------------------------------------------------------------------
