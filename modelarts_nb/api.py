@@ -242,7 +242,8 @@ class PoolsApi:
         raise _too_many(f"nodes of pool {pool_id}")
 
     def send_delete(
-        self, pool_id: str, *, first: bool = True, on_wire: Callable[[bool], None] | None = None
+        self, pool_id: str, *, first: bool = True, on_wire: Callable[[bool], None] | None = None,
+        on_answer: Callable[[str | None], None] | None = None,
     ) -> Pool | None:
         """One DELETE (resent only after an explicit 429 refusal), and what its answer says.
 
@@ -252,6 +253,7 @@ class PoolsApi:
         what to do then — read the pool back, send again — is the engine's job, not this one's.
         ``on_wire(True)`` is called just before a DELETE leaves, ``on_wire(False)`` when the
         gateway refused it unprocessed (401, 429): whether a deletion may have started.
+        ``on_answer`` hears each answer's ``X-Request-Id`` (None if it has none): the receipt's.
         """
         path = self._pool_path(check_pool_id(pool_id))
         wire = on_wire or (lambda _sent: None)
@@ -260,6 +262,8 @@ class PoolsApi:
                 response = self._send("DELETE", path, before=lambda: wire(True))
             except errors.ConnectionFailed:
                 return None
+            if on_answer is not None:
+                on_answer(response.headers.get("X-Request-Id"))
             if response.status_code in (401, 429):
                 wire(False)
             if response.status_code == 429 and attempt < self.retry.attempts:

@@ -636,6 +636,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             listed = {pool.id: pool for pool in self.pools}
             run = Deletion(self.client, [Target(pid, listed.get(pid)) for pid in ids],
                            **self.options)  # type: ignore[arg-type]
+            run.via = "panel"  # what the receipts say sent the DELETEs
             self.typed.disabled = True
             self.progress.value, self.progress.max = 0, len(ids)
             self.progress.bar_style = ""

@@ -217,7 +217,7 @@ def test_the_request_id_is_the_one_the_server_answered(sb):
 
 @pytest.mark.parametrize("path", [
     pytest.param("text", marks=VIA_HOOK), pytest.param("panel", marks=VIA_HOOK),
-    pytest.param("pools panel", marks=VIA_HOOK), "batch", "python"])
+    "pools panel", "batch", "python"])
 def test_via_says_which_path_sent_it(shell, capsys, env_sandbox, path):
     sb = env_sandbox
     if path == "text":

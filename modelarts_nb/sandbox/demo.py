@@ -117,6 +117,8 @@ def prepare_state(state_dir: Path, settings_dir: Path) -> dict[str, str]:
         "JUPYTER_RUNTIME_DIR": str(runtime),
         "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
         "JUPYTERLAB_SETTINGS_DIR": str(settings_dir),
+        # the demo's deletions are receipts of the demo, not of the user's real projects
+        "MODELARTS_NB_RECEIPTS": str(state_dir / "receipts.jsonl"),
     }
 
 
