@@ -10,7 +10,18 @@ import argparse
 import platform
 from collections.abc import Callable
 
-from . import bulk, cadence, completion, first_panel, impact, imports, overhead, selection, tables
+from . import (
+    bulk,
+    cadence,
+    completion,
+    first_panel,
+    impact,
+    imports,
+    overhead,
+    receipts,
+    selection,
+    tables,
+)
 from .pools_panel import SECTIONS as POOLS_PANEL
 
 Section = tuple[str, str, Callable[[], list[dict[str, str]]]]
@@ -66,6 +77,8 @@ def main() -> None:
          "one list at 50 ms)", lambda: selection.run(runs=7 // n or 1)),
         ("completion", "Tab completion at 500 pools (target: cold TAB <= 1 s, warm <= 50 ms)",
          lambda: completion.run(runs=5 // n or 1)),
+        ("receipts", "Receipts (every DELETE waits for one append; %pools --history reads all)",
+         receipts.run),
         *POOLS_PANEL,  # the %pools panel: in a kernel, then in a browser
     ]
     print(f"machine: {platform.machine()}, Python {platform.python_version()}\n")
