@@ -40,7 +40,7 @@ __all__ = [
     "tables_html",
 ]
 
-PHASE_COLOURS = {
+PHASE_COLOURS = {  # filled badges of the %pools panel (white text); ours are outlined
     "Running": "#2e7d32",
     "Creating": "#1565c0",
     "Waiting": "#1565c0",
@@ -150,10 +150,18 @@ def confirm_prompt_html(pool: Pool, impact: Impact | None = None) -> str:
     )
 
 
+_GOOD, _BUSY = "var(--jp-success-color1,#388e3c)", "var(--jp-brand-color1,#1976d2)"
+_WARN, _BAD = "var(--jp-warn-color1,#f57c00)", "var(--jp-error-color1,#d32f2f)"
+# A badge's border only (its text keeps the theme's colour): the theme's own accents.
+_BADGE_BORDERS = {"Running": _GOOD, "Creating": _BUSY, "Waiting": _BUSY, "Deleting": _WARN,
+                  "Abnormal": _BAD, "Error": _BAD, "CreationFailed": _BAD, "ScalingFailed": _BAD,
+                  "Deleted": "var(--jp-border-color1,#757575)"}
+
+
 def phase_badge(phase: str | None, *, stale: bool = False) -> str:
     """The phase as outlined text: readable in any theme (the text keeps the theme's colour;
     only the border carries the phase's). ``stale``: the phase as last seen, not now."""
-    colour = PHASE_COLOURS.get(phase or "", "#757575")
+    colour = _BADGE_BORDERS.get(phase or "", "var(--jp-border-color1,#757575)")
     label = f"last seen {phase or 'unknown'}" if stale else (phase or "unknown")
     return (
         f'<span class="mnb-phase" style="border:2px {"dashed" if stale else "solid"} {colour};'

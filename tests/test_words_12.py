@@ -481,6 +481,11 @@ def test_no_fixed_light_only_colour_is_left():
     assert "#f3f3f3" not in source and "color:#fff" not in source
     bare = re.findall(r"(?<![\w-])color:\s*#[0-9a-fA-F]{3,6}", PANEL_STYLE)
     assert not bare, bare
+    from modelarts_nb.render import phase_badge
+
+    for phase in ("Running", "Deleting", "Error", "Deleted", "odd"):
+        badge = phase_badge(phase)
+        assert "color:inherit" in badge and "solid var(--jp-" in badge, badge
 
 
 def test_buttons_never_shrink_and_rows_wrap(open_panel, sb):
