@@ -100,6 +100,8 @@ PANEL_STYLE = (
     ".mnb-panel .widget-button{width:auto;min-width:max-content;flex:0 0 auto}"
     ".mnb-panel .mnb-row{flex-flow:row wrap;gap:4px 0}"
     ".mnb-kernel-gone{display:none}"
+    # display.py's exit hook may have written its own line first: one note, not two
+    ".mnb-kernel-stopped~.mnb-kernel-gone{display:none!important}"
     ".mnb-panel.jupyter-widgets-disconnected .mnb-kernel-gone{display:block;font-weight:600;"
     f"padding:4px 6px;margin:4px 0;border-left:4px solid {_BORDER}}}"
     ".mnb-panel.jupyter-widgets-disconnected .widget-button,"
