@@ -311,7 +311,8 @@ def _text_path(flow: DeleteFlow, args: Any) -> None:
         "text/plain": pool_pretext(flow) + pool_text(flow.pool) + "".join(
             f"\n{line}" for line in ["", *breaks, *warning]),
         "text/html": pool_html(flow.pool, region=settings.region, endpoint=settings.endpoint,
-                               impact=flow.impact),
+                               impact=flow.impact,
+                               warn=flow.step is not Step.REFUSED),
     }
     display(bundle, raw=True)
     if not args.yes:

@@ -199,6 +199,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
             region=self.region,
             endpoint=flow.client.settings.endpoint,
             phase="Deleted" if flow.step is Step.DELETED else None,
+            warn=flow.step is Step.REVIEW,
         )
         return text, html
 

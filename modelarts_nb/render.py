@@ -258,14 +258,18 @@ def header_html(
 
 def pool_html(
     pool: Pool, *, region: str | None, endpoint: str, phase: str | None = None,
-    impact: Impact | None = None,
+    impact: Impact | None = None, warn: bool = True,
 ) -> str:
+    """The HTML card. ``warn=False``: no "deleting it…" warning (a refused pool, a deleted
+    one: nothing is going to be deleted from here)."""
+    warning = (f"<div class='mnb-consequences'><b>{_esc(consequences(pool, impact))}</b></div>"
+               if warn else "")
     return (
         f"{PANEL_STYLE}<div class='mnb-card'>"
         + header_html(pool, region=region, endpoint=endpoint, phase=phase)
         + tables_html(pool)
         + impact_html(impact)
-        + f"<div class='mnb-consequences'><b>{_esc(consequences(pool, impact))}</b></div></div>"
+        + f"{warning}</div>"
     )
 
 

@@ -281,6 +281,15 @@ def test_prepaid_and_frozen_get_one_short_refusal(open_panel, sb, name, why, tod
     # the static copy (nbconvert, GitHub) says it in one line too
     first = panel.mimebundle()["text/plain"].splitlines()[0]
     assert first.startswith(f"REFUSED: pool {name}") and first.count(pool_id) == 1
+    assert "class='mnb-consequences'" not in panel.mimebundle()["text/html"]  # no warning
+
+
+def test_text_path_refusal_says_it_once_without_a_deletion_warning(shell, capsys, env_sandbox):
+    shell.run_cell("%pool_delete prepaid-pool --no-widgets")
+    out = capsys.readouterr().out
+    assert out.count("is billed yearly/monthly") == 1 and "Cannot delete here" in out
+    assert "cannot be undone" not in out and "every notebook" not in out
+    assert env_sandbox.count(method="DELETE") == 0
 
 
 def test_creation_failed_pool_with_nothing_running_does_not_warn_of_stopped_notebooks(
