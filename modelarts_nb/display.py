@@ -60,9 +60,9 @@ class StaticCopy:
     """Mixin for a widget: ``_static_copy()`` returns (text, html) describing its state now."""
 
     model_id: str
-    _handle: Any = None
-    _note: Any = None
+    _shown_in: tuple[tuple[Any, Any], ...] = ()  # (panel, note) display handles, one per cell
     _displayed_at: int | None = None
+    _kernel_gone = False
 
     def _static_copy(self) -> tuple[str, str]:
         raise NotImplementedError
@@ -102,8 +102,9 @@ class StaticCopy:
         self._displayed_at = getattr(get_ipython(), "execution_count", None)
         self.add_class(f"mnb-live-{self.model_id}")  # type: ignore[attr-defined]
         _shown.add(self)
-        self._handle = display(self.mimebundle(), raw=True, display_id=True)
-        self._note = display(self.note_bundle(), raw=True, display_id=True)
+        handles = (display(self.mimebundle(), raw=True, display_id=True),
+                   display(self.note_bundle(), raw=True, display_id=True))
+        self._shown_in = (*self._shown_in, handles)
 
     def _ipython_display_(self, **kwargs: Any) -> None:
         from IPython import get_ipython
@@ -114,13 +115,16 @@ class StaticCopy:
         self.show()
 
     def _update_static_copy(self) -> None:
-        """Reaches the saved notebook only while the cell that showed the panel still runs
-        (``--yes``): JupyterLab drops display updates for a finished cell."""
-        if self._handle is None:
+        """Rewrite every output that shows this panel (a panel shown again in a later cell has
+        one per cell). The frontends route a display update to the last run of each cell that
+        showed it, also after a click when the cell has long finished, and save it."""
+        if not self._shown_in:
             return
+        bundle, note = self.mimebundle(), self.note_bundle()
         try:
-            self._handle.update(self.mimebundle(), raw=True)
-            self._note.update(self.note_bundle(), raw=True)
+            for panel, note_handle in self._shown_in:
+                panel.update(bundle, raw=True)
+                note_handle.update(note, raw=True)
         except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
             log.debug("modelarts-nb: display update failed", exc_info=True)
 
@@ -131,6 +135,9 @@ class StaticCopy:
         would lie. No new widget: the frontend drops models opened while the kernel goes."""
         import ipywidgets as widgets
 
+        if self._kernel_gone:
+            return  # said once, however many times the hook runs
+        self._kernel_gone = True
         stack: list[Any] = [self]
         first_html = None
         while stack:
@@ -155,6 +162,9 @@ def _on_kernel_exit() -> None:
     panels = [panel for panel in list(_shown) if getattr(panel, "comm", None) is not None]
     if not panels:
         return
+    from .engine import stop_all
+
+    stop_all(join_timeout=0.5)  # no watch may redraw live buttons after they are disabled
     for panel in panels:
         try:
             panel._kernel_exiting()
