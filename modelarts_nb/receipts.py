@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -72,10 +73,13 @@ def location(env: Mapping[str, str] | None = None, platform: str | None = None) 
     """The receipts file: ``MODELARTS_NB_RECEIPTS``, else the user's data directory."""
     env = os.environ if env is None else env
     named = env.get(ENV, "").strip()
-    if named:
-        return Path(named).expanduser()
+    try:
+        if named:
+            return Path(named).expanduser()
+        home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+    except (RuntimeError, KeyError) as exc:  # '~nosuchuser', or no HOME and no passwd entry
+        raise OSError(0, f"no home directory for {named or '~'!r}") from exc
     platform = platform or sys.platform
-    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
     if platform == "darwin":
         base = home / "Library" / "Application Support"
     elif platform.startswith("win"):
@@ -89,10 +93,11 @@ def location(env: Mapping[str, str] | None = None, platform: str | None = None) 
 
 def append(event: Mapping[str, Any], path: Path | None = None) -> bool:
     """Append one event as one line in one ``os.write``; False (said once) if it failed."""
-    target = path or location()
     line = (json.dumps(event, ensure_ascii=True, separators=(", ", ": "), allow_nan=False,
                        default=str) + "\n").encode("ascii")  # \n, U+2028 and HTML: escaped
+    target = Path(os.environ.get(ENV, "").strip() or "receipts.jsonl")  # named in a warning
     try:
+        target = path or location()
         if not target.parent.exists():  # a file there: os.open says "Not a directory"
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # O_NONBLOCK: a FIFO named by mistake fails at once instead of holding the deletion
@@ -251,7 +256,7 @@ def sent(run: Run, target: Sent, request_ids: Iterable[str | None] = ()
         return _sent(run, target, request_ids)
     except Exception as exc:  # noqa: BLE001 - said once, the deletion goes on
         log.debug("receipt failed", exc_info=True)
-        _warn_once(location(), f"unexpected {type(exc).__name__}")
+        _warn_once(_where(), f"unexpected {type(exc).__name__}")
         return None
 
 
@@ -259,22 +264,23 @@ def _sent(run: Run, target: Sent, request_ids: Iterable[str | None]) -> Receipt:
     pool = target.pool
     assert pool is not None
     settings = run.api.settings
-    common = {
-        "v": SCHEMA, "receipt": uuid.uuid4().hex, "via": str(getattr(run, "via", "python")),
-        "host": _host(settings.endpoint), "project": _cap(settings.project_id),
-        "pool": _cap(pool.id), "name": _cap(pool.display_name),
+    receipt_id = uuid.uuid4().hex
+    common: dict[str, Any] = {
+        "v": SCHEMA, "receipt": receipt_id, "via": str(getattr(run, "via", "python")),
+        "host": _host(settings.endpoint), "project": _str(settings.project_id),
+        "pool": _str(pool.id), "name": _str(pool.display_name),
     }
-    receipt = Receipt(common["receipt"], common, _last(request_ids),
+    receipt = Receipt(receipt_id, common, _last(request_ids),
                       tuple(s for s in settings.credentials.secrets() if s))
     impact: Impact | None = target.impact or getattr(run, "impact", None)
     _write(receipt, "sent", {
-        "region": _cap(settings.region), "workspace": _cap(pool.workspace_id),
+        "region": _str(settings.region), "workspace": _str(pool.workspace_id),
         "billing": pool.billing_label,
-        "flavors": [{"flavor": _cap(line.flavor), "count": line.count}
+        "flavors": [{"flavor": _str(line.flavor), "count": line.count}
                     for line in pool.spec_resources][:50],
         "nodes": pool.node_count,
         "workloads": None if impact is None or impact.workloads is None else [
-            {"type": _cap(w.type), "name": _cap(w.name), "status": _cap(w.status)}
+            {"type": _str(w.type), "name": _str(w.name), "status": _str(w.status)}
             for w in impact.workloads][:50],
         "request_id": receipt.request_id,
     })
@@ -287,7 +293,7 @@ def final(run: Run, target: Sent) -> None:
         _final(run, target)
     except Exception as exc:  # noqa: BLE001 - said once, the deletion goes on
         log.debug("receipt failed", exc_info=True)
-        _warn_once(location(), f"unexpected {type(exc).__name__}")
+        _warn_once(_where(), f"unexpected {type(exc).__name__}")
 
 
 def _final(run: Run, target: Sent) -> None:
@@ -300,9 +306,9 @@ def _final(run: Run, target: Sent) -> None:
     seen = target.last_poll or (datetime.now(timezone.utc) if target.step is Step.DELETED
                                 else None)
     _write(receipt, "final", {
-        "outcome": _outcome(run, target), "detail": _cap(_URL.sub(_url_host, target.message)),
-        "phase": _cap(target.phase), "phase_seen": _iso(seen) if seen else None,
-        "request_id": _cap(request_id),
+        "outcome": _outcome(run, target), "detail": _str(_URL.sub(_url_host, target.message)),
+        "phase": _str(target.phase), "phase_seen": _iso(seen) if seen else None,
+        "request_id": _str(request_id),
     })
 
 
@@ -320,10 +326,29 @@ def _outcome(run: Run, target: Sent) -> str:
     return step.value
 
 
+def _where() -> Path:
+    """The receipts file, for a warning (never raises)."""
+    try:
+        return location()
+    except OSError:
+        return Path(os.environ.get(ENV, "").strip() or "receipts.jsonl")
+
+
 def _write(receipt: Receipt, event: str, fields: dict[str, Any]) -> None:
     record = {**receipt.common, "event": event, "time": _iso(datetime.now(timezone.utc)),
               **fields}
-    append(_masked(record, receipt.secrets))
+    append(_capped(_masked(record, receipt.secrets)))
+
+
+def _capped(value: Any) -> Any:
+    """Every string capped — after masking, so a cut never leaves part of a secret."""
+    if isinstance(value, str):
+        return _cap(value)
+    if isinstance(value, dict):
+        return {k: _capped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_capped(v) for v in value]
+    return value
 
 
 def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
@@ -365,9 +390,14 @@ def _cap(value: object) -> Any:
     return text if len(text) <= CAP else text[: CAP - 1] + "…"
 
 
+def _str(value: object) -> str | None:
+    """A field's text, uncapped until it is masked (``_capped``)."""
+    return None if value is None else str(value)
+
+
 def _last(values: Iterable[str | None]) -> str | None:
     found = [v for v in values if v]
-    return _cap(found[-1]) if found else None
+    return _str(found[-1]) if found else None
 
 
 def _iso(moment: datetime) -> str:
@@ -381,9 +411,14 @@ def _iso(moment: datetime) -> str:
 def read_history(pool: str | None = None, since: str | datetime | None = None,
                  path: str | Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The receipts as rows (merged per receipt id, newest first) and notes to show."""
-    where = Path(path).expanduser() if path is not None else location()
     start = parse_since(since) if since is not None else None
     try:
+        where = Path(path).expanduser() if path is not None else location()
+    except (OSError, RuntimeError) as exc:
+        return [], [f"Cannot read the receipts: {one_line(str(exc), 300)}."]
+    try:
+        if not stat.S_ISREG(where.stat().st_mode):  # a FIFO or a terminal would block forever
+            raise OSError(0, "not a regular file")
         data = where.read_bytes()
     except FileNotFoundError:
         return [], [f"No receipts yet: they are kept in {one_line(str(where), 300)} "
@@ -406,7 +441,7 @@ def read_history(pool: str | None = None, since: str | datetime | None = None,
             row.setdefault("time", event["time"])
     wanted = None if pool is None else pool.strip()
     rows = [_row(r) for r in merged.values() if wanted is None
-            or wanted in (_flat(str(r.get("pool"))), _flat(str(r.get("name"))))]
+            or wanted in [_flat(v) for v in (r.get("pool"), r.get("name")) if isinstance(v, str)]]
     if start is not None:
         rows = [r for r in rows if r["time"] is not None and r["time"] >= start]
     rows.sort(key=lambda r: r["time"] or datetime.min.replace(tzinfo=timezone.utc),

@@ -87,11 +87,6 @@ def add_named(sb, slug: str, display_name: str) -> str:
 NO_SUCH_HOME = "~nosuchuser-mnb-attack12/receipts.jsonl"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BREAK: MODELARTS_NB_RECEIPTS='~nosuchuser/…' (or no HOME and no passwd entry): "
-    "location() raises RuntimeError outside append's try, and again inside sent()'s except; "
-    "the deletion's watch dies with a traceback ('unexpected error in a deletion') and the cell "
-    "says STOPPED although nobody stopped it"))
 def test_a_receipts_path_whose_home_cannot_be_found_never_stops_a_deletion(
         shell, capsys, monkeypatch, tmp_path):
     with sandbox_in_env(monkeypatch, tmp_path, pools=3, delete_seconds=0.3) as sb:
@@ -105,9 +100,6 @@ def test_a_receipts_path_whose_home_cannot_be_found_never_stops_a_deletion(
         assert said.count("could not write a deletion receipt") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BREAK: %pools --history with MODELARTS_NB_RECEIPTS='~nosuchuser/…' shows 'UnexpectedError: "
-    "unexpected RuntimeError in modelarts-nb' instead of saying it cannot read that file"))
 def test_history_of_a_path_whose_home_cannot_be_found_says_so_in_one_line(
         shell, capsys, monkeypatch):
     monkeypatch.setenv(receipts.ENV, NO_SUCH_HOME)
@@ -118,10 +110,6 @@ def test_history_of_a_path_whose_home_cannot_be_found_says_so_in_one_line(
     assert "nosuchuser-mnb-attack12" in out.out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BREAK: MODELARTS_NB_RECEIPTS naming a FIFO (or /dev/stdout in a kernel, a pipe): writing "
-    "fails at once (O_NONBLOCK) but history()/%pools --history blocks forever in read_bytes; "
-    "the kernel hangs until interrupted"))
 def test_history_of_a_fifo_does_not_hang_the_kernel(tmp_path, monkeypatch):
     fifo = tmp_path / "receipts.fifo"
     os.mkfifo(fifo)
@@ -213,9 +201,6 @@ def test_pool_filter_is_an_exact_name_never_a_pattern(tmp_path, pattern):
     assert [r["receipt"] for r in rows] == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BREAK: %pools --history --pool None lists every pool that has no display name: a missing "
-    "name is compared as the text 'None' (str(None))"))
 def test_pool_filter_none_is_a_name_not_a_missing_one(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps({**GOOD, "name": None}) + "\n")
@@ -266,10 +251,6 @@ def test_a_secret_inside_the_display_name_never_reaches_the_receipt(sb, open_pan
     assert panel.flow.step is Step.DELETED and sb.sk not in text and '"name": "k***"' in text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BREAK: a display name of 280 characters then the SK: the receipt caps the name at 300 "
-    "characters first and masks afterwards, so the whole SK is no longer there to mask and its "
-    "first 19 characters are written to the receipts file (and shown by %pools --history)"))
 def test_capping_a_server_string_never_leaves_part_of_a_secret_in_the_receipt(sb, open_panel):
     pool_id = add_named(sb, "capped", "x" * 280 + sb.sk)
     panel = open_panel(pool_id, by_id=True)
