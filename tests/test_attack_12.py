@@ -33,7 +33,9 @@ def sb():
 
 @pytest.fixture
 def open_panel(sb):
-    clients = []
+    """Panels over their own clients; closed afterwards (an open widget stays in the kernel's
+    widget state, which later tests dump whole, and some of these names hold the SK)."""
+    clients, panels = [], []
 
     def factory(name_or_id, *, by_id=False, **flow_kw):
         client = make_client(sb)
@@ -42,9 +44,14 @@ def open_panel(sb):
         pool = client.get_pool(name_or_id) if by_id else client.resolve(name_or_id)
         flow = DeleteFlow(client, pool, **flow_kw)
         flow.check_impact()
-        return DeletePanel(flow, region=None)
+        panel = DeletePanel(flow, region=None)
+        panels.append(panel)
+        return panel
 
     yield factory
+    for panel in panels:
+        panel.close()
+        panel.flow.join(5)
     for client in clients:
         client.close()
 
