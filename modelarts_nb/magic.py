@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -28,6 +29,7 @@ from .render import (
     delete_note,
     flow_text,
     impact_lines,
+    masked,
     pool_html,
     pool_text,
 )
@@ -244,10 +246,34 @@ class PoolMagics(Magics):
         return _one_line_errors(args, lambda: run_pools(args, self.shell, terminal=terminal))
 
 
+_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("modelarts_nb_secrets", default=())
+
+
+def _safe(text: str) -> str:
+    """Printed text never holds a credential, even one a hostile server echoed back."""
+    return masked(text, _SECRETS.get())
+
+
+def _say(text: str, **kw: Any) -> None:
+    print(_safe(text), **kw)
+
+
 def run(args: Any, shell: Any) -> Any:
     client = PoolsClient.from_env(
         project_id=args.project_id, region=args.region, endpoint=args.endpoint
     )
+    secrets = client.settings.credentials.secrets()
+    token = _SECRETS.set(secrets)
+    try:
+        return _run(args, shell, client)
+    except ModelArtsError as exc:
+        exc.args = (masked(str(exc), secrets),)  # its one line quotes server strings
+        raise
+    finally:
+        _SECRETS.reset(token)
+
+
+def _run(args: Any, shell: Any, client: PoolsClient) -> Any:
     try:
         pool = resolve(client, args.pool)
     except InvalidName as exc:
@@ -255,7 +281,7 @@ def run(args: Any, shell: Any) -> Any:
             _show_candidates(args.pool, exc.candidates)  # as a table (the error line says it)
         raise
     except KeyboardInterrupt:
-        print("Interrupted while reading the pool: nothing was deleted.")
+        _say("Interrupted while reading the pool: nothing was deleted.")
         raise
     finally:
         client.close()  # nothing stays connected while a panel waits for a person
@@ -265,7 +291,7 @@ def run(args: Any, shell: Any) -> Any:
         try:
             flow.check_impact()  # the four reads at once: one more round trip
         except KeyboardInterrupt:
-            print("Interrupted while reading what the pool carries: nothing was deleted.")
+            _say("Interrupted while reading what the pool carries: nothing was deleted.")
             raise
     if args.yes and flow.step is Step.REFUSED:
         raise DeletionRefused(flow.message + "; nothing was deleted", pool=pool)
@@ -284,7 +310,7 @@ def _show_candidates(name: str, pools: tuple[Any, ...]) -> None:
     """HTML only: the one-line error already says it in text (terminals, logs)."""
     from IPython.display import display
 
-    display({"text/html": candidates_html(name, pools)}, raw=True)
+    display({"text/html": _safe(candidates_html(name, pools))}, raw=True)
 
 
 def _widget_path(flow: DeleteFlow, args: Any) -> Any:
@@ -314,12 +340,12 @@ def _text_path(flow: DeleteFlow, args: Any) -> None:
                                impact=flow.impact,
                                warn=flow.step is not Step.REFUSED),
     }
-    display(bundle, raw=True)
+    display({mime: _safe(text) for mime, text in bundle.items()}, raw=True)
     if not args.yes:
         if flow.step is Step.REFUSED:
-            print(f"Cannot delete here: {flow.message}")
+            _say(f"Cannot delete here: {flow.message}")
         else:
-            print(f"Nothing was deleted. To delete this pool, run:\n  {confirm_line(flow, args)}")
+            _say(f"Nothing was deleted. To delete this pool, run:\n  {confirm_line(flow, args)}")
         flow.client.close()
         return
     flow.subscribe(_Progress())
@@ -333,7 +359,7 @@ def _foreground(flow: DeleteFlow, *, wait: bool, text: bool = False) -> None:
     try:
         flow.delete_now(wait=wait, background=False)
     except KeyboardInterrupt:
-        print(f"Pool {flow.pool.label}: {flow.message}")  # says whether a DELETE had left
+        _say(f"Pool {flow.pool.label}: {flow.message}")  # says whether a DELETE had left
         raise
     if flow.step is Step.FAILED and flow.error is not None:
         error = flow.error
@@ -342,7 +368,7 @@ def _foreground(flow: DeleteFlow, *, wait: bool, text: bool = False) -> None:
             error.args = (f"{error}; {note}",)
         raise error
     if text:
-        print(flow_text(flow))
+        _say(flow_text(flow))
 
 
 class _Progress:
@@ -358,7 +384,7 @@ class _Progress:
             flow.step is Step.WATCHING and state != last
         )
         if changed and flow.step in (Step.SENDING, Step.WATCHING):
-            print(flow_text(flow), flush=True)
+            _say(flow_text(flow), flush=True)
         self._last = state
 
 

@@ -24,6 +24,7 @@ from .render import (
     header_html,
     impact_html,
     kernel_gone_html,
+    masked,
     pool_html,
     pool_text,
     refusal_html,
@@ -141,7 +142,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         gone = flow.step is Step.DELETED
         nodes = None if flow.impact is None or flow.impact.nodes is None or gone else len(
             flow.impact.nodes)
-        self.header.value = (
+        self.header.value = self._safe(
             PANEL_STYLE
             + header_html(pool, region=self.region, endpoint=endpoint,
                           phase="Deleted" if gone else None, stale=stale_phase(flow),
@@ -149,8 +150,8 @@ class DeletePanel(StaticCopy, widgets.VBox):
             + kernel_gone_html()
         )
         note = "The pool is gone; its resources as last seen before it disappeared:" if gone else ""
-        self.tables.value = tables_html(pool, note=note)
-        self.status.value = flow_html(flow)
+        self.tables.value = self._safe(tables_html(pool, note=note))
+        self.status.value = self._safe(flow_html(flow))
         busy = flow.step.busy
         self.typed.disabled = flow.step is not Step.REVIEW
         self.delete_button.disabled = not flow.can_confirm(self.typed.value, self.ack.value)
@@ -174,15 +175,15 @@ class DeletePanel(StaticCopy, widgets.VBox):
         top: tuple[widgets.Widget, ...] = (self.header, self.tables)
         flow = self.flow
         if step is Step.REFUSED:
-            self.refusal.value = refusal_html(flow)
+            self.refusal.value = self._safe(refusal_html(flow))
             return (*top, self.refusal)
         if step is Step.REVIEW:
-            self.impact.value = impact_html(flow.impact, flow.impact_pending)
-            self.consequences.value = confirm_prompt_html(flow.pool, flow.impact)
+            self.impact.value = self._safe(impact_html(flow.impact, flow.impact_pending))
+            self.consequences.value = self._safe(confirm_prompt_html(flow.pool, flow.impact))
             if not flow.needs_ack:
                 return (*top, self.impact, self.consequences, self.confirm_row, self.status)
             assert flow.impact is not None
-            self.acknowledgement.say(f"Stop {flow.impact.stops()}")
+            self.acknowledgement.say(self._safe(f"Stop {flow.impact.stops()}"))
             self.ack.disabled = False
             return (*top, self.impact, self.consequences, self.acknowledgement.row,
                     self.confirm_row, self.status)
@@ -190,6 +191,10 @@ class DeletePanel(StaticCopy, widgets.VBox):
         if list(self.watch_row.children) != buttons:
             self.watch_row.children = tuple(buttons)
         return (*top, self.status, self.watch_row) if buttons else (*top, self.status)
+
+    def _safe(self, text: str) -> str:
+        """What a view shows never holds a credential, even one a server echoed back."""
+        return masked(text, self.flow.client.settings.credentials.secrets())
 
     def _static_copy(self) -> tuple[str, str]:
         flow = self.flow
@@ -201,7 +206,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
             phase="Deleted" if flow.step is Step.DELETED else None,
             warn=flow.step is Step.REVIEW,
         )
-        return text, html
+        return self._safe(text), self._safe(html)
 
     def close(self) -> None:
         """Closing the panel stops its watch (never the deletion)."""

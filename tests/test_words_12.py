@@ -378,6 +378,49 @@ def test_hostile_names_stay_text_in_refusal_candidates_and_status(shell, capsys,
     assert sb.count(method="DELETE") == 1  # the liar's, which was asked for; none other
 
 
+def _pieces(secret: str) -> set[str]:
+    return {secret[i:i + 8] for i in range(len(secret) - 7)}
+
+
+@pytest.mark.parametrize("name", ["k{sk}", "{x}{sk}", "{sk}\n{sk}"])
+def test_a_secret_a_server_echoes_never_reaches_widget_state_or_output(
+        shell, capsys, env_sandbox, name):
+    """A hostile server puts the SK (whole, or where a cap cuts it) in a display name and a
+    phase: no 8 characters of it reach the panel's widget state, its static copy, or what the
+    text path prints, even when the pool's names are ambiguous."""
+    from ipywidgets.embed import embed_data
+
+    sb = env_sandbox
+    shown_name = name.format(sk=sb.sk, x="x" * 280)
+    for n, source in enumerate(("pool-01", "pool-02")):
+        body = json.loads(json.dumps(sb.pool_json(sb.display_names()[source][0])))
+        body["metadata"]["name"] = f"leak{n}-{'a' * 32}"
+        body["metadata"]["labels"]["os.modelarts/name"] = shown_name if n == 0 else "twin-leak"
+        body["status"]["message"] = f"odd {sb.sk}"
+        sb.add_pool(body)
+        if n == 1:
+            extra = json.loads(json.dumps(body))
+            extra["metadata"]["name"] = f"leak2-{'a' * 32}"
+            extra["status"]["phase"] = "x" * 30 + sb.sk
+            sb.add_pool(extra)
+    shell.run_cell(f"p = %pool_delete leak0-{'a' * 32} --interval 0.05")
+    panel = shell.user_ns["p"]
+    assert panel.flow.impact_checked.wait(10)
+    panel.typed.value = f"leak0-{'a' * 32}"
+    panel.delete_button.click()
+    assert finish(panel) is Step.DELETED
+    state = json.dumps({k: v for k, v in embed_data(views=[panel])["manager_state"]["state"]
+                        .items() if k in {w.model_id for w in [panel, *shown(panel)]}})
+    bundle = json.dumps(panel.mimebundle())
+    shell.run_cell("%pool_delete twin-leak --no-widgets")  # ambiguous: the error line
+    shell.run_cell(f"%pool_delete leak1-{'a' * 32} --no-widgets --yes --interval 0.05")
+    out = capsys.readouterr()
+    printed = out.out + out.err
+    assert "DELETED" in printed and "InvalidName" in printed and "***" in printed
+    for text in (state, bundle, printed):
+        assert not [piece for piece in _pieces(sb.sk) if piece in text]
+
+
 # -- colours: every theme ----------------------------------------------------------------------
 
 
