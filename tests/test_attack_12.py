@@ -393,6 +393,29 @@ def test_kernel_exit_while_watching_leaves_the_panel_inert(shell, monkeypatch, t
             panel.close()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "BREAK: kernel restart while the panel still says 'What deleting breaks: checking…' (slow "
+    "API): the exit hook stops watches but not the impact check; when its answers arrive the "
+    "panel re-renders, the name box and Cancel are enabled again and 'nothing here acts any "
+    "more' is gone"))
+def test_kernel_exit_while_the_impact_check_runs_leaves_the_panel_inert(shell, env_sandbox,
+                                                                        capsys):
+    sb = env_sandbox
+    pool_id = sb.display_names()["pool-01"][0]
+    shell.run_cell(f"%pool_delete {pool_id} --no-widgets")  # imports done: timings are reads
+    sb.inject(Fault(method="GET", pool=pool_id, delay=0.5, times=10))
+    panel = shell.run_line_magic("pool_delete", pool_id)
+    panel.show()
+    try:
+        assert panel.flow.impact_pending
+        display._on_kernel_exit()
+        assert panel.flow.impact_checked.wait(10)
+        assert all(c.disabled for c in controls(panel))
+        assert "nothing here acts any more" in panel.header.value
+    finally:
+        panel.close()
+
+
 def test_kernel_exit_twice_says_it_once(shell, env_sandbox):
     panel = shell.run_line_magic("pool_delete", "pool-01")
     panel.flow.impact_checked.wait(5)
