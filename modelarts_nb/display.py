@@ -138,6 +138,10 @@ class StaticCopy:
         if self._kernel_gone:
             return  # said once, however many times the hook runs
         self._kernel_gone = True
+        # nothing may redraw live controls afterwards (an impact check answering late, a last
+        # poll): the panel's own redraw becomes a no-op for this instance
+        if callable(getattr(self, "_render", None)):
+            self._render = lambda *args, **kwargs: None
         stack: list[Any] = [self]
         first_html = None
         while stack:

@@ -156,6 +156,45 @@ def test_empty_or_blank_variable_means_the_data_directory_not_the_working_direct
     assert receipts.location({receipts.ENV: "~/r.jsonl", "HOME": str(tmp_path)}).is_absolute()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "BREAK: Ctrl-C while the 'sent' receipt waits for the file lock (another kernel holds it; "
+    "the wait lasts up to 1 s): KeyboardInterrupt escapes receipts.sent() (it catches Exception "
+    "only), so a DELETE that left and deleted the pool has no receipt at all, and the cell "
+    "shows a traceback through receipts.py"))
+def test_ctrl_c_while_the_receipt_waits_for_the_lock_still_records_the_delete(
+        shell, capsys, monkeypatch, tmp_path):
+    import fcntl
+    import signal
+    import time
+
+    with sandbox_in_env(monkeypatch, tmp_path, pools=3, delete_seconds=0.3) as sb:
+        monkeypatch.setenv(receipts.ENV, str(tmp_path / "receipts.jsonl"))  # cleared above
+        where = receipts.location()
+        where.touch()
+        shell.run_cell("%pool_delete pool-01 --no-widgets")  # imports done: timings are reads
+        sb.inject(Fault(method="DELETE", delay=0.5))
+        holder = os.open(where, os.O_RDONLY)  # a hung kernel holding the receipts lock
+        fcntl.flock(holder, fcntl.LOCK_EX)
+
+        def interrupt():
+            until(lambda: sb.count(method="DELETE") == 1, what="the DELETE")
+            time.sleep(0.5 + 0.4)  # its answer is in; the receipt waits for the lock
+            os.kill(os.getpid(), signal.SIGINT)
+
+        timer = threading.Thread(target=interrupt, daemon=True)
+        timer.start()
+        try:
+            shell.run_cell("%pool_delete pool-01 --yes --no-widgets")
+        finally:
+            timer.join(5)
+            os.close(holder)
+        said = capsys.readouterr()
+        assert sb.count(method="DELETE") == 1
+        found = events()
+        assert [e["event"] for e in found][:1] == ["sent"], found
+        assert "receipts.py" not in said.out + said.err
+
+
 # -- receipts: reading back what is there ---------------------------------------------------
 
 GOOD = {"v": 1, "receipt": "r-good", "event": "sent", "time": "2026-11-30T08:00:00.000Z",
@@ -393,11 +432,6 @@ def test_kernel_exit_while_watching_leaves_the_panel_inert(shell, monkeypatch, t
             panel.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BREAK: kernel restart while the panel still says 'What deleting breaks: checking…' (slow "
-    "API): the exit hook stops watches but not the impact check; when its answers arrive the "
-    "panel re-renders, the name box and Cancel are enabled again and 'nothing here acts any "
-    "more' is gone"))
 def test_kernel_exit_while_the_impact_check_runs_leaves_the_panel_inert(shell, env_sandbox,
                                                                         capsys):
     sb = env_sandbox
