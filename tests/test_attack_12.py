@@ -450,6 +450,36 @@ def test_kernel_exit_while_the_impact_check_runs_leaves_the_panel_inert(shell, e
         panel.close()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "BREAK: %pools panel, kernel restart while its batch's DELETEs are still in flight (a "
+    "server slower than stop_all's 0.5 s join): when the run ends after the hook, _on_progress "
+    "rewrites the title ('Finished: 0/2 deleted…', the 'nothing here acts any more' line gone) "
+    "and shows an enabled 'Back to the list' button"))
+def test_kernel_exit_during_a_slow_batch_leaves_the_pools_panel_inert(shell, monkeypatch,
+                                                                      tmp_path):
+    from modelarts_nb.pools_panel import confirm_phrase
+
+    with sandbox_in_env(monkeypatch, tmp_path, pools=4, delete_seconds=0.3) as sb:
+        panel = shell.run_line_magic("pools", "--name 'pool-*'")
+        panel.show()
+        try:
+            until(lambda: not panel.checking, what="the pools' checks")
+            ids = sorted(panel.checks)[:2]
+            for pool_id in ids:
+                panel.checks[pool_id].value = True
+            panel.typed.value = confirm_phrase(len(ids))
+            sb.inject(Fault(method="DELETE", delay=2.0, times=2))
+            panel.delete_button.click()
+            until(lambda: sb.count(method="DELETE") >= 1, what="a DELETE")
+            display._on_kernel_exit()
+            panel.run.finished.wait(10)
+            assert panel.run.finished.is_set()
+            assert all(c.disabled for c in controls(panel))
+            assert "nothing here acts any more" in panel.children[0].value
+        finally:
+            panel.close()
+
+
 def test_kernel_exit_twice_says_it_once(shell, env_sandbox):
     panel = shell.run_line_magic("pool_delete", "pool-01")
     panel.flow.impact_checked.wait(5)
