@@ -301,6 +301,7 @@ def _run(args: Any, shell: Any, client: PoolsClient) -> Any:
             f"deleting pool {pool.label} stops {flow.impact.stops()}: add --force to delete "
             "it anyway; nothing was deleted", pool=pool)
     if text:
+        flow.via = "text"  # what its receipt says sent the DELETE (receipts.py)
         _text_path(flow, args)
         return None
     return _widget_path(flow, args)

@@ -58,6 +58,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
 
     def __init__(self, flow: DeleteFlow, *, region: str | None = None) -> None:
         self.flow = flow
+        flow.via = "panel"  # what its receipt says sent the DELETE (receipts.py)
         self.region = region
         self.header = widgets.HTML()
         self.tables = widgets.HTML()
