@@ -63,6 +63,7 @@ class StaticCopy:
     _shown_in: tuple[tuple[Any, Any], ...] = ()  # (panel, note) display handles, one per cell
     _displayed_at: int | None = None
     _kernel_gone = False
+    _redraws: tuple[str, ...] = ("_render",)  # what may turn controls live again
 
     def _static_copy(self) -> tuple[str, str]:
         raise NotImplementedError
@@ -138,10 +139,11 @@ class StaticCopy:
         if self._kernel_gone:
             return  # said once, however many times the hook runs
         self._kernel_gone = True
-        # nothing may redraw live controls afterwards (an impact check answering late, a last
-        # poll): the panel's own redraw becomes a no-op for this instance
-        if callable(getattr(self, "_render", None)):
-            self._render = lambda *args, **kwargs: None
+        # nothing may redraw live controls afterwards (an impact check answering late, a run
+        # ending): the panel's redraws become no-ops for this instance
+        for name in self._redraws:
+            if callable(getattr(self, name, None)):
+                setattr(self, name, _nothing)
         stack: list[Any] = [self]
         first_html = None
         while stack:
@@ -154,6 +156,10 @@ class StaticCopy:
         if first_html is not None:
             first_html.value = (f"<div class='mnb-kernel-stopped'><b>{html.escape(KERNEL_GONE)}"
                                 f"</b></div>{first_html.value}")
+
+
+def _nothing(*_args: object, **_kwargs: object) -> None:
+    """A redraw of a panel whose kernel is going."""
 
 
 _shown: weakref.WeakSet[StaticCopy] = weakref.WeakSet()

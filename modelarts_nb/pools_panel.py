@@ -247,6 +247,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
     """A table of pools with a checkbox each, search, select all/none, refresh, one typed
     confirmation naming what goes, then live counts, Stop and a way back to the list."""
 
+    _redraws = ("_on_progress", "_sync_delete", "_show_busy")
+
     def __init__(
         self,
         client: PoolsApi,
@@ -650,7 +652,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                 "until it is gone.")
             self.progress_row.children = (self.progress, self.progress_text, self.stop_button)
             self._show(self.title, self.progress_row, self.stop_note, self.status)
-            run.subscribe(self._on_progress)
+            run.subscribe(lambda run: self._on_progress(run))  # looked up late: see _redraws
             run.run(send=True, wait=True, background=background)
             self.run = run  # once running: whoever sees it may join it
             return run

