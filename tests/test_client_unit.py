@@ -175,7 +175,7 @@ def test_backoff_is_exponential_capped_and_jittered():
             PermissionDenied,
             "ModelArts.0210",
         ),
-        (NOT_FOUND, PoolNotFound, "not the display name"),
+        (NOT_FOUND, PoolNotFound, "%pools lists the pools you can see"),
         (err(500, "ModelArts.50005000", "internal error"), ServerError, "ModelArts.50005000"),
         (err(400, "ModelArts.50004000", "Bad request."), ApiError, "Bad request."),
     ],

@@ -35,7 +35,6 @@ from modelarts_nb.sandbox import Fault, start
 # /tmp/readme/receipts-api.patch; until then a receipt has the request id of failures only
 REQUEST_IDS = "on_answer" in inspect.signature(PoolsApi.send_delete).parameters
 # the views that do not yet say which path they are (one line each, asked of the lead)
-VIA_HOOK = pytest.mark.xfail(strict=True, reason="the view does not set Deletion.via yet")
 
 
 @pytest.fixture
@@ -216,8 +215,7 @@ def test_the_request_id_is_the_one_the_server_answered(sb):
 
 
 @pytest.mark.parametrize("path", [
-    pytest.param("text", marks=VIA_HOOK), pytest.param("panel", marks=VIA_HOOK),
-    "pools panel", "batch", "python"])
+    "text", "panel", "pools panel", "batch", "python"])
 def test_via_says_which_path_sent_it(shell, capsys, env_sandbox, path):
     sb = env_sandbox
     if path == "text":
