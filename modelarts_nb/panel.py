@@ -92,7 +92,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.retry_button.on_click(self._on_retry)
         self.refresh_button.on_click(self._on_refresh)
         self.stop_button.on_click(lambda _: self.flow.stop())
-        self._copied: tuple[str, str] | None = None
+        self._copied: tuple[Step, tuple[str, str] | None] | None = None
         super().__init__(layout=widgets.Layout(padding="6px"))
         self.add_class("mnb-panel")
         flow.subscribe(self._on_flow)
@@ -128,12 +128,16 @@ class DeletePanel(StaticCopy, widgets.VBox):
             self.refresh_button.disabled = False
 
     def _on_flow(self, flow: DeleteFlow) -> None:
+        """Redraw; the saved copies (and the note a reopened notebook shows) follow each new
+        step — so a kernel that dies mid-watch leaves "WATCHING", not "REVIEW" — and each new
+        outcome, never each poll."""
         self._render()
-        if flow.step.final and not flow.running:
-            copy = self._static_copy()
-            if copy != self._copied:  # one update per outcome, not one per notification
-                self._copied = copy
-                self._update_static_copy()
+        if flow.step.final and flow.running:
+            return  # the outcome is copied once the run has settled
+        copy = self._static_copy() if flow.step.final else None
+        if (flow.step, copy) != self._copied:
+            self._copied = (flow.step, copy)
+            self._update_static_copy()
 
     # -- rendering -----------------------------------------------------------------------
 
