@@ -419,11 +419,12 @@ def read_history(pool: str | None = None, since: str | datetime | None = None,
     try:
         where = Path(path).expanduser() if path is not None else location()
     except (OSError, RuntimeError) as exc:
-        return [], [f"Cannot read the receipts: {one_line(str(exc), 300)}."]
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return [], [f"Cannot read the receipts: {one_line(why, 300)}."]
     try:
         if not stat.S_ISREG(where.stat().st_mode):  # a FIFO or a terminal would block forever
             raise OSError(0, "not a regular file")
-        data = where.read_bytes()
+        handle = where.open("rb")  # read line by line: a long history never sits in memory twice
     except FileNotFoundError:
         return [], [f"No receipts yet: they are kept in {one_line(str(where), 300)} "
                     f"(set {ENV} to use another file)."]
@@ -432,17 +433,18 @@ def read_history(pool: str | None = None, since: str | datetime | None = None,
                     f"{one_line(exc.strerror or type(exc).__name__, 100)}."]
     merged: dict[str, dict[str, Any]] = {}
     skipped = 0
-    for raw in data.splitlines():
-        event = _event(raw)
-        if event is None:
-            skipped += bool(raw.strip())
-            continue
-        row = merged.setdefault(event["receipt"], {"outcome": NO_FINAL})
-        if event["event"] == "sent":
-            row.update({k: v for k, v in event.items() if k != "time"}, time=event["time"])
-        else:
-            row.update({k: v for k, v in event.items() if k != "time" and v is not None})
-            row.setdefault("time", event["time"])
+    with handle:
+        for raw in handle:
+            event = _event(raw)
+            if event is None:
+                skipped += bool(raw.strip())
+                continue
+            row = merged.setdefault(event["receipt"], {"outcome": NO_FINAL})
+            if event["event"] == "sent":
+                row.update({k: v for k, v in event.items() if k != "time"}, time=event["time"])
+            else:
+                row.update({k: v for k, v in event.items() if k != "time" and v is not None})
+                row.setdefault("time", event["time"])
     wanted = None if pool is None else pool.strip()
     rows = [_row(r) for r in merged.values() if wanted is None
             or wanted in [_flat(v) for v in (r.get("pool"), r.get("name")) if isinstance(v, str)]]
