@@ -339,10 +339,8 @@ class PoolsApi:
                 if before is not None:
                     before()
                 started = time.perf_counter()
-                try:  # absolute URL: a base_url costs a second URL parse
-                    response = self._client().request(
-                        method, self.settings.endpoint + url, headers=_JSON, auth=used.auth
-                    )
+                try:
+                    response = self._request(method, url, used.auth)
                 except httpx.HTTPError as exc:
                     raise self._unreachable(method, url, exc) from None
                 self._answered(method, url, response, started)
@@ -354,6 +352,19 @@ class PoolsApi:
             if key is None:
                 return response
         return response
+
+    def _request(self, method: str, url: str, auth: httpx.Auth) -> httpx.Response:
+        """Absolute URL (a base_url costs a second URL parse). A watch ending in another thread
+        may close the shared client between ``_client()`` and the send: nothing left then, so
+        once more on a fresh client (a panel's Refresh racing the end of its own watch)."""
+        client = self._client()
+        try:
+            return client.request(method, self.settings.endpoint + url, headers=_JSON, auth=auth)
+        except RuntimeError:
+            if not client.is_closed:
+                raise
+        return self._client().request(method, self.settings.endpoint + url, headers=_JSON,
+                                      auth=auth)
 
     @contextlib.contextmanager
     def cancelled_by(self, event: threading.Event) -> Iterator[None]:

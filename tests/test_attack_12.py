@@ -506,3 +506,24 @@ def test_kernel_exit_skips_closed_panels_and_survives_one_that_raises(shell, env
     finally:
         broken.close()
         fine.close()
+
+
+def test_a_refresh_racing_the_end_of_the_watch_still_reads_the_pool(sb, open_panel):
+    """The watch thread closes the shared client when it ends; a Refresh that got that client
+    just before used to fail with httpx's "client has been closed" (the click did nothing and a
+    traceback went to the kernel log). Nothing was sent then, so it goes once more."""
+    panel = open_panel("pool-01")
+    api = panel.flow.client
+    closed = api._client()
+    api.close()  # what the ending watch does...
+    handed = iter([closed])  # ...after this Refresh's thread got the old client
+    fresh = api._client
+
+    def racing_client():
+        return next(handed, None) or fresh()
+
+    api._client = racing_client
+    before = sb.count(method="GET")
+    panel.flow.refresh()
+    assert sb.count(method="GET") == before + 1
+    assert panel.flow.step is Step.REVIEW and "last checked" in panel.status.value
