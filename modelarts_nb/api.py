@@ -339,8 +339,16 @@ class PoolsApi:
                 if before is not None:
                     before()
                 started = time.perf_counter()
+                target = self.settings.endpoint + url  # absolute: a base_url parses twice
                 try:
-                    response = self._request(method, url, used.auth)
+                    client = self._client()
+                    try:
+                        response = client.request(method, target, headers=_JSON, auth=used.auth)
+                    except RuntimeError:  # closed by a watch ending in another thread, before
+                        if not client.is_closed:  # the send: nothing left, so once more
+                            raise
+                        response = self._client().request(method, target, headers=_JSON,
+                                                          auth=used.auth)
                 except httpx.HTTPError as exc:
                     raise self._unreachable(method, url, exc) from None
                 self._answered(method, url, response, started)
@@ -352,19 +360,6 @@ class PoolsApi:
             if key is None:
                 return response
         return response
-
-    def _request(self, method: str, url: str, auth: httpx.Auth) -> httpx.Response:
-        """Absolute URL (a base_url costs a second URL parse). A watch ending in another thread
-        may close the shared client between ``_client()`` and the send: nothing left then, so
-        once more on a fresh client (a panel's Refresh racing the end of its own watch)."""
-        client = self._client()
-        try:
-            return client.request(method, self.settings.endpoint + url, headers=_JSON, auth=auth)
-        except RuntimeError:
-            if not client.is_closed:
-                raise
-        return self._client().request(method, self.settings.endpoint + url, headers=_JSON,
-                                      auth=auth)
 
     @contextlib.contextmanager
     def cancelled_by(self, event: threading.Event) -> Iterator[None]:
