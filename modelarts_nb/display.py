@@ -129,7 +129,6 @@ class StaticCopy:
         except Exception:  # noqa: BLE001 - a frontend without display updates keeps the widget
             log.debug("modelarts-nb: display update failed", exc_info=True)
 
-
     def _kernel_exiting(self) -> None:
         """Disable every control and say why, in the first HTML of the panel (its header):
         the views outlive a restarted kernel, and buttons that look clickable but do nothing

@@ -47,7 +47,7 @@ PHASE_COLOURS = {  # filled badges of the %pools panel (white text); ours are ou
     "Running": "#2e7d32",
     "Creating": "#1565c0",
     "Waiting": "#1565c0",
-    "Deleting": "#ef6c00",
+    "Deleting": "#b45309",  # white on it: 5.0:1 (the lighter #ef6c00 gave 3.0:1)
     "Abnormal": "#c62828",
     "Error": "#c62828",
     "CreationFailed": "#c62828",
