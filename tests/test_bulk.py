@@ -15,7 +15,8 @@ from modelarts_nb.steps import Step
 
 @pytest.fixture
 def sb():
-    with start(pools=24, delete_seconds=0.4) as sandbox:
+    # the seeded Deleting pool lasts 3 s: still there when a loaded machine lists it
+    with start(pools=24, delete_seconds=0.4, seeded_deleting_seconds=3) as sandbox:
         yield sandbox
 
 

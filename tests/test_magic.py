@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import our_threads, until
+from conftest import our_threads, sandbox_in_env, until
 
 from modelarts_nb.flow import Step
 from modelarts_nb.panel import DeletePanel
@@ -166,12 +166,16 @@ def test_no_wait_returns_once_accepted(shell, capsys, env_sandbox):
     assert deletes(env_sandbox) == 1 and "--no-wait" in out
 
 
-def test_already_deleting_pool_is_watched_not_deleted(shell, capsys, env_sandbox):
-    run(shell, capsys, "p = %pool_delete leaving-pool --interval 0.2")
-    panel = shell.user_ns["p"]
-    panel.flow.join(10)
-    assert panel.flow.step is Step.DELETED
-    assert deletes(env_sandbox) == 0
+def test_already_deleting_pool_is_watched_not_deleted(shell, capsys, monkeypatch, tmp_path):
+    # the seeded Deleting pool lasts 4 s: long enough to be read on a loaded machine (with the
+    # usual 0.6 s it was sometimes gone before the magic ran), short enough to watch it go
+    with sandbox_in_env(monkeypatch, tmp_path, pools=3, delete_seconds=0.6,
+                        seeded_deleting_seconds=4) as sb:
+        run(shell, capsys, "p = %pool_delete leaving-pool --interval 0.2")
+        panel = shell.user_ns["p"]
+        panel.flow.join(10)
+        assert panel.flow.step is Step.DELETED
+        assert deletes(sb) == 0
 
 
 def test_terminal_ipython_prints_text_and_sends_no_delete(env_sandbox):

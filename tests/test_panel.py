@@ -17,7 +17,8 @@ from modelarts_nb.sandbox import Fault
 def sb():
     from modelarts_nb.sandbox import start
 
-    with start(pools=3, delete_seconds=0.8) as sandbox:
+    # the seeded Deleting pool lasts 4 s: still there when a loaded machine reads it
+    with start(pools=3, delete_seconds=0.8, seeded_deleting_seconds=4) as sandbox:
         yield sandbox
 
 
