@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
-from . import engine, lookup
+from . import engine, lookup, receipts
 from .api import DEFAULT_TIMEOUT, PoolsApi
 from .engine import Deletion, Target
 from .errors import Cancelled
@@ -37,7 +37,10 @@ class PoolsClient(PoolsApi):
         Returns the pool as the server reported it after accepting the deletion (or as it was,
         if already Deleting: nothing is sent then), or None when it was gone by then.
         """
-        return engine.delete_once(self, self.get_pool(name))
+        pool = self.get_pool(name)
+        with receipts.Call(self, pool) as call:  # a DELETE outside any run: its own receipt
+            return call.ended(engine.delete_once(self, pool, on_wire=call.wire,
+                                                 on_answer=call.answer))
 
     def wait_until_deleted(
         self,

@@ -23,7 +23,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import inspect
 import logging
 import sys
 import threading
@@ -32,7 +31,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from . import errors, receipts, rules
 from .api import PoolsApi
@@ -104,20 +103,16 @@ def delete_once(
 
     Refuses prepaid/frozen/unknown pools; a pool already Deleting is returned without sending.
     When the answer is lost, the pool is read back first: gone or Deleting means accepted; still
-    there means at most one more DELETE. ``on_answer`` hears each answer's request id (for the
-    receipt), where ``api.send_delete`` reports it.
+    there means at most one more DELETE. ``on_wire`` and ``on_answer`` (each answer's request
+    id) are what a receipt records: the caller keeps it (a run, or ``PoolsClient.delete_pool``).
     """
-    if on_wire is None:  # a call of its own (``PoolsClient.delete_pool``): its own receipt
-        with receipts.Call(api, pool) as call:
-            return call.ended(delete_once(api, pool, on_wire=call.wire, on_answer=call.answer))
     reason = rules.refusal(pool)
     if reason:
         raise errors.DeletionRefused(reason + "; nothing was deleted", pool=pool)
     if pool.phase == rules.DELETING:
         return pool
-    extra: dict[str, Any] = {"on_answer": on_answer} if on_answer and _answers(api) else {}
     for first in (True, False):
-        accepted = api.send_delete(pool.id, first=first, on_wire=on_wire, **extra)
+        accepted = api.send_delete(pool.id, first=first, on_wire=on_wire, on_answer=on_answer)
         if accepted is not None:
             return accepted
         try:
@@ -131,11 +126,6 @@ def delete_once(
         f"the answers to two DELETEs of pool {pool.id} were lost and it is still "
         f"{current.phase}; nothing more was sent — check the connection, then try again"
     )
-
-
-def _answers(api: PoolsApi) -> bool:
-    """Whether this ``send_delete`` takes ``on_answer`` (older APIs and test doubles do not)."""
-    return "on_answer" in inspect.signature(api.send_delete).parameters
 
 
 class Deletion:

@@ -72,7 +72,8 @@ class ScriptedApi:
         listed = [(i, self._phase(i)) for i in self.scripts]
         return [pool(i, phase) for i, phase in listed if phase is not None]
 
-    def send_delete(self, pool_id: str, *, first: bool = True, on_wire=None) -> Pool | None:
+    def send_delete(self, pool_id: str, *, first: bool = True, on_wire=None,
+                    on_answer=None) -> Pool | None:
         if on_wire is not None:
             on_wire(True)
         self.requests.append((self.clock.now, "DELETE", pool_id))
