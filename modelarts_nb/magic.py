@@ -29,10 +29,10 @@ from .render import (
     delete_note,
     flow_text,
     impact_lines,
-    masked,
     pool_html,
     pool_text,
 )
+from .text import masked
 
 __all__ = ["PoolMagics", "DebugError", "UnexpectedError"]
 

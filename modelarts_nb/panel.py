@@ -24,13 +24,13 @@ from .render import (
     header_html,
     impact_html,
     kernel_gone_html,
-    masked,
     pool_html,
     pool_text,
     refusal_html,
     stale_phase,
     tables_html,
 )
+from .text import masked
 
 __all__ = ["DeletePanel"]
 

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 from .errors import ModelArtsError, WaitTimeout
 from .steps import Step
-from .text import one_line
+from .text import masked, one_line
 
 if TYPE_CHECKING:
     import pandas
@@ -358,10 +358,7 @@ def _capped(value: Any) -> Any:
 def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
     """Fail closed: a credential value never reaches the file, even inside a message."""
     if isinstance(value, str):
-        for secret in secrets:
-            if len(secret) >= 4 and secret in value:
-                value = value.replace(secret, "***")
-        return value
+        return masked(value, secrets)
     if isinstance(value, dict):
         return {k: _masked(v, secrets) for k, v in value.items()}
     if isinstance(value, list):

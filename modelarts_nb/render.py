@@ -7,9 +7,7 @@ terminals, logs and saved notebooks) and as HTML (for the panel and nbconvert/Gi
 
 from __future__ import annotations
 
-import functools
 import html
-import re
 from collections import Counter
 from datetime import datetime
 
@@ -24,7 +22,6 @@ from .text import one_line
 __all__ = [
     "KERNEL_GONE",
     "kernel_gone_html",
-    "masked",
     "PANEL_STYLE",
     "PHASE_COLOURS",
     "candidates_html",
@@ -111,40 +108,6 @@ PANEL_STYLE = (
     ".mnb-panel.jupyter-widgets-disconnected input{pointer-events:none;opacity:.45}"
     "</style>"
 )
-
-
-_WINDOW = 8  # a run of this many characters of a secret is masked: a cut leaves none behind
-
-
-def masked(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every run of 8+ characters of a credential replaced by ``***``: a hostile
-    server may echo a key inside a display name or a message, and views cap server strings,
-    so a cut may leave only part of it. One regex scan when nothing matches."""
-    patterns = _secret_patterns(tuple(s for s in secrets if len(s) >= _WINDOW))
-    if patterns is None or not patterns[0].search(text):
-        return text
-    runs: list[list[int]] = []  # [start, end) of text to mask, merged
-    for found in patterns[1].finditer(text):  # a lookahead: overlapping windows, every one
-        start, end = found.start(), found.start() + _WINDOW
-        if runs and start <= runs[-1][1]:
-            runs[-1][1] = max(runs[-1][1], end)
-        else:
-            runs.append([start, end])
-    out, last = [], 0
-    for start, end in runs:
-        out += [text[last:start], "***"]
-        last = end
-    return "".join(out) + text[last:]
-
-
-@functools.lru_cache(maxsize=8)
-def _secret_patterns(secrets: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
-    """(any window, every window with overlaps) of the secrets' 8-character windows."""
-    windows = {s[i:i + _WINDOW] for s in secrets for i in range(len(s) - _WINDOW + 1)}
-    if not windows:
-        return None
-    alternatives = "|".join(map(re.escape, sorted(windows)))
-    return re.compile(alternatives), re.compile(f"(?=(?:{alternatives}))")
 
 
 def _esc(value: object) -> str:

@@ -6,7 +6,13 @@ without an import cycle.
 
 from __future__ import annotations
 
-__all__ = ["one_line", "printable", "quoted"]
+import functools
+import re
+
+__all__ = ["masked", "one_line", "printable", "quoted"]
+
+_WINDOW = 8  # a run of this many characters of a secret is masked: a cut leaves none behind
+_SHORTEST = 4  # shorter "secrets" (empty or test values) would mask ordinary text
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -28,3 +34,36 @@ def printable(text: str) -> str:
     U+FFFD, so a terminal never acts on one; nothing else changes."""
     return text if text.isprintable() else "".join(
         c if c.isprintable() else "\ufffd" for c in text)
+
+
+def masked(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every run of 8+ characters of a credential (a shorter one: whole) replaced
+    by ``***``: a hostile server may echo a key inside a display name or a message, and views
+    and receipts cap server strings, so a cut may leave only part of it. One regex scan when
+    nothing matches."""
+    patterns = _secret_patterns(tuple(s for s in secrets if len(s) >= _SHORTEST))
+    if patterns is None or not patterns[0].search(text):
+        return text
+    runs: list[list[int]] = []  # [start, end) of text to mask, merged
+    for found in patterns[1].finditer(text):  # a lookahead: overlapping windows, every one
+        start, end = found.start(), found.start() + len(found.group(1))
+        if runs and start <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end])
+    out, last = [], 0
+    for start, end in runs:
+        out += [text[last:start], "***"]
+        last = end
+    return "".join(out) + text[last:]
+
+
+@functools.lru_cache(maxsize=8)
+def _secret_patterns(secrets: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """(any window, every window with overlaps) of the secrets' 8-character windows."""
+    windows = {s[i:i + min(_WINDOW, len(s))] for s in secrets
+               for i in range(max(1, len(s) - _WINDOW + 1))}
+    if not windows:
+        return None
+    alternatives = "|".join(map(re.escape, sorted(windows, key=lambda w: (-len(w), w))))
+    return re.compile(alternatives), re.compile(f"(?=({alternatives}))")
