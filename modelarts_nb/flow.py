@@ -147,7 +147,8 @@ class DeleteFlow(Deletion):
 
     def _check_impact(self) -> None:
         try:
-            impact = read_impact(self.api, self.pool)
+            with self.api.cancelled_by(self._stop):  # closing the panel ends the reads too
+                impact = read_impact(self.api, self.pool)
         except Exception as exc:  # noqa: BLE001 - the generic warning stays; say why
             impact = Impact(unchecked={"what deleting breaks": f"{type(exc).__name__}"})
         finally:

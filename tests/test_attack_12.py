@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+import time
 
 import pytest
 from conftest import make_client, sandbox_in_env, until
@@ -527,3 +528,22 @@ def test_a_refresh_racing_the_end_of_the_watch_still_reads_the_pool(sb, open_pan
     panel.flow.refresh()
     assert sb.count(method="GET") == before + 1
     assert panel.flow.step is Step.REVIEW and "last checked" in panel.status.value
+
+
+def test_closing_a_panel_ends_its_impact_check(shell, env_sandbox):
+    """A panel closed (or its cell re-run) while "What deleting breaks: checking…" used to
+    leave its four reads running: retries and back-offs against a struggling server, from a
+    thread nobody shows any more. Closing stops the check as it stops a watch."""
+    sb = env_sandbox
+    pool_id = sb.display_names()["pool-01"][0]
+    shell.run_cell(f"%pool_delete {pool_id} --no-widgets")  # imports done: timings are reads
+    # the sub-pools read: refused, come back in 5 s
+    sb.inject(Fault(method="GET", list_only=True, status=503, retry_after=5, times=200))
+    panel = shell.run_line_magic("pool_delete", pool_id)
+    assert panel.flow.impact_pending
+    until(lambda: any(r.status == 503 for r in sb.requests), what="the check under way")
+    panel.close()
+    assert panel.flow.impact_checked.wait(2), "the check went on after the panel closed"
+    settled = sb.count(method="GET")
+    time.sleep(1.5)
+    assert sb.count(method="GET") == settled  # nothing more is sent for a closed panel
