@@ -66,6 +66,44 @@ def make_client(sb: Sandbox, *, token: bool = False, sk: str | None = None, **kw
     return PoolsClient(Settings(sb.endpoint, sb.project_id, creds), **kw)
 
 
+@contextlib.contextmanager
+def panels_over(sb: Sandbox, *, interval: float = 0.1, impact: bool = False, **client_kw):
+    """A factory of single-pool panels, each over a client of its own; every panel and client
+    is closed afterwards (an open widget stays in the kernel's widget state, which later tests
+    dump whole; a closed panel stops its watch and its impact check)."""
+    from modelarts_nb.flow import DeleteFlow
+    from modelarts_nb.panel import DeletePanel
+
+    clients, panels = [], []
+
+    def factory(name, *, by_id=False, impact=impact, **flow_kw):
+        client = make_client(sb, **client_kw)
+        clients.append(client)
+        flow_kw.setdefault("interval", interval)
+        pool = client.get_pool(name) if by_id else client.resolve(name)
+        flow = DeleteFlow(client, pool, **flow_kw)
+        if impact:
+            flow.check_impact()
+        panels.append(DeletePanel(flow, region=None))
+        return panels[-1]
+
+    try:
+        yield factory
+    finally:
+        for panel in panels:
+            panel.close()
+            panel.flow.join(5)
+        for client in clients:
+            client.close()
+
+
+def finish(panel, timeout: float = 10):
+    """Wait for a panel's run to end; its final step."""
+    panel.flow.join(timeout)
+    assert not panel.flow.running
+    return panel.flow.step
+
+
 @pytest.fixture
 def client(sandbox):
     with make_client(sandbox) as c:

@@ -18,7 +18,7 @@ import threading
 import time
 
 import pytest
-from conftest import make_client, sandbox_in_env, until
+from conftest import make_client, panels_over, sandbox_in_env, until
 
 from modelarts_nb import display, receipts
 from modelarts_nb.flow import DeleteFlow, Step
@@ -34,27 +34,8 @@ def sb():
 
 @pytest.fixture
 def open_panel(sb):
-    """Panels over their own clients; closed afterwards (an open widget stays in the kernel's
-    widget state, which later tests dump whole, and some of these names hold the SK)."""
-    clients, panels = [], []
-
-    def factory(name_or_id, *, by_id=False, **flow_kw):
-        client = make_client(sb)
-        clients.append(client)
-        flow_kw.setdefault("interval", 0.05)
-        pool = client.get_pool(name_or_id) if by_id else client.resolve(name_or_id)
-        flow = DeleteFlow(client, pool, **flow_kw)
-        flow.check_impact()
-        panel = DeletePanel(flow, region=None)
-        panels.append(panel)
-        return panel
-
-    yield factory
-    for panel in panels:
-        panel.close()
-        panel.flow.join(5)
-    for client in clients:
-        client.close()
+    with panels_over(sb, interval=0.05, impact=True) as factory:
+        yield factory
 
 
 def press_enter(text_widget):

@@ -6,10 +6,9 @@ import json
 import threading
 
 import pytest
-from conftest import make_client, our_threads, until
+from conftest import finish, our_threads, panels_over, until
 
-from modelarts_nb.flow import DeleteFlow, Step
-from modelarts_nb.panel import DeletePanel
+from modelarts_nb.flow import Step
 from modelarts_nb.sandbox import Fault
 
 
@@ -24,24 +23,8 @@ def sb():
 
 @pytest.fixture
 def open_panel(sb):
-    clients = []
-
-    def factory(display_name, **flow_kw):
-        client = make_client(sb)
-        clients.append(client)
-        flow_kw.setdefault("interval", 0.1)
-        flow = DeleteFlow(client, client.resolve(display_name), **flow_kw)
-        return DeletePanel(flow, region=None)
-
-    yield factory
-    for client in clients:
-        client.close()
-
-
-def finish(panel, timeout=10):
-    panel.flow.join(timeout)
-    assert not panel.flow.running
-    return panel.flow.step
+    with panels_over(sb) as factory:
+        yield factory
 
 
 def classes(panel):

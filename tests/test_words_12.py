@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_client, until
+from conftest import finish, panels_over, until
 
-from modelarts_nb.flow import DeleteFlow, Step
-from modelarts_nb.panel import DeletePanel
+from modelarts_nb.flow import Step
 from modelarts_nb.render import PANEL_STYLE
 from modelarts_nb.retry import RetryPolicy
 from modelarts_nb.sandbox import Fault
@@ -33,26 +32,8 @@ def sb():
 
 @pytest.fixture
 def open_panel(sb):
-    clients = []
-
-    def factory(name, *, impact=False, **flow_kw):
-        client = make_client(sb, retry=RetryPolicy(attempts=2, base=0.01, cap=0.02))
-        clients.append(client)
-        flow_kw.setdefault("interval", 0.1)
-        flow = DeleteFlow(client, client.resolve(name), **flow_kw)
-        if impact:
-            flow.check_impact()
-        return DeletePanel(flow, region=None)
-
-    yield factory
-    for client in clients:
-        client.close()
-
-
-def finish(panel, timeout=10):
-    panel.flow.join(timeout)
-    assert not panel.flow.running
-    return panel.flow.step
+    with panels_over(sb, retry=RetryPolicy(attempts=2, base=0.01, cap=0.02)) as factory:
+        yield factory
 
 
 def shown(panel):
