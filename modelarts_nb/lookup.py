@@ -16,7 +16,7 @@ from .models import Pool
 from .names import check_display_name, looks_like_pool_id
 from .text import one_line
 
-__all__ = ["Resolved", "match", "resolve", "resolve_many"]
+__all__ = ["Resolved", "match", "resolve", "resolve_many", "told_apart"]
 
 
 def resolve(api: PoolsApi, name: str) -> Pool:
@@ -97,16 +97,20 @@ def _with_display_hint(
     return missing
 
 
-def _told_apart(pools: tuple[Pool, ...], shown: int = 10) -> str:
-    """What tells pools of one display name apart, oldest first: ``id: phase, created, nodes``."""
+def told_apart(pools: Iterable[Pool]) -> list[tuple[str, str, str, str]]:
+    """What tells pools of one display name apart, oldest first: (id, phase, created, nodes),
+    each one line of text (the error line and the panel's table say the same)."""
     ordered = sorted(pools, key=lambda p: (p.created is None, p.created or datetime.min, p.id))
-    parts = [
-        f"{one_line(p.id, 80)}: {one_line(p.phase or 'phase unknown', 40)}, created "
-        f"{p.created.strftime('%Y-%m-%d %H:%M UTC') if p.created else 'unknown'}, "
-        f"{p.node_count} node{'s' if p.node_count != 1 else ''}"
-        for p in ordered[:shown]
-    ]
-    more = f"; and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return [(one_line(p.id, 80), one_line(p.phase or "phase unknown", 40),
+             p.created.strftime("%Y-%m-%d %H:%M UTC") if p.created else "unknown",
+             f"{p.node_count} node{'s' if p.node_count != 1 else ''}") for p in ordered]
+
+
+def _told_apart(pools: tuple[Pool, ...], shown: int = 10) -> str:
+    rows = told_apart(pools)
+    parts = [f"{i}: {phase}, created {created}, {nodes}" for i, phase, created, nodes in
+             rows[:shown]]
+    more = f"; and {len(rows) - shown} more" if len(rows) > shown else ""
     return "; ".join(parts) + more
 
 

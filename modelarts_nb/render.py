@@ -14,6 +14,7 @@ from datetime import datetime
 from .errors import DeletionFailed, WaitTimeout
 from .flow import DeleteFlow, Step
 from .impact import Impact
+from .lookup import told_apart
 from .models import Pool
 from .names import is_loopback_host
 from .tables import spec_resources_table, status_resources_table
@@ -336,16 +337,10 @@ def flow_html(flow: DeleteFlow) -> str:
     )
 
 
-def _candidate_rows(pools: list[Pool] | tuple[Pool, ...]) -> list[tuple[str, str, str, str]]:
-    ordered = sorted(pools, key=lambda p: (p.created is None, p.created or datetime.min, p.id))
-    return [(one_line(p.id, 80), one_line(p.phase or "unknown", 40), _when(p.created),
-             f"{p.node_count} node{'s' if p.node_count != 1 else ''}") for p in ordered]
-
-
 def candidates_html(name: str, pools: list[Pool] | tuple[Pool, ...]) -> str:
     """Pools sharing a display name as a table of what tells them apart, oldest first."""
     rows = "".join(f"<tr><td><code>{_esc(i)}</code></td><td>{_esc(ph)}</td><td>{_esc(c)}</td>"
-                   f"<td>{_esc(n)}</td></tr>" for i, ph, c, n in _candidate_rows(pools))
+                   f"<td>{_esc(n)}</td></tr>" for i, ph, c, n in told_apart(pools))
     return (f"{PANEL_STYLE}<div class='mnb-card'><b>{len(pools)} pools are named "
             f"<code>{_esc(one_line(name, 80))}</code></b>: give the id of the one you mean."
             "<table class='mnb-table'><thead><tr><th>id</th><th>phase</th><th>created</th>"

@@ -104,7 +104,7 @@ def test_shared_display_name_table_for_the_panel_escapes_server_text():
              for i in range(2)]
     table = candidates_html("<b>x</b>", pools)
     assert "<img" not in table and "<b>x</b>" not in table
-    assert table.count("<tr>") == 3 and "2026-03-01 10:00:00 UTC" in table
+    assert table.count("<tr>") == 3 and "2026-03-01 10:00 UTC" in table
 
 
 def test_no_credentials_names_what_is_missing(shell, capsys, monkeypatch, tmp_path):
