@@ -252,7 +252,8 @@ class PoolsApi:
         another pool, or a 404 to a ``first=False`` resend (our earlier DELETE did it). Deciding
         what to do then — read the pool back, send again — is the engine's job, not this one's.
         ``on_wire(True)`` is called just before a DELETE leaves, ``on_wire(False)`` when the
-        gateway refused it unprocessed (401, 429): whether a deletion may have started.
+        gateway refused it unprocessed (401, 429) or it never left (the connection could not
+        be made: then ConnectionFailed says so): whether a deletion may have started.
         ``on_answer`` hears each answer's ``X-Request-Id`` (None if it has none): the receipt's.
         """
         path = self._pool_path(check_pool_id(pool_id))
@@ -260,6 +261,11 @@ class PoolsApi:
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 response = self._send("DELETE", path, before=lambda: wire(True))
+            except _NotWritten as exc:
+                wire(False)
+                raise errors.ConnectionFailed(f"{exc}; " + (
+                    "nothing was sent" if first else "this second DELETE was not sent (the "
+                    "first one's answer was lost)")) from None
             except errors.ConnectionFailed:
                 return None
             if on_answer is not None:
@@ -394,7 +400,8 @@ class PoolsApi:
 
     def _unreachable(self, method: str, url: str, exc: httpx.HTTPError) -> errors.ConnectionFailed:
         log.debug("%s %s failed: %s", method, url, type(exc).__name__)
-        return errors.ConnectionFailed(
+        kind = _NotWritten if isinstance(exc, _BEFORE_WRITING) else errors.ConnectionFailed
+        return kind(
             f"{method} {self.settings.endpoint}{url.split('?')[0]} failed: {transport_reason(exc)}"
         )
 
@@ -429,6 +436,14 @@ class PoolsApi:
         return error
 
 
+class _NotWritten(errors.ConnectionFailed):
+    """The request failed before any of it was written: it certainly never left."""
+
+
+# raised before a byte of the request is written: connecting (TLS included: httpx reports a
+# failed handshake as ConnectError), a proxy refusing the tunnel, no free connection, a bad URL
+_BEFORE_WRITING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError, httpx.PoolTimeout,
+                   httpx.UnsupportedProtocol)
 _PAGE = 500  # the most the service returns at once (FACTS-2 §2, §3.1)
 _MAX_PAGES = 200  # 100,000 items: beyond that a server is looping, not paging
 

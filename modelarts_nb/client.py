@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import engine, lookup, receipts
 from .api import DEFAULT_TIMEOUT, PoolsApi
 from .engine import Deletion, Target
 from .errors import Cancelled
 from .models import Pool
-from .names import check_pool_id
+from .names import check_display_name, check_pool_id, looks_like_pool_id
+from .plan import Plan
+from .review import review
+from .selection import Filters, list_selected
+from .steps import Step
 from .waiter import Cadence, Watch, wait
 
 __all__ = ["DEFAULT_TIMEOUT", "PoolsClient"]
@@ -77,20 +82,61 @@ class PoolsClient(PoolsApi):
             raise watch.error
         return watch.pool
 
+    def plan(self, names: Iterable[str] | Any = None, *, filters: Filters | None = None,
+             force: bool = False, concurrency: int = 8) -> Plan:
+        """Review pools into a ``Plan``, sending no DELETE: the pools ``names`` (ids or display
+        names; a ``%pools`` DataFrame: its rows marked ``delete``), or those ``filters``
+        select. Each pool's work is read and ``policy.decide`` says what may go; names that
+        match no pool (or several) are not in it: ``plan_names`` says why."""
+        if filters is not None:
+            listing = list_selected(self, filters, confirm=True)
+            return review(self, listing.pools, filters=filters, kept=listing.kept,
+                          force=force, concurrency=concurrency)
+        pools, _missing = self.plan_names(names)
+        return review(self, pools, force=force, concurrency=concurrency)
+
+    def plan_names(self, names: Iterable[str] | Any) -> tuple[list[Pool], dict[str, str]]:
+        """The pools ``names`` mean (one LIST), each once, and name → why for the others."""
+        found = lookup.resolve_many(self, _names(names))
+        return ([pool for _, pool, _ in found if pool is not None],
+                {name: why for name, pool, why in found if pool is None})
+
+    def apply(self, plan: Plan, *, concurrency: int = 8, wait: bool = True,
+              timeout: float = 3600.0, on_update: Callable[[Target], None] | None = None,
+              stop: threading.Event | None = None) -> list[Target]:
+        """Delete exactly what ``plan`` reviewed: each pool is read again and left out, saying
+        why, if it changed (``plan.drift``); then one DELETE each, watched until gone unless
+        ``wait=False``. PlanError when the plan is for another endpoint or project."""
+        run = Deletion.from_plan(self, plan, concurrency=concurrency, timeout=timeout,
+                                 stop=stop)
+        run.on_target = on_update
+        run.run(send=True, wait=wait, background=False)
+        _raise_if_nothing_sent(run)
+        return run.targets
+
     def delete_many(
         self,
-        names: Iterable[str],
+        names: Iterable[str] | Any,
         *,
         concurrency: int = 8,
+        force: bool = False,
         on_update: Callable[[Target], None] | None = None,
         stop: threading.Event | None = None,
     ) -> list[Target]:
-        """Delete many pools (ids or display names): one LIST, then one DELETE each.
+        """Delete many pools (ids or display names, or a ``%pools`` DataFrame: only its rows
+        marked ``delete``): reviewed (``plan``), then applied without watching.
 
-        Never raises for a single pool: each ``Target`` says what happened (its ``step`` and
-        ``message``); a 401 stops the batch. Raises only when the LIST itself fails.
+        Pools with running or waiting work or sub-pools are left out unless ``force``. Never
+        raises for a single pool: each ``Target`` says what happened (its ``step`` and
+        ``message``); a 401 stops the batch. Raises only when a LIST itself fails.
         """
-        run = Deletion.for_names(self, names, concurrency=concurrency, stop=stop)
+        names = _names(names)
+        pools, missing = self.plan_names(names)
+        plan = review(self, pools, force=force, read_work=False)  # read once, when applied
+        run = Deletion.from_plan(self, plan, concurrency=concurrency, stop=stop)
+        _name_targets(run.targets, pools, names)
+        for name, why in missing.items():
+            run.targets.append(Target(name, step=Step.FAILED, message=f"{why}: nothing was sent"))
         return _finish(run, on_update, send=True)
 
     def watch_many(
@@ -107,13 +153,44 @@ class PoolsClient(PoolsApi):
         return _finish(run, on_update, send=False)
 
 
+def _names(names: Iterable[str] | Any) -> list[str]:
+    """Names as given, checked (InvalidName before any request); a DataFrame with a
+    ``decision`` column gives the ids of its rows marked ``delete`` — kept and left-out rows
+    never — and one without it is refused."""
+    columns = getattr(names, "columns", None)
+    if columns is not None:
+        if "decision" not in columns or "id" not in columns:
+            raise ValueError("a DataFrame of pools needs its 'id' and 'decision' columns (as "
+                             "%pools gives it): nothing was deleted")
+        frame: Any = names
+        names = [str(pid) for pid, decision in zip(frame["id"], frame["decision"])
+                 if decision == "delete"]
+    return [check_pool_id(n) if looks_like_pool_id(n) else check_display_name(n)
+            for n in dict.fromkeys(names)]
+
+
+def _name_targets(targets: list[Target], pools: list[Pool], names: list[str]) -> None:
+    """Each target named as the caller named its pool (an id or a display name)."""
+    given: dict[str, str] = {}
+    for name in names:
+        for pool in pools:
+            if name in (pool.id, pool.display_name):
+                given.setdefault(pool.id, name)
+    for target in targets:
+        target.name = given.get(target.name, target.name)
+
+
+def _raise_if_nothing_sent(run: Deletion) -> None:
+    if run.run_error is not None and not isinstance(run.run_error, Cancelled):
+        if not any(t.sent for t in run.targets):
+            raise run.run_error
+
+
 def _finish(
     run: Deletion, on_update: Callable[[Target], None] | None, *, send: bool
 ) -> list[Target]:
     """Delete without watching (``send``), or only watch; in this thread."""
     run.on_target = on_update
     run.run(send=send, wait=not send, background=False)
-    if run.run_error is not None and not isinstance(run.run_error, Cancelled):
-        if not any(t.sent for t in run.targets):
-            raise run.run_error
+    _raise_if_nothing_sent(run)
     return run.targets

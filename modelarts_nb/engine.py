@@ -9,7 +9,10 @@ pools") are views of it, so one server story gives one verdict whatever started 
 Guarantees:
 
 * right before sending, the pools are read once more (a GET for one, a LIST for many) and
-  prepaid, frozen, unknown or vanished pools get no DELETE;
+  prepaid, frozen, unknown or vanished pools get no DELETE; a pool deleted from a reviewed
+  ``plan.Plan`` also has its work (and, for tag filters, its tags) read again, and is left out,
+  saying what changed, when ``plan.drift`` finds it is not what was reviewed; then
+  ``policy.decide`` — the one rule — says whether it may go;
 * one confirmed intent sends at most one DELETE per pool, in this process, whoever asks (a
   double click, a rerun, two panels, a panel and a batch): a claim on (endpoint, project, pool id)
   is held while a DELETE is in flight or accepted, and released when nothing was sent, the
@@ -23,6 +26,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import threading
@@ -35,15 +39,20 @@ from typing import TYPE_CHECKING, TypeVar
 
 from . import errors, receipts, rules
 from .api import PoolsApi
+from .impact import read_impact
 from .listeners import Listeners
 from .lookup import match
 from .models import DEFAULT_WORKSPACE, Pool
-from .names import check_display_name, check_pool_id, looks_like_pool_id
+from .names import check_display_name, check_pool_id, endpoint_key, looks_like_pool_id
+from .plan import Plan, PlanError, PlanItem, drift
+from .policy import Verdict as Decided
+from .policy import decide
 from .steps import Step
 from .waiter import Cadence, Verdict, Watch, wait
 
 if TYPE_CHECKING:
     from .impact import Impact
+    from .selection import Filters
 
 __all__ = [
     "NOTHING_SENT",
@@ -79,6 +88,7 @@ class Target:
     watch: Watch | None = field(default=None, repr=False)
     impact: Impact | None = field(default=None, repr=False)  # what it runs, if checked
     receipt: receipts.Receipt | None = field(default=None, repr=False)  # its DELETE's record
+    planned: PlanItem | None = field(default=None, repr=False)  # what was reviewed, if any
 
     @property
     def label(self) -> str:
@@ -93,6 +103,27 @@ class Target:
         if self.step is Step.DELETED:
             return "Deleted"
         return (self.pool.phase if self.pool else None) or "unknown"
+
+
+def _planned(item: PlanItem) -> Target:
+    """A plan's pool as a target: to delete (re-checked first), or already decided."""
+    target = Target(item.facts.id, planned=item)
+    why = item.detail or item.reason
+    if item.verdict is Decided.REFUSED:
+        target.step, target.message = Step.REFUSED, f"{why}; nothing was sent"
+    elif item.verdict is Decided.KEPT:
+        target.step, target.message = Step.LEFT_OUT, f"{why}; nothing was sent"
+    elif item.verdict is Decided.ACKNOWLEDGE:
+        target.step, target.message = Step.LEFT_OUT, (
+            f"{why}, which was not acknowledged (add --force, or tick the acknowledgement); "
+            "nothing was sent")
+    return target
+
+
+def _workspace(target: Target) -> str:
+    if target.pool is not None:
+        return target.pool.workspace_id
+    return target.planned.facts.workspace if target.planned is not None else ""
 
 
 def delete_once(
@@ -161,6 +192,8 @@ class Deletion:
         self.view_error = ""  # a listener that failed: said once, in the summary
         self.finished = threading.Event()
         self.on_target: Callable[[Target], None] | None = None
+        self.filters: Filters | None = None  # a plan's filters, re-checked on each pool
+        self.force = False  # a plan's --force
         self._stop = stop or threading.Event()
         self._sleep = sleep  # default: the Stop event's wait
         self._lock = threading.RLock()
@@ -177,6 +210,23 @@ class Deletion:
         checked = [check_pool_id(n) if looks_like_pool_id(n) else check_display_name(n)
                    for n in dict.fromkeys(names)]
         return cls(api, [Target(name) for name in checked], **kw)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_plan(cls, api: PoolsApi, plan: Plan, **kw: object) -> Deletion:
+        """The pools ``plan`` deletes, each re-checked against what was reviewed before its
+        DELETE; PlanError when the plan was made for another endpoint or project."""
+        from .names import endpoint_key
+
+        settings = api.settings
+        if (endpoint_key(plan.endpoint), plan.project_id) != (
+                endpoint_key(settings.endpoint), settings.project_id):
+            raise PlanError(
+                f"this plan was made for project {plan.project_id} at "
+                f"{endpoint_key(plan.endpoint)}, not {settings.project_id} at "
+                f"{endpoint_key(settings.endpoint)}: nothing was sent")
+        run = cls(api, [_planned(item) for item in plan.items], **kw)  # type: ignore[arg-type]
+        run.filters, run.force, run.via = plan.selection(), plan.force, plan.via
+        return run
 
     # -- what views use ----------------------------------------------------------------------
 
@@ -229,7 +279,7 @@ class Deletion:
         lines += [
             f"  {t.label}: {t.message}"
             for t in self.targets
-            if t.step in (Step.FAILED, Step.REFUSED, Step.CANCELLED)
+            if t.step in (Step.FAILED, Step.REFUSED, Step.LEFT_OUT, Step.CANCELLED)
         ]
         return "\n".join(lines)
 
@@ -295,6 +345,7 @@ class Deletion:
             return
         listed = self._listed(todo)
         seen: set[str] = set()
+        found: list[tuple[Target, Pool]] = []
         for target in todo:
             pool, why = match(listed, target.pool.id if target.pool else target.name)
             if pool is None:
@@ -304,36 +355,73 @@ class Deletion:
                     self.targets.remove(target)  # named twice: deleted once
             else:
                 seen.add(pool.id)
-                self._decide(target, pool)
+                found.append((target, pool))
+        self._each(lambda pair: self._decide(*pair), found)  # planned ones read their work
 
     def _listed(self, todo: list[Target]) -> list[Pool]:
         """One LIST, plus one per other workspace the targets' pools live in (a list without
         ``workspaceId`` may show workspace "0" only)."""
-        others = sorted({t.pool.workspace_id for t in todo if t.pool is not None}
-                        - {DEFAULT_WORKSPACE})
+        others = sorted({_workspace(t) for t in todo} - {DEFAULT_WORKSPACE, ""})
         listed = self.api.list_pools()
         for workspace in others:
             listed += self.api.list_pools(workspace=workspace)
         return listed
 
     def _decide(self, target: Target, pool: Pool) -> None:
+        """The pool as read just now: watched if already Deleting; for a planned pool, left
+        out if it is not what was reviewed; then the policy's verdict."""
         target.pool = pool
-        reason = rules.refusal(pool)
-        if reason:
-            self._set(target, Step.REFUSED, reason)
-        elif pool.phase == rules.DELETING:
+        if rules.underway(pool) and rules.refusal(pool) is None:
             self._start_watch(target, "Already being deleted; watching until it is gone.")
+            return
+        planned, impact = target.planned, None
+        if planned is not None and planned.verdict is Decided.UNDERWAY:
+            self._set(target, Step.LEFT_OUT, f"was being deleted when reviewed, now "
+                      f"{pool.phase or 'unknown'} — review it again; nothing was sent")
+            return
+        if planned is not None:
+            impact = read_impact(self.api, pool)
+            target.impact = impact
+            pool = self._with_tags(pool)
+            changes = drift(planned, pool, impact, self.filters)
+            if changes:
+                self._set(target, Step.LEFT_OUT, f"changed since you reviewed it: "
+                          f"{'; '.join(changes)} — review it again; nothing was sent")
+                return
+        decision = decide(pool, impact, acknowledged=bool(planned and planned.acknowledged),
+                          force=self.force)
+        if decision.verdict is Decided.REFUSED:
+            self._set(target, Step.REFUSED, decision.detail or decision.reason)
+        elif not decision.deletes:
+            self._set(target, Step.LEFT_OUT, f"{decision.detail or decision.reason}, which "
+                      "was not acknowledged at review; nothing was sent")
+
+    def _with_tags(self, pool: Pool) -> Pool:
+        """For tag filters and keep-tags: the pool's tags as the tag API says now (an
+        annotation may be stale); unknown when they cannot be read (fails closed)."""
+        filters = self.filters
+        if filters is None or not (filters.tags or filters.keep):
+            return pool
+        try:
+            tags = self.api.pool_tags(pool.id)
+        except errors.ApiError:
+            tags = None
+        return dataclasses.replace(pool, tags=tags)
 
     def _send_one(self, target: Target) -> None:
         """Claim the pool, then one DELETE (``delete_once``); or watch the claim's owner's."""
         assert target.pool is not None
+        key = self._key(target)
         with self._lock:
             stopped = self._stop.is_set() or self._refused_401
-            owner = None if stopped else _REGISTRY.claim(self._key(target), self)
+            owner = None if stopped else _REGISTRY.claim(key, self)
         if stopped:
             why = "the batch stopped after a 401" if self._refused_401 else "stopped"
             self._set(target, Step.CANCELLED, f"not sent: {why}; nothing was deleted")
             return
+        if (owner is not None and not rules.underway(target.pool) and not owner._sending(key)
+                and not self._underway_now(target)):
+            owner = _REGISTRY.take_over(key, self, owner)  # stale: its pool is not deleting
         if owner is not None:
             self._start_watch(target, "Another panel already sent the DELETE for this pool; "
                                       "watching it.")
@@ -345,8 +433,8 @@ class Deletion:
         answers: list[str | None] = []
 
         def on_wire(sent: bool) -> None:
-            target.sent = sent
             wired.append(sent)
+            target.sent = receipts.left(wired)  # a resend never sent does not unsend the first
 
         try:
             try:
@@ -365,6 +453,10 @@ class Deletion:
             self._set(target, Step.REFUSED, str(exc))
         except errors.ModelArtsError as exc:
             self._fail(target, exc)
+        except Exception:
+            if not answers:  # a bug before any answer: no claim may outlive it (see _guard)
+                self._release(target)
+            raise
         else:
             if accepted is None:
                 self._set(target, Step.DELETED, _GONE)
@@ -478,11 +570,26 @@ class Deletion:
     def _key(self, target: Target) -> tuple[str, str, str]:
         settings = self.api.settings
         assert target.pool is not None
-        return settings.endpoint, settings.project_id, target.pool.id
+        return endpoint_key(settings.endpoint), settings.project_id, target.pool.id
 
     def _release(self, target: Target) -> None:
         if target.pool is not None:
             _REGISTRY.release(self._key(target), self)
+
+    def _underway_now(self, target: Target) -> bool:
+        """The pool read once more (another run may have sent since it was read): whether
+        it is being deleted — or may be (a read that fails), so no claim is taken blindly."""
+        assert target.pool is not None
+        try:
+            target.pool = self.api.get_pool(target.pool.id)
+        except errors.ModelArtsError:
+            return True
+        return rules.underway(target.pool)
+
+    def _sending(self, key: tuple[str, str, str]) -> bool:
+        """Whether this run is sending (or about to send) the DELETE for ``key`` right now."""
+        return any(t.step is Step.SENDING and t.pool is not None and self._key(t) == key
+                   for t in list(self.targets))
 
     def _each(self, work: Callable[[T], None], items: list[T]) -> None:
         """``work`` on every item, ``concurrency`` at a time; Ctrl-C sends nothing more."""
@@ -515,6 +622,16 @@ class _Registry:
         with self._lock:
             owner = self._senders.setdefault(key, run)
             return None if owner is run else owner
+
+    def take_over(self, key: tuple[str, str, str], run: Deletion, owner: Deletion
+                  ) -> Deletion | None:
+        """``claim``, in place of ``owner``'s stale claim (its pool shows no deletion and it
+        is not sending): None if ``run`` now holds it, else whoever claimed it meanwhile."""
+        with self._lock:
+            if self._senders.get(key) is owner:
+                del self._senders[key]
+            current = self._senders.setdefault(key, run)
+            return None if current is run else current
 
     def release(self, key: tuple[str, str, str], run: Deletion | None) -> None:
         """Forget ``run``'s claim on ``key`` (any run's, when ``run`` is None)."""

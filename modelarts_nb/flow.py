@@ -21,6 +21,8 @@ from .engine import NOTHING_SENT, WATCH_STOPPED, Deletion, Target, stop_all
 from .errors import ApiError, AuthenticationError, ModelArtsError, PoolNotFound
 from .impact import Impact, read_impact
 from .models import Pool
+from .plan import PlanItem
+from .policy import Verdict, decide
 from .steps import Step
 
 __all__ = ["NOTHING_SENT", "WATCH_STOPPED", "DeleteFlow", "Step", "stop_all_watches"]
@@ -38,7 +40,10 @@ class DeleteFlow(Deletion):
         *,
         timeout: float = 3600.0,
         interval: float | None = None,
+        retire: bool = True,
     ) -> None:
+        """``retire=False`` for a flow that only reads (``--no-widgets`` without ``--yes``):
+        it leaves older panels for the pool as they are."""
         super().__init__(client, [Target(pool.id, pool)], timeout=timeout, interval=interval)
         self.target = self.targets[0]
         self.begun: float | None = None
@@ -48,10 +53,11 @@ class DeleteFlow(Deletion):
         self.read_at = datetime.now(timezone.utc)  # the pool was read just before this flow
         self.vanished = False  # a Refresh found the pool gone although we sent nothing
         self.rechecked = False  # after a failure, a Refresh found the pool there, not deleting
-        reason = rules.refusal(pool)
-        if reason:
-            self.target.step, self.target.message = Step.REFUSED, reason
-        _retire_older(self)
+        decision = decide(pool)  # the one policy; a Deleting pool is watched, not refused
+        if decision.verdict is Verdict.REFUSED:
+            self.target.step, self.target.message = Step.REFUSED, decision.detail
+        if retire:
+            _retire_older(self)
 
     # -- the one pool's state, as views read it ------------------------------------------------
 
@@ -153,19 +159,19 @@ class DeleteFlow(Deletion):
             impact = Impact(unchecked={"what deleting breaks": f"{type(exc).__name__}"})
         finally:
             self._close_if_idle()
-        prepaid = [n.name for n in impact.prepaid_nodes(self.pool)]
-        reason = rules.node_refusal(self.pool, prepaid)
+        decision = decide(self.pool, impact)
         with self._lock:
             self.impact, self.impact_pending = impact, False
-            if reason and self.step is Step.REVIEW:
-                self.target.step, self.target.message = Step.REFUSED, reason
+            if decision.verdict is Verdict.REFUSED and self.step is Step.REVIEW:
+                self.target.step, self.target.message = Step.REFUSED, decision.detail
         self._notify()
         self.impact_checked.set()  # after the views were told
 
     @property
     def needs_ack(self) -> bool:
         """Deleting stops running work or sub-pools: an explicit acknowledgement is needed."""
-        return self.impact is not None and self.impact.needs_force
+        return self.impact is not None and (
+            decide(self.pool, self.impact).verdict is Verdict.ACKNOWLEDGE)
 
     def can_confirm(self, typed: str, acknowledged: bool = False) -> bool:
         """Exactly the pool id or its display name, only while waiting for confirmation, once
@@ -180,6 +186,7 @@ class DeleteFlow(Deletion):
         with self._lock:
             if not self.can_confirm(typed, acknowledged):
                 return False
+            self._review(acknowledged)
             self._starting(Step.SENDING, "Sending the DELETE request…")
         self.run(send=True, wait=True, background=background)
         return True
@@ -195,11 +202,14 @@ class DeleteFlow(Deletion):
         self.run(send=True, wait=True, background=background)
         return True
 
-    def delete_now(self, *, wait: bool = True, background: bool = False) -> None:
-        """``--yes``: delete without a typed name (prepaid/frozen pools are still refused)."""
+    def delete_now(self, *, wait: bool = True, background: bool = False,
+                   acknowledged: bool = False) -> None:
+        """``--yes``: delete without a typed name (prepaid/frozen pools are still refused;
+        work the pool runs needs ``acknowledged``, i.e. ``--force``)."""
         with self._lock:
             if self.step is not Step.REVIEW:
                 return
+            self._review(acknowledged)
             self._starting(Step.SENDING, "Sending the DELETE request…")
         self.run(send=True, wait=wait, background=background)
 
@@ -263,6 +273,13 @@ class DeleteFlow(Deletion):
         self._set(self.target, Step.FAILED,
                   "The pool no longer exists (or you lost access to it); this panel sent no "
                   "DELETE.")
+
+    def _review(self, acknowledged: bool) -> None:
+        """The confirmation binds the pool as shown, with the work shown: the run re-reads
+        both and leaves the pool out if it is not what was reviewed (``plan.drift``)."""
+        stops = self.impact.stops() if self.impact is not None and acknowledged else ""
+        self.target.planned = PlanItem.of(self.pool, self.impact,
+                                          acknowledged=stops or ("yes" if acknowledged else ""))
 
     def _starting(self, step: Step, message: str) -> None:
         """Set before the run starts, told to views by the run itself (see ``_guard``)."""

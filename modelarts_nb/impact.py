@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import errors
@@ -131,7 +132,7 @@ def read_impact(api: PoolsApi, pool: Pool) -> Impact:
         "workload counts": lambda: _counts(api.workload_statistics(pool.id)),
         "workloads": lambda: [Workload.from_api(w) for w in api.list_workloads(pool.id)],
         "nodes": lambda: [Node.from_api(n) for n in api.list_nodes(pool.id)],
-        "sub-pools": lambda: _subpools(api, pool),
+        "sub-pools": partial(_subpools, api, pool),  # one frame fewer to the wire
     }
     impact = Impact()
     event = api.stop_event()  # the caller's Stop reaches the four reads too

@@ -285,8 +285,9 @@ def _run(args: Any, shell: Any, client: PoolsClient) -> Any:
         raise
     finally:
         client.close()  # nothing stays connected while a panel waits for a person
-    flow = DeleteFlow(client, pool, timeout=args.timeout, interval=args.interval)
     text = args.no_widgets or _is_terminal(shell)
+    flow = DeleteFlow(client, pool, timeout=args.timeout, interval=args.interval,
+                      retire=args.yes or not text)  # a look that only reads retires no panel
     if (args.yes or text) and flow.step is Step.REVIEW and pool.phase != "Deleting":
         try:
             flow.check_impact()  # the four reads at once: one more round trip
@@ -320,7 +321,7 @@ def _widget_path(flow: DeleteFlow, args: Any) -> Any:
     panel = DeletePanel(flow, region=flow.client.settings.region)
     if args.yes:
         panel.show()
-        _foreground(flow, wait=not args.no_wait)
+        _foreground(flow, wait=not args.no_wait, force=args.force)
     elif flow.pool.phase == "Deleting":
         flow.watch(background=True)
     elif flow.step is Step.REVIEW:
@@ -350,18 +351,21 @@ def _text_path(flow: DeleteFlow, args: Any) -> None:
         flow.client.close()
         return
     flow.subscribe(_Progress())
-    _foreground(flow, wait=not args.no_wait, text=True)
+    _foreground(flow, wait=not args.no_wait, text=True, force=args.force)
 
 
-def _foreground(flow: DeleteFlow, *, wait: bool, text: bool = False) -> None:
+def _foreground(flow: DeleteFlow, *, wait: bool, text: bool = False, force: bool = False
+                ) -> None:
     """Delete and watch in this cell; Ctrl-C stops the watching only. One final line per
     outcome: printed in text mode; with a panel, the panel's status line (and its static copy)
     is it. A failure fails the cell with one line that says whether the DELETE was sent."""
     try:
-        flow.delete_now(wait=wait, background=False)
+        flow.delete_now(wait=wait, background=False, acknowledged=force)
     except KeyboardInterrupt:
         _say(f"Pool {flow.pool.label}: {flow.message}")  # says whether a DELETE had left
         raise
+    if flow.step is Step.LEFT_OUT:  # changed since it was shown: nothing was sent
+        raise DeletionRefused(f"pool {flow.pool.label} {flow.message}", pool=flow.pool)
     if flow.step is Step.FAILED and flow.error is not None:
         error = flow.error
         note = delete_note(flow)

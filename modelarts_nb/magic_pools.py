@@ -14,13 +14,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from . import rules
 from .client import PoolsClient
 from .engine import Deletion, Target
 from .errors import ModelArtsError
-from .fanout import fan_out
-from .impact import Impact, read_impact
-from .models import Pool
+from .plan import Plan
+from .policy import Verdict, decide
+from .review import Reviewer, review
 from .selection import Filters, Listing, list_selected, parse_age, parse_tag
 from .steps import Step
 from .tables import pools_table
@@ -92,8 +91,9 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
     if args.delete and not filters.narrows():
         raise UsageError(
             "--delete needs at least one filter that leaves pools out (--tag, --older-than, "
-            "--phase, --status, --label, or a --name pattern with a literal part, not just "
-            "* ? or [..]; a workspace is a scope, not a filter): a bulk deletion must never "
+            "--phase, --status, --label, or a --name pattern that not every pool id matches, "
+            "not * or *-* or *[0-9a-f]*; a workspace is a scope, not a filter): a bulk "
+            "deletion must never "
             "mean every pool in the project"
         )
     client = PoolsClient.from_env(
@@ -108,26 +108,42 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
         client.close()
     for note in listing.notes:
         print(one_line(note, 500))
-    if args.delete and args.yes:
-        _unattended(client, listing, args)
+    if args.delete:
+        plan = _review(client, listing, filters, args, via="batch" if args.yes else "text")
+        if args.yes:
+            _unattended(client, plan, args)
+        else:
+            _show_table(decided_table(listing, plan))
+            _dry_run(plan, args)
         return None
     if args.no_widgets or terminal:
-        table = pools_table(listing.pools)
-        if args.delete:
-            _show_table(table)
-            _dry_run(client, listing, args)
-            return None
+        table = decided_table(listing)
         _say_kept(listing)
         return table if len(table) else print("(no pools match)")
     from .pools_panel import PoolsPanel
 
-    first = [listing]  # the panel shows this listing; Refresh lists anew
+    options = {"concurrency": args.concurrency, "timeout": args.timeout,
+               "interval": args.interval}
+    return PoolsPanel(Reviewer(client, filters, options, first=[listing]))
 
-    def lister() -> list[Pool]:
-        return (first.pop() if first else list_selected(client, filters)).pools
 
-    return PoolsPanel(client, lister, concurrency=args.concurrency, timeout=args.timeout,
-                      interval=args.interval, held=filters.kept)
+def decided_table(listing: Listing, plan: Plan | None = None) -> Any:
+    """The listed pools with their ``decision`` column: ``delete``, ``kept: why`` or ``left
+    out: why`` — from the plan when the pools were reviewed, else from the policy on what
+    the list shows (their work unread). ``delete_many(frame)`` deletes only ``delete`` rows."""
+    items = {item.facts.id: item for item in plan.items} if plan is not None else {}
+
+    def column(pool: Any) -> str:
+        item = items.get(pool.id)
+        if item is None:
+            return decide(pool, kept=listing.kept.get(pool.id)).column
+        if item.deletes:
+            return "delete"
+        if item.verdict is Verdict.KEPT:
+            return item.reason if item.reason.startswith("kept") else f"kept: {item.reason}"
+        return f"left out: {item.reason}"
+
+    return pools_table(listing.pools, decisions={p.id: column(p) for p in listing.pools})
 
 
 def _say_kept(listing: Listing) -> None:
@@ -143,55 +159,49 @@ def _show_table(table: Any) -> None:
     display({"text/plain": text, "text/html": table.to_html(index=False, border=0)}, raw=True)
 
 
-def _dry_run(client: PoolsClient, listing: Listing, args: Any) -> None:
-    pools = listing.deletable()
-    checked, held, _ = _checked(client, listing, args)
-    deletable = [p for p in checked if rules.exclusion(p) is None]
+def _review(client: PoolsClient, listing: Listing, filters: Filters, args: Any, *,
+            via: str) -> Plan:
+    """The plan of what the line deletes: each selected pool's work read
+    (``concurrency`` pools at once) and decided by the one policy."""
+    try:
+        return review(client, listing.pools, filters=filters, kept=listing.kept,
+                      force=args.force, via=via, concurrency=args.concurrency)
+    except KeyboardInterrupt:
+        print("Interrupted while checking what the pools run: nothing was deleted.")
+        raise
+
+
+def _held(plan: Plan) -> list[str]:
+    """One line per pool the plan does not delete: ``kept …``, ``excluded …`` (refused) or
+    ``left out …`` (work not acknowledged: ``--force``)."""
+    lines = []
+    for item in plan.items:
+        label = item.facts.label
+        if item.verdict is Verdict.KEPT:
+            lines.append(f"kept {label}: {item.reason}")
+        elif item.verdict is Verdict.ACKNOWLEDGE:
+            lines.append(f"left out {label}: deleting it stops {item.reason.removeprefix('runs ')}"
+                         "; add --force to include it")
+        elif item.verdict in (Verdict.REFUSED, Verdict.UNDERWAY):
+            lines.append(f"excluded {label}: {item.reason}")
+    return lines
+
+
+def _dry_run(plan: Plan, args: Any) -> None:
+    deletable = plan.deletable()
     print(f"Nothing was deleted. --delete would delete {len(deletable)} pool(s):")
-    for pool in deletable:
-        print(f"  {one_line(pool.label, 200)}")
-    for pool in pools:
-        if rules.exclusion(pool):
-            print(f"  {one_line(f'excluded {pool.label}: {rules.exclusion(pool)}', 500)}")
-    for line in held:
+    for item in deletable:
+        print(f"  {one_line(item.facts.label, 200)}")
+    for line in _held(plan):
         print(f"  {one_line(line, 500)}")
     again = same_line(args)
-    busy = any(line.startswith("left out") for line in held) and not args.force
+    busy = bool(plan.pending()) and not args.force
     if again is None:
         print("To delete them, add --delete --yes to the same filters (a value cannot be "
               "written back on one line here).")
         return
     print(f"To delete them, run:\n  {again} --delete --yes"
           + " (add --force to include the pools with running work)" * busy)
-
-
-def _checked(client: PoolsClient, listing: Listing, args: Any
-             ) -> tuple[list[Pool], list[str], dict[str, Impact]]:
-    """The deletable pools after reading what each carries (``concurrency`` pools at once):
-    pools a keep-tag protects never go; pools with yearly/monthly nodes are left out, and so
-    are pools with running or waiting work or sub-pools unless ``--force``; with one line each
-    saying why; and what each pool runs, by id (for its receipt)."""
-    pools = listing.deletable()
-    candidates = [p for p in pools if rules.exclusion(p) is None]
-    try:
-        impacts = fan_out(client, lambda pool: read_impact(client, pool), candidates,
-                          workers=args.concurrency, name="modelarts-nb-check")
-    except KeyboardInterrupt:
-        print("Interrupted while checking what the pools run: nothing was deleted.")
-        raise
-    # prepaid, frozen, unknown: kept, for the engine refuses them with the reason
-    keep = [p for p in pools if rules.exclusion(p) is not None]
-    held = [f"kept {p.label}: {listing.kept[p.id]}" for p in listing.pools if p.id in listing.kept]
-    for pool, impact in zip(candidates, impacts):
-        prepaid = rules.node_refusal(pool, [n.name for n in impact.prepaid_nodes(pool)])
-        if prepaid:
-            held.append(f"excluded {pool.label}: {prepaid}")
-        elif impact.needs_force and not args.force:
-            held.append(f"left out {pool.label}: deleting it stops {impact.stops()}; "
-                        "add --force to include it")
-        else:
-            keep.append(pool)
-    return keep, held, {pool.id: impact for pool, impact in zip(candidates, impacts)}
 
 
 def same_line(args: Any) -> str | None:
@@ -226,18 +236,14 @@ def _arg(value: str) -> str | None:
     return None if quote is None else f"{quote}{text}{quote}"
 
 
-def _unattended(client: PoolsClient, listing: Listing, args: Any) -> None:
-    pools, held, impacts = _checked(client, listing, args)
-    for line in held:
+def _unattended(client: PoolsClient, plan: Plan, args: Any) -> None:
+    """Apply the plan just made: each pool re-checked against it, then deleted and watched."""
+    for line in _held(plan):
         print(one_line(_loud(line), 500))
-    run = Deletion(
-        client,
-        [Target(p.id, p, impact=impacts.get(p.id)) for p in pools],
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        interval=args.interval,
-    )
-    run.via = "batch"
+    pools = plan.deletable()
+    run = Deletion.from_plan(client, plan.only(item.facts.id for item in pools),
+                             concurrency=args.concurrency, timeout=args.timeout,
+                             interval=args.interval)
     printed: dict[int, Step] = {}
     lock = threading.Lock()  # workers report concurrently: one whole line at a time
 

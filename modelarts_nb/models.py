@@ -92,6 +92,7 @@ class Pool:
     status_resources: Mapping[str, tuple[ResourceLine, ...]] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    labels: Mapping[str, str] = field(default_factory=dict)  # metadata.labels with text values
 
     @property
     def is_prepaid(self) -> bool:
@@ -164,7 +165,15 @@ class Pool:
             status_resources=_status_resources(status.get("resources"), notes),
             problems=tuple(notes),
             raw=body,
+            labels=_text_labels(labels),
         )
+
+
+def _text_labels(labels: Mapping) -> dict[str, str]:
+    """The labels whose key and value are text: a filter on labels is decided on these alone,
+    so a label the server sent as a number or a list matches no ``--label`` (fails closed)."""
+    return {_whole(key): _whole(value) for key, value in labels.items()
+            if isinstance(key, str) and isinstance(value, str)}
 
 
 def _mapping(value: object, where: str, notes: list[str], required: bool = True) -> Mapping:

@@ -20,6 +20,7 @@ __all__ = [
     "check_project_id",
     "check_region",
     "check_workspace_id",
+    "endpoint_key",
     "is_workspace_id",
     "is_loopback_host",
     "looks_like_pool_id",
@@ -141,3 +142,19 @@ def _canonical(scheme: str, host: str, port: int | None, path: str) -> str:
     host = f"[{host.lower()}]" if ":" in host else host.lower()
     port_part = f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else ""
     return f"{scheme}://{host}{port_part}{path.rstrip('/')}"
+
+
+def endpoint_key(endpoint: str) -> str:
+    """The server an endpoint names, for comparing endpoints (never for sending): case, a
+    trailing dot on the host, any loopback spelling (``localhost``, 127.x, ``::1``) and the
+    default port all give one key, so the one-DELETE registry sees one server, not two."""
+    try:
+        parts = urlsplit(endpoint.strip())
+        port = parts.port
+    except ValueError:
+        return endpoint
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    host = "localhost" if is_loopback_host(host) else f"[{host}]" if ":" in host else host
+    port = port if port is not None else _DEFAULT_PORTS.get(scheme)
+    return f"{scheme}://{host}:{port}{parts.path.rstrip('/')}"

@@ -11,11 +11,16 @@ previous one. Column widths come from classes in a ``<style>`` block shipped onc
 hides rows with a second ``<style>`` (one message, no view rebuilt); colours come from
 JupyterLab's CSS variables with fallbacks, so light, dark, VS Code and classic all read.
 
-Prepaid, frozen, already-deleting and held (``held``: e.g. ``--keep-tag``) pools cannot be ticked
-and say why in their row. The confirmation is the sentence ``delete N pools`` for exactly the
-number ticked, beside a text that names what will go (hidden by the search or not), so that a
-changed selection can never ride on an earlier confirmation and nobody deletes what they cannot
-see.
+Prepaid, frozen, already-deleting and kept (e.g. ``--keep-tag``) pools cannot be ticked and say
+why in their row: ``policy.decide`` says so, as for every view. The confirmation is the sentence
+``delete N pools`` for exactly the number ticked, beside a text that names what will go (hidden
+by the search or not), so that a changed selection can never ride on an earlier confirmation and
+nobody deletes what they cannot see.
+
+The panel never calls the API: a ``Review`` (``review.Reviewer``) lists, checks and applies for
+it. The first click freezes the ticked pools (no row can change while they are checked) and has
+them reviewed into a ``plan.Plan``; the deletion applies exactly that plan, each pool re-checked
+against it; changing the selection afterwards means a new review.
 """
 
 from __future__ import annotations
@@ -26,21 +31,18 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import ipywidgets as widgets
 
-from . import rules
-from .api import PoolsApi
 from .display import Acknowledgement, StaticCopy, html_text
-from .engine import Deletion, Target
-from .fanout import fan_out
-from .impact import Impact, read_impact
 from .models import Pool
+from .plan import Plan
+from .policy import Verdict, decide
 from .render import PHASE_COLOURS
 from .steps import Step
 from .tables import age_text, pools_table
@@ -110,6 +112,33 @@ _STYLE = (
     ".mnb-pools-panel .mnb-head .widget-html-content{padding:0}"
     "</style>"
 )
+
+
+class Run(Protocol):
+    """What the panel reads of a running deletion (``engine.Deletion``)."""
+
+    targets: list[Any]
+    finished: threading.Event
+    run_error: Any
+
+    def counts(self) -> dict[Step, int]: ...
+    def summary(self) -> str: ...
+    def stop(self) -> None: ...
+
+
+class Review(Protocol):
+    """What the panel may ask for (``review.Reviewer``): it makes no request itself."""
+
+    options: Mapping[str, Any]
+
+    @property
+    def project_id(self) -> str: ...
+    def listing(self) -> tuple[list[Pool], dict[str, str]]: ...
+    def check(self, pools: list[Pool], kept: Mapping[str, str],
+              stop: threading.Event | None = None) -> Plan: ...
+    def apply(self, plan: Plan, listener: Callable[[Any], None] | None = None, *,
+              background: bool = True) -> Run: ...
+    def close(self) -> None: ...
 
 
 def confirm_phrase(count: int) -> str:
@@ -217,13 +246,14 @@ def confirmation_lines(chosen: list[Pool], hidden: int) -> list[str]:
     return lines
 
 
-def progress_text(run: Deletion) -> str:
+def progress_text(run: Run) -> str:
     """``37/156 deleted, 2 failed, 117 being deleted``: what happened so far, in counts."""
     counts = run.counts()
     total = len(run.targets)
     parts = [f"{counts[Step.DELETED]}/{total} deleted"]
     words = {
-        Step.FAILED: "failed", Step.REFUSED: "refused", Step.CANCELLED: "got no DELETE",
+        Step.FAILED: "failed", Step.REFUSED: "refused", Step.LEFT_OUT: "left out (changed)",
+        Step.CANCELLED: "got no DELETE",
         Step.STOPPED: "continue on the server", Step.ACCEPTED: "accepted",
         Step.WATCHING: "being deleted", Step.SENDING: "sending", Step.REVIEW: "waiting",
     }
@@ -231,7 +261,7 @@ def progress_text(run: Deletion) -> str:
     return ", ".join(parts)
 
 
-def stop_text(run: Deletion) -> str:
+def stop_text(run: Run) -> str:
     """What Stop left behind: deletions the server goes on with, pools that got no DELETE."""
     counts = run.counts()
     going, unsent = counts[Step.STOPPED] + counts[Step.ACCEPTED], counts[Step.CANCELLED]
@@ -249,23 +279,16 @@ class PoolsPanel(StaticCopy, widgets.VBox):
 
     _redraws = ("_on_progress", "_sync_delete", "_show_busy")
 
-    def __init__(
-        self,
-        client: PoolsApi,
-        lister: Callable[[], list[Pool]],
-        *,
-        concurrency: int = 8,
-        timeout: float = 3600.0,
-        interval: float | None = None,
-        held: Callable[[Pool], str | None] | None = None,
-    ) -> None:
-        """``lister()`` lists (and filters) the pools, now and on Refresh; ``held(pool)`` is
-        a further reason a pool cannot be ticked (e.g. a keep-tag), None if there is none."""
-        self.client = client
-        self.lister = lister
-        self.held = held
-        self.options = {"concurrency": concurrency, "timeout": timeout, "interval": interval}
-        self.run: Deletion | None = None
+    def __init__(self, reviewer: Review) -> None:
+        """``reviewer.list()`` lists (and filters) the pools, now and on Refresh, with why a
+        keep rule protects some; ``check`` reviews a selection; ``apply`` deletes a plan."""
+        self.reviewer = reviewer
+        self.options = reviewer.options
+        self.run: Run | None = None
+        self.plan: Plan | None = None  # the reviewed selection, once checked
+        self.kept: dict[str, str] = {}
+        self._frozen: list[str] | None = None  # the ticked pools while they are checked
+        self._check_stop = threading.Event()
         self.pools: list[Pool] = []
         self._rendered_at = 0.0
         self._table_at = 0.0
@@ -313,7 +336,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self._generation = 0  # bumped by every (re)load: rows of an older list never come
         self._built = 0
         self.notes: dict[str, str] = {}  # why a pool cannot be ticked (or its nodes' refusal)
-        self.impacts: dict[str, Impact] = {}  # what the selected pools carry, once read
+        self.work: dict[str, str] = {}  # what deleting a checked pool stops, by id
         self.shown: set[str] = set()  # ids the search lets through
         self.checking = False
         self._start_lock = threading.Lock()
@@ -326,7 +349,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         super().__init__(layout=self._plain)
         self.add_class("mnb-pools-panel")
         self.add_class(self._scope)
-        self._load(lister())
+        self._load()
 
     def _style(self, kind: type[widgets.Widget]) -> Any:
         """The one style model of this kind of widget (HTMLStyle, ButtonStyle, …)."""
@@ -357,11 +380,12 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         """The listed pools as a pandas DataFrame (tags as columns), to keep working with."""
         return pools_table(self.pools)
 
-    def _load(self, pools: list[Pool]) -> None:
+    def _load(self) -> None:
         """Show ``pools``: the first rows at once, the others in chunks, each chunk once the
         browser has put the previous one on the page (its last row's ``_view_count`` says so).
         A browser shows 100 rows in a third of the time 500 take, and the kernel is never
         ahead of what the page can take in."""
+        pools, self.kept = self.reviewer.listing()
         unique: dict[str, Pool] = {}
         for pool in pools:  # a listing that names a pool twice shows it once
             unique.setdefault(pool.id, pool)
@@ -372,7 +396,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             old = list(self.checks.values())
             self.built.clear()
             self.pools = pools
-            self.impacts = {}  # a refresh reads anew
+            self.work, self.plan = {}, None  # a refresh reviews anew
             self.notes = {pid: reason for pid, reason in reasons.items() if reason}
             self._haystacks = {pool.id: _haystack(pool) for pool in pools}
             self._index = {pool.id: index for index, pool in enumerate(pools)}
@@ -385,7 +409,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         held = len(self.notes)
         self.title.value = _STYLE + (
             f"<b>{len(pools)} pool{'s' * (len(pools) != 1)}</b> in project "
-            f"<code>{html.escape(self.client.settings.project_id)}</code>"
+            f"<code>{html.escape(self.reviewer.project_id)}</code>"
             + (f" <span class='mnb-muted'>({held} cannot be ticked: see their note)</span>"
                if held else "")
             + ". Tick pools (or search, then Select all), then type the sentence shown.")
@@ -435,20 +459,13 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             self._grow(generation, end, end + _CHUNK)
 
     def _reason(self, pool: Pool) -> str:
-        """Why ``pool`` cannot be ticked ("" if it can); a ``held`` that fails holds the pool."""
-        reason = rules.exclusion(pool)
-        if reason or self.held is None:
-            return reason or ""
-        try:
-            kept = self.held(pool)
-        except Exception as exc:  # noqa: BLE001 - fail closed: an unchecked pool is not offered
-            return f"kept: the keep rule could not be checked ({type(exc).__name__})"
-        return str(kept) if kept else ""
+        """Why ``pool`` cannot be ticked ("" if it can), as the policy says."""
+        decision = decide(pool, kept=self.kept.get(pool.id))
+        return "" if decision.deletes else decision.reason
 
     def _render_row(self, pool: Pool) -> None:
-        impact = self.impacts.get(pool.id)
-        work = impact.stops() if impact is not None and impact.needs_force else ""
-        self.checks[pool.id].description = row_html(pool, self.notes.get(pool.id, ""), work)
+        self.checks[pool.id].description = row_html(pool, self.notes.get(pool.id, ""),
+                                                     self.work.get(pool.id, ""))
 
     # -- search and selection ----------------------------------------------------------------
 
@@ -472,15 +489,24 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                                    "their tick" if terms else "Ticks every pool that can be")
 
     def selected(self) -> list[str]:
+        """The ticked pools; while they are checked, those ticked at the click (frozen)."""
+        if self._frozen is not None:
+            return list(self._frozen)
         return [pid for pid, check in self.checks.items() if check.value and not check.disabled]
 
     def busy(self) -> dict[str, str]:
         """Selected pools whose deletion stops running work or sub-pools: id → what."""
-        return {pid: self.impacts[pid].stops() for pid in self.selected()
-                if pid in self.impacts and self.impacts[pid].needs_force}
+        pending = {item.facts.id for item in self.plan.pending()} if self.plan else set()
+        return {pid: self.work[pid] for pid in self.selected() if pid in pending}
+
+    def _reviewed(self, ids: list[str]) -> bool:
+        """Whether ``ids`` is exactly the selection the current plan reviewed."""
+        return self.plan is not None and set(ids) == {
+            item.facts.id for item in self.plan.items if item.deletes
+            or item.verdict is Verdict.ACKNOWLEDGE}
 
     def _on_selection(self, _change: dict[str, Any]) -> None:
-        if self._quiet:
+        if self._quiet or self._frozen is not None:
             return
         self._unacknowledge()  # a changed selection is acknowledged anew
         self._sync_delete()
@@ -497,7 +523,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             self._sync_delete()
 
     def _on_all(self, _button: widgets.Button) -> None:
-        if self.run is not None:
+        if self.run is not None or self.checking:
             return
         self.build_rows()  # rows still to come are ticked too
         with self._many():
@@ -507,7 +533,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                     check.value = True
 
     def _on_none(self, _button: widgets.Button) -> None:
-        if self.run is not None:
+        if self.run is not None or self.checking:
             return
         with self._many():
             for check in self.checks.values():
@@ -515,7 +541,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
 
     def _on_refresh(self, _button: widgets.Button) -> None:
         if self.run is None and not self.checking:  # the checks' answers need their rows
-            self._load(self.lister())
+            self._load()
             self.typed.value = ""
 
     def _sync_delete(self) -> None:
@@ -553,6 +579,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
     # -- deletion --------------------------------------------------------------------------
 
     def _on_delete(self, _button: widgets.Button) -> None:
+        """First click: freeze the ticked pools and have them reviewed (``_check``). Once
+        reviewed, a click applies exactly that plan; another selection is reviewed anew."""
         self.delete_button.disabled = True  # first
         ids = self.selected()
         if self.checking:  # a second click while the pools are being checked
@@ -560,45 +588,72 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         if self.run is not None or self.typed.value != confirm_phrase(len(ids)) or not ids:
             self._sync_delete()
             return
-        unread = [pid for pid in ids if pid not in self.impacts]
-        if unread:  # first read what they carry; the user then confirms what stops
-            self.checking = True
-            self.hint.value = f"Checking what the {len(unread)} selected pool(s) run…"
-            threading.Thread(target=self._check, args=(unread,), daemon=True,
+        if not self._reviewed(ids):
+            self._freeze(ids)
+            self.hint.value = f"Checking what the {len(ids)} selected pool(s) run…"
+            threading.Thread(target=self._check, args=(ids,), daemon=True,
                              name="modelarts-nb-bulk-check").start()
             return
         if self.busy() and not self.busy_ack.value:
             self._sync_delete()
             return
-        self.start(ids, background=True)
+        self._apply()
+
+    def _freeze(self, ids: list[str]) -> None:
+        """No row can change while its pools are checked: what is applied is what was ticked."""
+        with self._rows_lock:
+            self._frozen = list(ids)
+            self.checking = True
+            for check in self.checks.values():
+                check.disabled = True
+        self._check_stop = threading.Event()
+
+    def _unfreeze(self) -> None:
+        with self._rows_lock:
+            self._frozen = None
+            for pid, check in self.checks.items():
+                check.disabled = bool(self.notes.get(pid))
+            self.checking = False
 
     def _check(self, ids: list[str]) -> None:
-        """Read what the selected pools carry, 8 at a time; refuse those with yearly/monthly
-        nodes (unticked, with the reason); then ask again."""
+        """Review the frozen selection into a plan; pools the policy refuses (yearly/monthly
+        nodes) are unticked with the reason; then the person confirms what the plan stops.
+        Without anything to acknowledge or refuse, the plan is applied at once."""
         listed = {pool.id: pool for pool in self.pools}
         try:
-            found = dict(zip(ids, fan_out(self.client, lambda pid: read_impact(
-                self.client, listed[pid]), ids, name="modelarts-nb-check")))
+            plan = self.reviewer.check([listed[pid] for pid in ids], self.kept,
+                                       stop=self._check_stop)
         except Exception as exc:  # noqa: BLE001 - said in the panel; nothing is sent
-            self.checking = False
+            self._unfreeze()
             self._sync_delete()
             self.hint.value = html.escape(f"Could not check the selected pools "
                                           f"({type(exc).__name__}); nothing was deleted.")
             return
-        self.impacts.update(found)
-        for pid, impact in found.items():
-            prepaid = rules.node_refusal(listed[pid], [n.name for n in
-                                                       impact.prepaid_nodes(listed[pid])])
-            if prepaid:
-                self.notes[pid] = "yearly/monthly nodes: unsubscribe them first"
-                self.checks[pid].value, self.checks[pid].disabled = False, True
-            if prepaid or impact.needs_force:
+        self.plan = plan
+        for item in plan.items:
+            pid = item.facts.id
+            if item.verdict is Verdict.ACKNOWLEDGE:
+                self.work[pid] = item.reason.removeprefix("runs ")
+            elif not item.deletes:
+                self.notes[pid] = item.reason
+                self.checks[pid].value = False
+            if not item.deletes:
                 self._render_row(listed[pid])
         self._sync_delete()  # the acknowledgement names the work (the button stays disabled)
-        self.checking = False  # only now: rows, ticks and acknowledgement say what was found
+        self._unfreeze()  # only now: rows, ticks and acknowledgement say what was found
         self._sync_delete()
-        if not self.busy() and not self.delete_button.disabled:
-            self.start(self.selected(), background=True)
+        if plan.deletable() and not plan.pending() and len(plan.deletable()) == len(ids) \
+                and self._reviewed(self.selected()) and not self.delete_button.disabled:
+            self._apply()
+
+    def _apply(self) -> None:
+        plan = self.plan
+        if plan is None:
+            return
+        plan = plan.only(self.selected())  # refused pools were unticked
+        if self._ack is not None and self._ack.box.value:
+            plan = plan.acknowledge()
+        self.start(plan, background=True)
 
     @property
     def acknowledgement(self) -> Acknowledgement:
@@ -629,33 +684,30 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                                  + "; ".join(shown) + more)
         self.confirm_row.children = (self.acknowledgement.row, *row)
 
-    def start(self, ids: list[str], *, background: bool) -> Deletion:
-        """Delete ``ids`` (the typed confirmation, or ``--yes``, already given); once: a second
-        call (a click racing the end of the checks) returns the run already started."""
+    def start(self, plan: Plan, *, background: bool) -> Run:
+        """Apply ``plan`` (the typed confirmation already given); once: a second call (a
+        click racing the end of the checks) returns the run already started."""
         with self._start_lock:
             if self.run is not None:
                 return self.run
-            listed = {pool.id: pool for pool in self.pools}
-            run = Deletion(self.client, [Target(pid, listed.get(pid)) for pid in ids],
-                           **self.options)  # type: ignore[arg-type]
-            run.via = "panel"  # what the receipts say sent the DELETEs
+            count = len(plan.deletable())
             self.typed.disabled = True
-            self.progress.value, self.progress.max = 0, len(ids)
+            self.progress.value, self.progress.max = 0, max(count, 1)
             self.progress.bar_style = ""
-            self.progress_text.value = html.escape(progress_text(run))
+            self.progress_text.value = html.escape(f"0/{count} deleted, {count} waiting")
             self.stop_button.disabled = False
             self.stop_note.value = self.status.value = ""
             self.title.value = _STYLE + (
-                f"<b>Deleting {len(ids)} pool{'s' * (len(ids) != 1)}</b> in project "
-                f"<code>{html.escape(self.client.settings.project_id)}</code>: "
-                f"{self.options['concurrency']} DELETEs at a time, then each pool is watched "
-                "until it is gone.")
+                f"<b>Deleting {count} pool{'s' * (count != 1)}</b> in project "
+                f"<code>{html.escape(self.reviewer.project_id)}</code>: "
+                f"{self.options['concurrency']} DELETEs at a time, each pool checked against "
+                "what you reviewed, then watched until it is gone.")
             self.progress_row.children = (self.progress, self.progress_text, self.stop_button)
             self._show(self.title, self.progress_row, self.stop_note, self.status)
-            run.subscribe(lambda run: self._on_progress(run))  # looked up late: see _redraws
-            run.run(send=True, wait=True, background=background)
-            self.run = run  # once running: whoever sees it may join it
-            return run
+            # looked up late: see _redraws
+            self.run = self.reviewer.apply(plan, lambda run: self._on_progress(run),
+                                           background=background)
+            return self.run
 
     def _on_stop(self, _button: widgets.Button) -> None:
         if self.run is not None and not self.run.finished.is_set():
@@ -673,12 +725,12 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.typed.value = ""
         self.typed.disabled = False
         self._unacknowledge()
-        self._load(self.lister())
+        self._load()
 
     def _show(self, *children: widgets.Widget) -> None:
         self.children = children
 
-    def _on_progress(self, run: Deletion) -> None:
+    def _on_progress(self, run: Run) -> None:
         now = time.monotonic()
         finished = run.finished.is_set()
         if not finished and now - self._rendered_at < _RENDER_EVERY:
@@ -704,14 +756,15 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             self.stop_note.value = html.escape(stop_text(run))
         self.title.value = _STYLE + (
             f"<b>Finished: {html.escape(progress_text(run))}</b> in project "
-            f"<code>{html.escape(self.client.settings.project_id)}</code>.")
+            f"<code>{html.escape(self.reviewer.project_id)}</code>.")
         self.progress_row.children = (self.progress, self.progress_text)  # nothing to stop
         self._show(self.title, self.progress_row, self.stop_note, self.status, self.back_button)
         self._update_static_copy()
 
     def close(self) -> None:
         """Stop the run and close every model the panel made (no live box keeps a closed
-        child, which would break saving the widget state)."""
+        child, which would break saving the widget state); a check under way ends too."""
+        self._check_stop.set()
         if self.run is not None:
             self.run.stop()
         with self._rows_lock:
@@ -754,7 +807,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         return f"Last seen by this cell: {len(self.pools)} pools listed."
 
 
-def _status_table(items: list[Target]) -> str:
+def _status_table(items: list[Any]) -> str:
     rows = "".join(
         f"<tr><td title='{_attr(item.label)}'>{_text(item.label, 120)}</td>"
         f"<td>{_badge(item.phase)}</td>"

@@ -46,22 +46,40 @@ class RetryPolicy:
         return self.rng.uniform(ceiling / 2, ceiling)
 
 
+_MAX_RETRY_AFTER = 86400.0  # a day: a longer Retry-After is clamped (the policy waits less)
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` is either seconds or an HTTP date; None when absent or unreadable."""
+    """``Retry-After`` is either seconds or a date (one without a time zone is UTC); None when
+    absent or unreadable, else between 0 and ``_MAX_RETRY_AFTER``. Never raises: it is read
+    after a DELETE left, where an exception would hide the answer."""
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        pass
-    else:  # "nan", "inf", "1e999": not a number of seconds anyone can wait
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
+        when = _date(value.strip())
+        if when is None:
+            return None
+        seconds = (when - _aware(now or datetime.now(timezone.utc))).total_seconds()
+    # "nan", "inf", "1e999": not a number of seconds anyone can wait
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER) if math.isfinite(seconds) else None
+
+
+def _date(value: str) -> datetime | None:
+    """An HTTP date (or, from a sloppy server, ISO 8601) as an aware datetime; None if neither."""
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return _aware(parsedate_to_datetime(value))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
         return None
-    now = now or datetime.now(timezone.utc)
-    return max((when - now).total_seconds(), 0.0)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def poll_delay(elapsed: float, *, minimum: float = 2.0, maximum: float = 60.0) -> float:

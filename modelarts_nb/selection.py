@@ -30,6 +30,15 @@ _AGE_PART = re.compile(r"(\d{1,6})([smhdw])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _MAX_AGE = 100 * 365 * 86400
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What ``status=created|failed|creating`` asks the list for, by ``status.phase``. The docs name
+# the three groups (FACTS §1.1) and the phases (§1.2, status.phase), never which phase is in
+# which group: this is the sandbox's reading (sandbox/select.py), UNCONFIRMED. A phase in no
+# group (unknown, misspelt, missing) matches no --status: fails closed.
+_STATUS_PHASES: dict[str, frozenset[str]] = {
+    "created": frozenset({"Running", "Abnormal", "Deleting", "Error"}),
+    "failed": frozenset({"CreationFailed", "ScalingFailed"}),
+    "creating": frozenset({"Creating", "Waiting"}),
+}
 
 Tag = tuple[str, "str | None"]  # KEY=VALUE, or KEY alone: any value
 
@@ -60,7 +69,9 @@ def parse_age(text: str) -> timedelta:
 
 @dataclass(frozen=True)
 class Filters:
-    """What a ``%pools`` line selects. ``label_selector``/``status`` go to the server."""
+    """What a ``%pools`` line selects. ``label_selector``/``status`` go to the server, and are
+    checked again on each pool it returns: a server or proxy that ignores them must not widen
+    a deletion."""
 
     tags: tuple[Tag, ...] = ()
     keep: tuple[Tag, ...] = ()
@@ -76,7 +87,8 @@ class Filters:
         """Whether some filter can leave a pool out: a pattern or an age that matches every
         pool is no filter, and a workspace is a scope, not a filter."""
         return bool(self.tags or self.label_selector or self.status or self.phase
-                    or _literal(self.name) or (self.older_than and self.older_than.total_seconds()))
+                    or _narrows_names(self.name)
+                    or (self.older_than and self.older_than.total_seconds()))
 
     def matches(self, pool: Pool, now: datetime) -> bool:
         """The client-side filters; tags must be known (``None`` never matches a tag)."""
@@ -87,7 +99,20 @@ class Filters:
             and (self.older_than is None or (pool.created is not None
                                              and now - pool.created >= self.older_than))
             and all(_has(pool.tags, tag) for tag in self.tags)
+            and self.as_asked(pool)
         )
+
+    def as_asked(self, pool: Pool) -> bool:
+        """Whether the pool is one the server was asked for (``label_selector``, ``status``),
+        decided on its own labels and phase: the server's answer is not trusted to be
+        filtered. What cannot be decided does not match (fails closed): a selector term other
+        than KEY=VALUE, a label that is not text, a phase in no ``_STATUS_PHASES`` group (which
+        phase is in which group is UNCONFIRMED)."""
+        if self.label_selector:
+            terms = _label_terms(self.label_selector)
+            if terms is None or any(pool.labels.get(k) != v for k, v in terms):
+                return False
+        return not self.status or pool.phase in _STATUS_PHASES.get(self.status, ())
 
     def kept(self, pool: Pool) -> str | None:
         """Why a keep-tag protects the pool, if it does (unknown tags count as protected)."""
@@ -122,7 +147,7 @@ def list_selected(api: PoolsApi, filters: Filters, now: datetime | None = None, 
     ``--tag`` and kept by ``--keep-tag``."""
     now = now or datetime.now(timezone.utc)
     listing = Listing()
-    pools = _list(api, filters, listing.notes)
+    pools = _as_asked(filters, _list(api, filters, listing.notes), listing.notes)
     undated = sum(pool.created is None for pool in pools)
     if filters.older_than is not None and undated:
         listing.notes.append(f"{undated} pool(s) left out: no usable creation time to compare")
@@ -143,6 +168,19 @@ def list_selected(api: PoolsApi, filters: Filters, now: datetime | None = None, 
     listing.kept = {pool.id: why for pool in listing.pools
                     if (why := _kept(filters, pool, listed[pool.id]))}
     return listing
+
+
+def _as_asked(filters: Filters, pools: list[Pool], notes: list[str]) -> list[Pool]:
+    """The pools that match ``--label``/``--status`` on their own data; the others are left
+    out in one line, so the person knows the server (or a proxy) did not filter as asked."""
+    chosen = [pool for pool in pools if filters.as_asked(pool)]
+    if len(chosen) < len(pools):
+        flags = [f for f, on in (("--label", filters.label_selector),
+                                 ("--status", filters.status)) if on]
+        notes.append(f"{len(pools) - len(chosen)} pool(s) the server returned for "
+                     f"{' and '.join(flags)} do not match {'them' if len(flags) > 1 else 'it'}: "
+                     "left out")
+    return chosen
 
 
 def _kept(filters: Filters, pool: Pool, listed: Pool) -> str | None:
@@ -233,7 +271,65 @@ def _show(tag: Tag) -> str:
     return tag[0] if tag[1] is None else f"{tag[0]}={tag[1]}"
 
 
-def _literal(pattern: str | None) -> bool:
-    """A glob narrows only with a literal character beyond wildcards and character classes
-    (``*``, ``?*``, ``[a-z]*`` match every pool id)."""
-    return bool(pattern and re.sub(r"\[[^\]]*\]|[*?]", "", pattern))
+def _label_terms(selector: str) -> list[tuple[str, str]] | None:
+    """``KEY=VALUE,…`` as ``%pools --label`` sends it; None for any other term (``k!=v``,
+    ``k``, ``!k``, ``k==v``, an empty one): no pool matches what we cannot read."""
+    terms = []
+    for term in selector.split(","):
+        key, sep, value = term.strip().partition("=")
+        if not (sep and key) or key.endswith("!") or "=" in value:
+            return None
+        terms.append((key, value))
+    return terms
+
+
+_HEX = "0123456789abcdef"
+_SLUGS = ("qqq", "zzzzzz9")  # ids of 36 and 40 characters, as the pool id grammar allows
+
+
+def _narrows_names(pattern: str | None) -> bool:
+    """Whether a ``--name`` glob can leave a pool out. A pool matches by display name or by
+    id, and ids are ``<slug>-<32 hex>`` (FACTS' example, the sandbox): the slug a person's
+    choice, the hex random. A glob that, for each of two unrelated slugs, matches some id with
+    that slug, whatever hex it takes, matches every pool (or all but a few, by chance): no
+    filter. So ``*``, ``?*``, ``[a-z]*``, ``*-*``, ``*[0-9a-f]*`` and ``*0*`` are none, and
+    ``student-*``, ``*ml101*``, ``pool-0?`` are filters."""
+    if not pattern:
+        return False
+    return not all(_fits(pattern, [*slug, "-", *[_HEX] * 32]) for slug in _SLUGS)
+
+
+def _fits(pattern: str, template: list[str]) -> bool:
+    """Whether some text whose i-th character is one of ``template[i]`` matches the glob:
+    the glob read token by token, keeping every token it may have reached (a small NFA)."""
+    tokens = _glob_tokens(pattern)
+    alphabet = set("".join(template))
+    takes = [{c for c in alphabet if fnmatch.fnmatchcase(c, token)} for token in tokens]
+    reach = _after_stars(tokens, {0})
+    for chars in template:
+        reach = _after_stars(tokens, {k + (tokens[k] != "*") for k in reach
+                                      if k < len(tokens) and takes[k] & set(chars)})
+    return len(tokens) in reach
+
+
+def _after_stars(tokens: list[str], reach: set[int]) -> set[int]:
+    """A ``*`` may match nothing: reaching it reaches the token after it too."""
+    for k, token in enumerate(tokens):
+        if k in reach and token == "*":
+            reach.add(k + 1)
+    return reach
+
+
+def _glob_tokens(pattern: str) -> list[str]:
+    """The glob as fnmatch reads it: ``*``, ``?``, a ``[...]`` class or one character (an
+    unclosed ``[`` is one), each tested on a character with fnmatch itself."""
+    tokens, i = [], 0
+    while i < len(pattern):
+        end = i + 1
+        if pattern[i] == "[":
+            j = i + 1 + pattern.startswith("!", i + 1)
+            j += pattern.startswith("]", j)
+            end = pattern.find("]", j) + 1 or i + 1
+        tokens.append(pattern[i:end])
+        i = end
+    return tokens

@@ -23,6 +23,7 @@ class _Traits:
 class Step(str, Enum):
     REVIEW = "review"  # nothing sent: waiting for a confirmation (or, in a batch, its turn)
     REFUSED = "refused"  # prepaid, frozen or unknown: never deletable here
+    LEFT_OUT = "left out"  # changed since it was reviewed (or kept now): nothing sent
     SENDING = "sending"  # reading the pool once more, then the DELETE
     WATCHING = "watching"  # DELETE accepted (or already deleting): polling until GET says 404
     ACCEPTED = "accepted"  # DELETE accepted, not watched (--no-wait)
@@ -50,6 +51,7 @@ class Step(str, Enum):
 _TRAITS = {
     Step.REVIEW: _Traits(confirmable=True),
     Step.REFUSED: _Traits(final=True),
+    Step.LEFT_OUT: _Traits(final=True),
     Step.SENDING: _Traits(busy=True),
     Step.WATCHING: _Traits(busy=True),
     Step.ACCEPTED: _Traits(final=True),
@@ -64,10 +66,11 @@ _ENDED = frozenset({Step.DELETED, Step.FAILED, Step.STOPPED, Step.WATCHING})
 # (deleted, failed, still there); a failed deletion may be confirmed again by a rerun.
 TRANSITIONS: dict[Step, frozenset[Step]] = {
     Step.REVIEW: frozenset({Step.SENDING, Step.WATCHING, Step.REFUSED, Step.CANCELLED,
-                            Step.FAILED}),
+                            Step.FAILED, Step.LEFT_OUT}),
     Step.REFUSED: frozenset(),
+    Step.LEFT_OUT: frozenset(),
     Step.SENDING: frozenset({Step.WATCHING, Step.ACCEPTED, Step.DELETED, Step.FAILED,
-                             Step.CANCELLED, Step.STOPPED, Step.REFUSED}),
+                             Step.CANCELLED, Step.STOPPED, Step.REFUSED, Step.LEFT_OUT}),
     Step.WATCHING: _ENDED | {Step.ACCEPTED},  # --no-wait: accepted, then not watched
     Step.ACCEPTED: _ENDED,
     Step.DELETED: frozenset({Step.DELETED}),

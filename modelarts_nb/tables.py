@@ -5,6 +5,7 @@ pandas is imported inside the functions so that ``import modelarts_nb`` stays li
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -67,15 +68,18 @@ POOLS_COLUMNS = [
 ]
 
 
-def pools_table(pools: list[Pool], now: datetime | None = None) -> pd.DataFrame:
+def pools_table(pools: list[Pool], now: datetime | None = None,
+                decisions: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per pool, for the ``%pools`` browser: who, what state, what it holds, how old,
-    then one column per TMS tag key (``tag:<key>`` if a key is also a column name above);
-    a pool without the tag, or whose tags are unknown, has None there."""
+    then (with ``decisions``: pool id → ``delete`` / ``kept: why`` / ``left out: why``) a
+    ``decision`` column, then one column per TMS tag key (``tag:<key>`` if a key is also a
+    column name before it); a pool without the tag, or whose tags are unknown, has None."""
     import pandas as pd
 
     now = now or datetime.now(timezone.utc)
     keys = sorted({key for pool in pools for key in (pool.tags or {})})
-    named = _tag_columns(keys)
+    fixed = POOLS_COLUMNS + ["decision"] * (decisions is not None)
+    named = _tag_columns(keys, fixed)
     rows = [
         {
             "id": pool.id,
@@ -87,17 +91,18 @@ def pools_table(pools: list[Pool], now: datetime | None = None) -> pd.DataFrame:
             "workspace": pool.workspace_id,
             "created": pool.created.strftime("%Y-%m-%d %H:%M") if pool.created else "",
             "age": age_text(now, pool.created),
+            **({} if decisions is None else {"decision": printable(decisions.get(pool.id, ""))}),
             **{named[k]: printable("|".join(values)) for k, values in (pool.tags or {}).items()},
         }
         for pool in pools
     ]
-    return pd.DataFrame(rows, columns=POOLS_COLUMNS + [named[key] for key in keys])
+    return pd.DataFrame(rows, columns=fixed + [named[key] for key in keys])
 
 
-def _tag_columns(keys: list[str]) -> dict[str, str]:
+def _tag_columns(keys: list[str], fixed: list[str]) -> dict[str, str]:
     """Each tag key's column: the key, or ``tag:<key>`` (prefixed again until free) when a
     pool column or an earlier key has that name; control characters shown as U+FFFD."""
-    used, named = set(POOLS_COLUMNS), {}
+    used, named = set(fixed), {}
     for key in keys:
         name = printable(key)
         while name in used:

@@ -192,3 +192,20 @@ def pytest_terminal_summary(terminalreporter):
     if text:
         terminalreporter.write_sep("-", "fault matrix (also in test-artifacts/fault-matrix.md)")
         terminalreporter.write(text)
+
+
+def pools_panel(client, lister, *, held=None, concurrency: int = 8, timeout: float = 3600.0,
+                interval: float | None = None):
+    """A ``%pools`` panel over ``client`` listing ``lister()`` (``held(pool)``: why a pool is
+    kept, as a keep rule says), built as the magic builds it: through a ``Reviewer``."""
+    from modelarts_nb.pools_panel import PoolsPanel
+    from modelarts_nb.review import Reviewer
+    from modelarts_nb.selection import Filters
+
+    class Listed(Reviewer):
+        def listing(self):
+            pools = lister()
+            return pools, {p.id: why for p in pools if held is not None and (why := held(p))}
+
+    options = {"concurrency": concurrency, "timeout": timeout, "interval": interval}
+    return PoolsPanel(Listed(client, Filters(), options))

@@ -67,7 +67,22 @@ class ScriptedApi:
             raise errors.PoolNotFound(status=404, what=f"pool {pool_id} not found")
         return pool(pool_id, phase)
 
-    def list_pools(self) -> list[Pool]:
+    def stop_event(self) -> None:
+        return None
+
+    # what a pool runs (read right before a planned DELETE): nothing, in these stories
+    def workload_statistics(self, _pool_id: str) -> dict:
+        return {}
+
+    def list_workloads(self, _pool_id: str) -> list:
+        return []
+
+    def list_nodes(self, _pool_id: str) -> list:
+        return []
+
+    def list_pools(self, parent: str | None = None) -> list[Pool]:
+        if parent is not None:
+            return []  # sub-pools
         self.requests.append((self.clock.now, "LIST", ""))
         listed = [(i, self._phase(i)) for i in self.scripts]
         return [pool(i, phase) for i, phase in listed if phase is not None]

@@ -17,7 +17,7 @@ import time
 import httpx
 import ipywidgets as widgets
 import pytest
-from conftest import make_client, until
+from conftest import make_client, pools_panel, until
 
 from modelarts_nb.models import Pool
 from modelarts_nb.pools_panel import PoolsPanel, confirmation_lines, row_html
@@ -65,7 +65,7 @@ def shown_rows(panel: PoolsPanel) -> list[str]:
 
 def test_500_pools_a_table_with_headers_one_model_per_row_and_rows_in_chunks(big):
     client = make_client(big)
-    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
     assert len(panel.pools) == 509
     assert "509 pools" in plain(panel.title.value) and "3 cannot be ticked" in plain(
         panel.title.value)
@@ -101,7 +101,7 @@ def test_500_pools_a_table_with_headers_one_model_per_row_and_rows_in_chunks(big
 
 def test_search_filters_by_name_id_tag_and_phase_with_one_style(big):
     client = make_client(big)
-    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
     panel.search.value = "pool-12"
     assert shown_rows(panel) == ["pool-12", *[f"pool-{n}" for n in range(120, 130)]]
     hidden = re.findall(r"\.mnb-r(\d+)\b", panel.head.value)
@@ -128,7 +128,7 @@ def test_search_filters_by_name_id_tag_and_phase_with_one_style(big):
 
 def test_select_all_ticks_what_the_search_shows_and_the_confirmation_says_what_is_hidden(big):
     client = make_client(big)
-    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
     panel.search.value = "pool-12"
     assert panel.select_all.description == "Select all 11 shown"  # says what it does
     panel.select_all.click()  # rows not built yet are built and ticked too
@@ -180,25 +180,20 @@ def test_the_confirmation_names_up_to_ten_counts_phases_and_billing_and_tells_tw
     assert f"twin (p20-{'a' * 32}), twin (p21-{'a' * 32})" in twins  # two pools, both shown
 
 
-def test_held_pools_say_why_and_cannot_be_ticked_and_a_failing_keep_rule_holds(sb):
+def test_kept_pools_say_why_and_cannot_be_ticked(sb):
     client = make_client(sb)
     ids = sb.display_names()
-    kept = {ids["pool-02"][0]}
-
-    def held(pool):
-        if pool.display_name == "pool-03":
-            raise ValueError("boom")
-        return "kept by --keep-tag keep=yes" if pool.id in kept else None
-
-    panel = PoolsPanel(client, lambda: class_pools(client), interval=0.05, held=held)
+    kept = {ids["pool-02"][0]: "kept by --keep-tag keep=yes",
+            ids["pool-03"][0]: "kept: its tags could not be read (--keep-tag)"}
+    panel = pools_panel(client, lambda: class_pools(client), interval=0.05, held=lambda p:
+                        kept.get(p.id))
     two, three = panel.checks[ids["pool-02"][0]], panel.checks[ids["pool-03"][0]]
     assert two.disabled and "kept by --keep-tag keep=yes" in plain(two.description)
-    assert three.disabled and "the keep rule could not be checked (ValueError)" in plain(
-        three.description)
+    assert three.disabled and "its tags could not be read" in plain(three.description)
     assert "2 cannot be ticked" in plain(panel.title.value)
     panel.select_all.click()
     assert len(panel.selected()) == 22
-    two.value = True  # even if the box is ticked somehow, a held pool is never selected
+    two.value = True  # even if the box is ticked somehow, a kept pool is never selected
     assert ids["pool-02"][0] not in panel.selected()
     assert "This deletes 22 pools" in plain(panel.confirmation.value)
 
@@ -216,7 +211,7 @@ def test_hostile_names_and_tags_stay_text_on_one_line(sb):
     body["status"]["phase"] = "<i>Odd</i>\nphase"
     pool_id = sb.add_pool(body)
     client = make_client(sb)
-    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
     panel.build_rows()  # as the browser asks for them (row 34 is not in the first chunk)
     description = panel.checks[pool_id].description
     for raw in ("<img", "<script", "<b>k", "<i>Odd", "\n", "\u202e", "\"'"):
@@ -239,7 +234,7 @@ def test_hostile_names_and_tags_stay_text_on_one_line(sb):
 def test_a_listing_that_names_a_pool_twice_shows_it_once_and_every_row_comes(sb):
     client = make_client(sb)
     listed = class_pools(client)
-    panel = PoolsPanel(client, lambda: [listed[0], *listed, listed[5]], interval=0.05)
+    panel = pools_panel(client, lambda: [listed[0], *listed, listed[5]], interval=0.05)
     assert len(panel.pools) == 24 and len(panel.checks) == 20
     panel.checks[listed[19].id]._view_count = 1  # the browser shows the last of the first rows
     assert panel.built.is_set() and list(panel.checks) == [pool.id for pool in listed]
@@ -251,7 +246,7 @@ def test_a_kernel_interrupt_during_the_batch_says_what_continues(sb):
     from modelarts_nb.engine import stop_all
 
     client = make_client(sb)
-    panel = PoolsPanel(client, lambda: class_pools(client), interval=5)
+    panel = pools_panel(client, lambda: class_pools(client), interval=5)
     for pool in panel.pools[:6]:
         panel.checks[pool.id].value = True
     panel.typed.value = "delete 6 pools"
@@ -280,7 +275,7 @@ def test_row_html_has_every_column_once_and_escapes_the_billing_mode():
 
 def test_panel_select_three_confirm_and_see_them_deleted(sb):
     client = make_client(sb)
-    panel = PoolsPanel(
+    panel = pools_panel(
         client, lambda: class_pools(client), interval=0.05
     )
     assert len(panel.pools) == 24 and len(panel.checks) == 20  # the rest: once shown
@@ -310,7 +305,7 @@ def test_progress_counts_then_back_to_a_refreshed_list(sb):
     """During the batch the bar comes with counts, never "done" from 0 %; the header stops
     asking to tick pools; at the end a button returns to the list, read anew."""
     client = make_client(sb)
-    panel = PoolsPanel(client, lambda: class_pools(client), interval=0.05)
+    panel = pools_panel(client, lambda: class_pools(client), interval=0.05)
     ids = sb.display_names()
     for name in ("pool-01", "pool-02", "pool-03"):
         panel.checks[ids[name][0]].value = True
@@ -352,7 +347,7 @@ def test_panel_excludes_prepaid_and_stop_sends_nothing_more(sb):
     """Stop right after the click: DELETEs already on the wire complete, the others are never
     sent, each pool says which happened to it, and the panel says how many of each."""
     client = make_client(sb)
-    panel = PoolsPanel(client, client.list_pools, interval=5)
+    panel = pools_panel(client, client.list_pools, interval=5)
     ids = sb.display_names()
     for name in ("prepaid-pool", "frozen-pool", "leaving-pool"):
         assert panel.checks[ids[name][0]].disabled
@@ -400,7 +395,7 @@ def test_panel_excludes_prepaid_and_stop_sends_nothing_more(sb):
 
 def test_a_batch_that_cannot_even_list_says_why(sb):
     client = make_client(sb)
-    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
     ids = sb.display_names()
     for name in ("pool-01", "pool-02"):
         panel.checks[ids[name][0]].value = True
@@ -417,7 +412,7 @@ def test_a_batch_that_cannot_even_list_says_why(sb):
 
 def test_panel_static_copy_shows_pools_and_outcome(sb):
     client = make_client(sb)
-    panel = PoolsPanel(
+    panel = pools_panel(
         client, lambda: class_pools(client), interval=0.05
     )
     before = panel.mimebundle()
@@ -433,7 +428,7 @@ def test_panel_static_copy_shows_pools_and_outcome(sb):
 
 def test_the_static_copy_of_500_pools_shows_50_and_says_how_many_more(big):
     client = make_client(big)
-    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
     bundle = panel.mimebundle()
     assert "pool-41" in bundle["text/plain"] and "pool-42 " not in bundle["text/plain"]
     assert bundle["text/plain"].endswith("… and 459 more pools (509 in all: panel.table has them)")
@@ -444,14 +439,14 @@ def test_the_static_copy_of_500_pools_shows_50_and_says_how_many_more(big):
 
 def test_the_table_is_a_dataframe_of_the_listed_pools(sb):
     client = make_client(sb)
-    panel = PoolsPanel(client, lambda: class_pools(client), interval=0.05)
+    panel = pools_panel(client, lambda: class_pools(client), interval=0.05)
     table = panel.table
     assert len(table) == 24 and list(table["display name"])[:2] == ["pool-01", "pool-02"]
 
 
 def test_a_refresh_while_rows_still_come_never_mixes_two_lists(big):
     client = make_client(big)
-    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
     stale = panel.checks[panel.pools[19].id]  # its first view would bring rows 20-119
     panel.refresh_button.click()
     stale._view_count = 1  # the cue of the old list arrives after the refresh
@@ -493,7 +488,7 @@ def test_a_panel_and_a_batch_never_both_delete_a_pool(sb):
     single.delete_button.click()
     assert held.holding.wait(10) and single.flow.sent
     batch_client = make_client(sb)
-    panel = PoolsPanel(batch_client, batch_client.list_pools, interval=0.05)
+    panel = pools_panel(batch_client, batch_client.list_pools, interval=0.05)
     for name in ("pool-07", "pool-08"):
         panel.checks[ids[name][0]].value = True
     panel.typed.value = "delete 2 pools"
@@ -519,7 +514,7 @@ def test_server_names_in_the_acknowledgement_are_text_not_html(sb):
     pool_id = sb.add_pool(body)
     sb.add_workload(pool_id, "train", "Running", "<script>job</script>")
     client = make_client(sb)
-    panel = PoolsPanel(client, client.list_pools, interval=0.05)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
     panel.build_rows()  # as the browser asks for them (row 34 is not in the first chunk)
     panel.checks[pool_id].value = True
     panel.typed.value = "delete 1 pool"

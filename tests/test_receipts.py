@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import make_client, until
+from conftest import make_client, pools_panel, until
 
 from modelarts_nb import PoolsClient, history, receipts
 from modelarts_nb.api import PoolsApi
@@ -156,7 +156,7 @@ def test_batch_records_every_pool_with_what_it_runs(shell, capsys, env_sandbox):
 
 def test_pools_panel_records_each_deletion(sb):
     with make_client(sb) as client:
-        panel = PoolsPanel(client, client.list_pools, interval=0.05)
+        panel = pools_panel(client, client.list_pools, interval=0.05)
         chosen = [pool_id(sb, name) for name in ("pool-04", "pool-05")]
         for chosen_id in chosen:
             panel.checks[chosen_id].value = True
@@ -226,7 +226,7 @@ def test_via_says_which_path_sent_it(shell, capsys, env_sandbox, path):
         shell.run_cell("%pools --name pool-01 --delete --yes --interval 0.1")
     elif path == "pools panel":
         with PoolsClient.from_env() as client:
-            panel = PoolsPanel(client, client.list_pools, interval=0.05)
+            panel = pools_panel(client, client.list_pools, interval=0.05)
             panel.checks[pool_id(sb, "pool-01")].value = True
             panel.typed.value = "delete 1 pool"
             panel.delete_button.click()

@@ -26,7 +26,10 @@ Tags and workspaces (FACTS-2 §5–6): the pool tag APIs (show, create, delete, 
 up from Python. ``export_env()`` can be undone (``with sb.export_env(): ...``, ``restore_env()``,
 and ``stop()``). Admin endpoints (``/_sandbox/...``) need a request signed with the sandbox's own
 AK/SK (``admin.py``: ``sb.admin().reset()``, ``AdminClient.from_env()``); ``unique_keys=True``
-gives a sandbox keys nobody else on a shared machine knows.
+gives a sandbox keys nobody else on a shared machine knows. ``ignore_filters`` (an option of
+``start``, or ``sb.ignore_filters = ("labelSelector", "status")``) makes the pool list ignore
+those query parameters like a careless server or proxy, to show why a client checks every
+filter on the pools it gets back.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from .state import NOT_FOUND, PoolStore
 from .tags import TagError, all_tags, apply_create, apply_delete, parse_change, pool_tags
 from .workspaces import DEFAULT_WORKSPACE, WorkspaceBook
 
-__all__ = ["Reply", "Route", "Service", "route"]
+__all__ = ["LIST_FILTERS", "Reply", "Route", "Service", "route"]
 
 _LIST_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools")
 _POOL_RE = re.compile(r"/v2/(?P<project>[^/]+)/pools/(?P<pool>[^/]+)")
@@ -37,6 +37,9 @@ _WORKSPACES_RE = re.compile(r"/v1/(?P<project>[^/]+)/workspaces")
 _ALLOWED = {"list": {"GET"}, "pool": {"GET", "DELETE"}, "workloads": {"GET"}, "nodes": {"GET"},
             "statistics": {"GET"}, "all_tags": {"GET"}, "tags": {"GET"},
             "tags_create": {"POST"}, "tags_delete": {"DELETE"}, "workspaces": {"GET"}}
+
+# The query parameters that narrow GET /v2/{project}/pools (FACTS §1.1, FACTS-2 §4 and §6).
+LIST_FILTERS = ("labelSelector", "parent", "status", "workspaceId")
 
 NO_API = "The API does not exist or has not been published in the environment"
 PROJECT_MISMATCH = {
@@ -96,6 +99,7 @@ class Service:
     gate: Gate
     carried: Carried = field(default_factory=Carried)
     workspaces: WorkspaceBook = field(default_factory=WorkspaceBook)
+    ignore_filters: frozenset[str] = frozenset()  # list query parameters dropped (see core.py)
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str],
                body: bytes, request_id: str) -> Reply:
@@ -128,7 +132,8 @@ class Service:
             assert where.pool is not None
             return self._tags(where.kind, where.pool, body)
         if where.kind == "list":
-            params = dict(signer.parse_query(query))
+            params = {key: value for key, value in signer.parse_query(query)
+                      if key not in self.ignore_filters}  # a careless server's, if told so
             try:
                 items = self.store.select(
                     params.get("labelSelector", ""),

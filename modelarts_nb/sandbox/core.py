@@ -7,11 +7,11 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .admin import AdminClient
-from .api import Service
+from .api import LIST_FILTERS, Service
 from .environ import ExportedEnv, export
 from .faults import Fault, FaultBook
 from .gate import Gate, Temporary
@@ -95,8 +95,8 @@ class Sandbox:
                  security_token: str | None = None, pools: int = 3, delete_seconds: float = 6.0,
                  seed: int = 0, log: Callable[[str], None] | None = None,
                  latency: float = 0.0, rate_limit: float | None = None,
-                 unique_keys: bool = False, seeded_deleting_seconds: float | None = None
-                 ) -> None:
+                 unique_keys: bool = False, seeded_deleting_seconds: float | None = None,
+                 ignore_filters: Iterable[str] = ()) -> None:
         if unique_keys:  # random credentials of its own instead of the public defaults
             fresh = _unique_keys()
             ak, sk, token = fresh["ak"], fresh["sk"], fresh["token"]
@@ -119,6 +119,7 @@ class Sandbox:
         self._session_lifetime = 900.0
         self.session_rotates = True  # a notebook agency renews its credentials when they expire
         self.service = Service(project_id, self.store, self.gate)
+        self.ignore_filters = ignore_filters
         self.faults = FaultBook()
         self.recorder = Recorder()
         self._exports: list[ExportedEnv] = []
@@ -189,6 +190,25 @@ class Sandbox:
         if pool is None:
             raise KeyError(pool_id)
         self.service.carried.add(pool, kind, status, job, seconds)
+
+    # -- a careless server ----------------------------------------------------------------------
+    @property
+    def ignore_filters(self) -> tuple[str, ...]:
+        """The list filters ``GET /v2/{project}/pools`` ignores, as a careless server or proxy
+        might: any of ``labelSelector``, ``parent``, ``status`` and ``workspaceId`` (an ignored
+        ``workspaceId`` lists workspace "0"). () by default; ``reset()`` keeps it. Why: it shows
+        a class, and tests, that a client must check every filter on the pools it gets back,
+        e.g. ``sb.ignore_filters = ("labelSelector",)`` before ``%pools --label … --delete``."""
+        return tuple(sorted(self.service.ignore_filters))
+
+    @ignore_filters.setter
+    def ignore_filters(self, names: Iterable[str]) -> None:
+        names = (names,) if isinstance(names, str) else tuple(names)
+        unknown = sorted(set(names) - set(LIST_FILTERS))
+        if unknown:
+            raise ValueError(f"ignore_filters: {unknown} not among the list filters "
+                             f"{', '.join(LIST_FILTERS)}")
+        self.service.ignore_filters = frozenset(names)
 
     # -- the clock -------------------------------------------------------------------------------
     def clock(self) -> float:
@@ -378,6 +398,7 @@ def start(**options: Any) -> Sandbox:
     ``unique_keys`` (random AK/SK/token instead of the public defaults: for shared machines),
     ``seeded_deleting_seconds`` (how long the seeded, already Deleting ``leaving-pool`` stays;
     default ``delete_seconds``; ``make demo`` and the CLI hold it an hour, so a class still
-    finds it when they get there).
+    finds it when they get there), ``ignore_filters`` (list filters the server ignores, like a
+    careless server or proxy: see :attr:`Sandbox.ignore_filters`).
     """
     return Sandbox(**options)

@@ -1,0 +1,91 @@
+"""Review: pools as listed → what each carries → a ``Plan`` the person can acknowledge.
+
+The reads views must not make themselves live here: the ``%pools`` panel is handed a
+``Reviewer`` and never calls the API; ``--delete`` (dry run or ``--yes``), ``delete_many`` and
+``PoolsClient.plan`` call ``review`` directly. What each pool may become is the policy's
+(``policy.decide``); what is deleted later is exactly the plan, re-checked (``engine``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .api import PoolsApi
+from .engine import Deletion
+from .fanout import fan_out
+from .impact import Impact, read_impact
+from .models import Pool
+from .plan import Plan, PlanItem, filters_json
+from .policy import decide
+from .selection import Filters, list_selected
+
+__all__ = ["Reviewer", "review"]
+
+
+def review(api: PoolsApi, pools: list[Pool], *, filters: Filters | None = None,
+           kept: Mapping[str, str] | None = None, force: bool = False, via: str = "python",
+           concurrency: int = 8, stop: threading.Event | None = None,
+           read_work: bool = True) -> Plan:
+    """Read what each pool that may go carries (``concurrency`` at once), then decide each:
+    the plan of what a person is shown and asked to confirm. ``kept``: pool id → why a keep
+    rule protects it. Sends nothing. Without ``read_work`` (a script that names pools and
+    applies at once) the work is read only when the plan is applied, where the policy asks
+    for ``force`` if there is any."""
+    kept = kept or {}
+    candidates = [pool for pool in pools if read_work
+                  and decide(pool, kept=kept.get(pool.id)).deletes]
+
+    def read(pool: Pool) -> Impact:
+        return read_impact(api, pool)
+
+    if stop is None:
+        found = fan_out(api, read, candidates, workers=concurrency, name="modelarts-nb-check")
+    else:
+        with api.cancelled_by(stop):  # closing a panel ends its check
+            found = fan_out(api, read, candidates, workers=concurrency,
+                            name="modelarts-nb-check")
+    impacts = {pool.id: impact for pool, impact in zip(candidates, found)}
+    items = tuple(PlanItem.of(pool, impacts.get(pool.id), kept=kept.get(pool.id), force=force)
+                  for pool in pools)
+    settings = api.settings
+    return Plan(items, settings.endpoint, settings.project_id,
+                None if filters is None else filters_json(filters), force, via)
+
+
+@dataclass
+class Reviewer:
+    """What a ``%pools`` panel may ask of the API, and nothing else: list (with the line's
+    filters), review a frozen selection, and apply a reviewed plan."""
+
+    api: PoolsApi
+    filters: Filters
+    options: Mapping[str, Any]  # concurrency, timeout, interval of the run
+    first: list[Any] | None = None  # a listing already made (the panel shows it first)
+
+    @property
+    def project_id(self) -> str:
+        return self.api.settings.project_id
+
+    def listing(self) -> tuple[list[Pool], dict[str, str]]:
+        """The pools the filters select and, by id, why a keep rule protects some."""
+        listing = self.first.pop() if self.first else list_selected(self.api, self.filters)
+        return listing.pools, dict(listing.kept)
+
+    def check(self, pools: list[Pool], kept: Mapping[str, str],
+              stop: threading.Event | None = None) -> Plan:
+        return review(self.api, pools, filters=self.filters, kept=kept, via="panel",
+                      concurrency=int(self.options.get("concurrency", 8)), stop=stop)
+
+    def apply(self, plan: Plan, listener: Callable[[Deletion], None] | None = None,
+              *, background: bool = True) -> Deletion:
+        run = Deletion.from_plan(self.api, plan, **self.options)
+        if listener is not None:
+            run.subscribe(listener)
+        run.run(send=True, wait=True, background=background)
+        return run
+
+    def close(self) -> None:
+        self.api.close()
