@@ -4,8 +4,9 @@ Only requests live here, with the rules every request obeys: names are validated
 request; GETs are retried within a small budget; a 401 is never retried with the same
 credentials (a 401 after earlier successes re-reads their source once, and only *new*
 credentials get one more try: temporary keys expire during long watches); a DELETE is resent
-only after an explicit 429. What a deletion means — refusals, lost answers, waiting — is the
-engine's (``engine.py``); this module never imports it.
+only after an explicit 429 (one that could not connect never left: it is tried again). What a
+deletion means — refusals, lost answers, waiting — is the engine's (``engine.py``); this module
+never imports it.
 """
 
 from __future__ import annotations
@@ -252,8 +253,9 @@ class PoolsApi:
         another pool, or a 404 to a ``first=False`` resend (our earlier DELETE did it). Deciding
         what to do then — read the pool back, send again — is the engine's job, not this one's.
         ``on_wire(True)`` is called just before a DELETE leaves, ``on_wire(False)`` when the
-        gateway refused it unprocessed (401, 429) or it never left (the connection could not
-        be made: then ConnectionFailed says so): whether a deletion may have started.
+        gateway refused it unprocessed (401, 429) or it never left (no connection could be
+        made: tried again within the retry budget, then ConnectionFailed says nothing was
+        sent): whether a deletion may have started.
         ``on_answer`` hears each answer's ``X-Request-Id`` (None if it has none): the receipt's.
         """
         path = self._pool_path(check_pool_id(pool_id))
@@ -262,7 +264,10 @@ class PoolsApi:
             try:
                 response = self._send("DELETE", path, before=lambda: wire(True))
             except _NotWritten as exc:
-                wire(False)
+                wire(False)  # it never left: trying again is no resend
+                if attempt < self.retry.attempts:
+                    self._pause(self.retry.delay(attempt))
+                    continue
                 raise errors.ConnectionFailed(f"{exc}; " + (
                     "nothing was sent" if first else "this second DELETE was not sent (the "
                     "first one's answer was lost)")) from None

@@ -215,8 +215,6 @@ class Deletion:
     def from_plan(cls, api: PoolsApi, plan: Plan, **kw: object) -> Deletion:
         """The pools ``plan`` deletes, each re-checked against what was reviewed before its
         DELETE; PlanError when the plan was made for another endpoint or project."""
-        from .names import endpoint_key
-
         settings = api.settings
         if (endpoint_key(plan.endpoint), plan.project_id) != (
                 endpoint_key(settings.endpoint), settings.project_id):
@@ -356,7 +354,8 @@ class Deletion:
             else:
                 seen.add(pool.id)
                 found.append((target, pool))
-        self._each(lambda pair: self._decide(*pair), found)  # planned ones read their work
+        for target, pool in found:
+            self._decide(target, pool)
 
     def _listed(self, todo: list[Target]) -> list[Pool]:
         """One LIST, plus one per other workspace the targets' pools live in (a list without
@@ -368,33 +367,54 @@ class Deletion:
         return listed
 
     def _decide(self, target: Target, pool: Pool) -> None:
-        """The pool as read just now: watched if already Deleting; for a planned pool, left
-        out if it is not what was reviewed; then the policy's verdict."""
+        """The pool as read just now: watched if already Deleting (and left out if it was
+        deleting when reviewed but is not now); else the policy's verdict on the pool alone.
+        A planned pool's work and tags are read in ``_recheck``, right before its DELETE."""
         target.pool = pool
-        if rules.underway(pool) and rules.refusal(pool) is None:
+        if pool.phase == rules.DELETING and rules.refusal(pool) is None:
             self._start_watch(target, "Already being deleted; watching until it is gone.")
-            return
-        planned, impact = target.planned, None
-        if planned is not None and planned.verdict is Decided.UNDERWAY:
+        elif target.planned is not None and target.planned.verdict is Decided.UNDERWAY:
             self._set(target, Step.LEFT_OUT, f"was being deleted when reviewed, now "
                       f"{pool.phase or 'unknown'} — review it again; nothing was sent")
-            return
-        if planned is not None:
-            impact = read_impact(self.api, pool)
-            target.impact = impact
-            pool = self._with_tags(pool)
-            changes = drift(planned, pool, impact, self.filters)
-            if changes:
-                self._set(target, Step.LEFT_OUT, f"changed since you reviewed it: "
-                          f"{'; '.join(changes)} — review it again; nothing was sent")
-                return
+        else:
+            self._judge(target, pool, None)
+
+    def _halted(self, target: Target) -> bool:
+        """Stop or a 401 came first: this pool is neither re-read nor sent."""
+        if not (self._stop.is_set() or self._refused_401):
+            return False
+        why = "the batch stopped after a 401" if self._refused_401 else "stopped"
+        self._set(target, Step.CANCELLED, f"not sent: {why}; nothing was deleted")
+        return True
+
+    def _recheck(self, target: Target) -> bool:
+        """For a pool from a reviewed plan: read its work (and, for tag filters, its tags)
+        now, leave it out if ``drift`` finds it is not what was reviewed, then ask the
+        policy. In the same worker as its DELETE: the window between is one round trip."""
+        planned, pool = target.planned, target.pool
+        if planned is None or pool is None:
+            return True
+        impact = read_impact(self.api, pool)
+        target.impact = impact
+        pool = self._with_tags(pool)
+        changes = drift(planned, pool, impact, self.filters)
+        if changes:
+            self._set(target, Step.LEFT_OUT, f"changed since you reviewed it: "
+                      f"{'; '.join(changes)} — review it again; nothing was sent")
+            return False
+        return self._judge(target, pool, impact)
+
+    def _judge(self, target: Target, pool: Pool, impact: Impact | None) -> bool:
+        """The policy's verdict: False (and the target refused or left out) unless it may go."""
+        planned = target.planned
         decision = decide(pool, impact, acknowledged=bool(planned and planned.acknowledged),
                           force=self.force)
         if decision.verdict is Decided.REFUSED:
             self._set(target, Step.REFUSED, decision.detail or decision.reason)
-        elif not decision.deletes:
+        elif not decision.deletes and impact is not None:
             self._set(target, Step.LEFT_OUT, f"{decision.detail or decision.reason}, which "
                       "was not acknowledged at review; nothing was sent")
+        return decision.deletes
 
     def _with_tags(self, pool: Pool) -> Pool:
         """For tag filters and keep-tags: the pool's tags as the tag API says now (an
@@ -409,8 +429,11 @@ class Deletion:
         return dataclasses.replace(pool, tags=tags)
 
     def _send_one(self, target: Target) -> None:
-        """Claim the pool, then one DELETE (``delete_once``); or watch the claim's owner's."""
+        """Re-check a planned pool, claim it, then one DELETE (``delete_once``); or watch the
+        claim's owner's."""
         assert target.pool is not None
+        if self._halted(target) or not self._recheck(target):
+            return
         key = self._key(target)
         with self._lock:
             stopped = self._stop.is_set() or self._refused_401

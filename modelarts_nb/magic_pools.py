@@ -241,6 +241,9 @@ def _unattended(client: PoolsClient, plan: Plan, args: Any) -> None:
     for line in _held(plan):
         print(one_line(_loud(line), 500))
     pools = plan.deletable()
+    if not pools:
+        print("Nothing to delete: no selected pool may be deleted (see above); nothing was sent.")
+        return
     run = Deletion.from_plan(client, plan.only(item.facts.id for item in pools),
                              concurrency=args.concurrency, timeout=args.timeout,
                              interval=args.interval)

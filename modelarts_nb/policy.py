@@ -61,7 +61,7 @@ def decide(pool: Pool, impact: Impact | None = None, *, kept: str | None = None,
     refusal = rules.refusal_parts(pool, f"pool {pool.label}")
     if refusal is not None:
         return Decision(Verdict.REFUSED, rules.exclusion(pool) or refusal[0], "; ".join(refusal))
-    if rules.underway(pool):
+    if pool.phase == rules.DELETING:
         return Decision(Verdict.UNDERWAY, "already being deleted")
     if kept:
         return Decision(Verdict.KEPT, kept, kept)

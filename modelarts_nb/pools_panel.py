@@ -572,6 +572,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             f"<span class='mnb-why'>Deleting stops every notebook, training job and inference "
             f"service on the {count} selected pool{'s' * (count != 1)}; pools and disks cannot "
             f"be restored.</span> Type <code>{phrase}</code> to enable the button."
+            + (" The selection changed since it was checked: the button checks it again."
+               if self.plan is not None and not self._reviewed(ids) else "")
             if count
             else ""
         )
@@ -590,7 +592,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             return
         if not self._reviewed(ids):
             self._freeze(ids)
-            self.hint.value = f"Checking what the {len(ids)} selected pool(s) run…"
+            self.hint.value = (f"Checking what the {len(ids)} selected pool(s) run… The "
+                               "selection is frozen until then: this is what gets deleted.")
             threading.Thread(target=self._check, args=(ids,), daemon=True,
                              name="modelarts-nb-bulk-check").start()
             return
@@ -604,8 +607,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         with self._rows_lock:
             self._frozen = list(ids)
             self.checking = True
-            for check in self.checks.values():
-                check.disabled = True
+            for widget in (*self.checks.values(), *self._selectors()):
+                widget.disabled = True
         self._check_stop = threading.Event()
 
     def _unfreeze(self) -> None:
@@ -613,7 +616,13 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             self._frozen = None
             for pid, check in self.checks.items():
                 check.disabled = bool(self.notes.get(pid))
+            for widget in self._selectors():
+                widget.disabled = False
             self.checking = False
+
+    def _selectors(self) -> tuple[widgets.Widget, ...]:
+        """What changes the selection or its confirmation: off while a selection is checked."""
+        return (self.select_all, self.select_none, self.refresh_button, self.typed)
 
     def _check(self, ids: list[str]) -> None:
         """Review the frozen selection into a plan; pools the policy refuses (yearly/monthly

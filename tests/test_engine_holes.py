@@ -14,6 +14,7 @@ from conftest import make_client, until
 from modelarts_nb.engine import _REGISTRY, NOTHING_SENT
 from modelarts_nb.errors import InvalidName
 from modelarts_nb.flow import DeleteFlow
+from modelarts_nb.names import endpoint_key
 from modelarts_nb.sandbox import Fault, start
 from modelarts_nb.steps import Step
 
@@ -30,7 +31,7 @@ def pool(sb, name: str) -> str:
 
 def claimed(sb, pool_id: str) -> bool:
     """Whether the process-wide registry holds a claim on this sandbox's pool."""
-    return (sb.endpoint, sb.project_id, pool_id) in _REGISTRY._senders  # noqa: SLF001
+    return (endpoint_key(sb.endpoint), sb.project_id, pool_id) in _REGISTRY._senders  # noqa: SLF001
 
 
 def test_an_on_update_that_raises_never_stops_a_batch(sb, capsys):

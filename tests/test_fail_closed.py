@@ -94,6 +94,7 @@ def test_bulk_leaves_it_out_with_the_reason(shell, capsys, env_sandbox):
     result = shell.run_cell("%pools --name 'odd-*' --delete --yes --interval 0.05")
     out = capsys.readouterr()
     text = out.out + out.err
-    assert "REFUSED" in text and "cannot tell whether pool" in text, text
+    assert "EXCLUDED: odd-pool" in text and "cannot tell whether it is prepaid" in text, text
+    assert "Nothing to delete" in text
     assert env_sandbox.count(method="DELETE") == 0
     assert result is not None

@@ -256,12 +256,15 @@ def test_a_delete_the_server_refused_is_failed_with_its_request_id(sb):
 
 
 class DownFromTheDelete(httpx.HTTPTransport):
-    """Real HTTP until the first DELETE; from it on, the API cannot be reached."""
+    """Real HTTP until the first DELETE, which is written and never answered; from it on,
+    the API cannot be reached (a refused connection: that DELETE alone may have left)."""
 
     down = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.down = self.down or request.method == "DELETE"
+        if request.method == "DELETE" and not self.down:
+            self.down = True
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
         return super().handle_request(request)

@@ -229,7 +229,7 @@ FIRST_ROWS = 20  # rows the panel comes with (pools_panel._FIRST_ROWS)
 _LAST_PANEL = "[...document.querySelectorAll('.mnb-pools-panel')].pop()"
 _SHOWN_ROWS = ("[...panel.querySelectorAll('.mnb-rows > .widget-checkbox')]"
                ".filter(r => r.offsetParent !== null)")
-RUN_PANEL_TIMED_JS = """async ([source, first, all_]) => {
+RUN_PANEL_TIMED_JS = r"""async ([source, first, all_]) => {
   let all = all_;
   const app = window.jupyterapp;
   const notebook = app.shell.currentWidget.content;
@@ -575,4 +575,64 @@ def test_jupyterlab3_ipywidgets7_pools_panel_at_500_pools(tmp_path: Path) -> Non
         count_class_deletes(page, evidence)
     print(f"evidence: {evidence}")
     assert evidence.deletes == "DELETE requests in all: 12"
+    assert_clean(browser, server)
+
+
+# -- the ticked pools are frozen while they are checked ----------------------------------------
+
+FROZEN_SETUP = (
+    "from modelarts_nb import sandbox\n"
+    "sb = sandbox.start(pools=30, delete_seconds=2)\n"
+    "_ = sb.export_env()\n"
+    "%load_ext modelarts_nb\n"
+    "panel = %pools --tag course=ml101\n"
+    "panel"
+)
+# Each of the two ticked pools' four impact reads answers 3 s late: the check lasts ~3 s.
+SLOW_CHECK = (
+    '_ids = {n: sb.display_names()[n][0] for n in ("pool-01", "pool-02", "pool-04")}\n'
+    'sb.inject(sandbox.Fault(method="GET", delay=3, times=8)); print("slow reads armed")'
+)
+DELETED_PROBE = ('print("DELETE requests:", {n: sb.count(method="DELETE", pool=i) '
+                 'for n, i in _ids.items()}, "of", sb.count(method="DELETE"))')
+
+
+def test_a_pool_ticked_during_the_check_is_not_deleted(tmp_path: Path) -> None:
+    """Delete selected freezes the ticked pools: during the (slowed) check, a user's clicks
+    neither untick one nor tick another, and exactly the two reviewed pools are deleted."""
+    notebook = tmp_path / "frozen.ipynb"
+    notebook.write_text(json.dumps({"cells": [{
+        "cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+        "source": FROZEN_SETUP}], "metadata": {"kernelspec": {
+            "name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}))
+    server = JupyterServer([notebook], extra_args=["--LabApp.expose_app_in_browser=True"])
+    with server, browser_for(server, "jupyterlab4-pools-frozen") as browser:
+        page = browser.page
+        open_notebook(page, server, "/lab/tree/frozen.ipynb")
+        run_all(page)
+        panel = page.locator(".mnb-pools-panel")
+        tick(panel, ("pool-01", "pool-02"))
+        panel.locator(".mnb-bulk-confirm input").fill("delete 2 pools")
+        expect(panel.locator(".mnb-bulk-delete")).to_be_enabled()
+        page.evaluate(RUN_NEW_CELL_JS, SLOW_CHECK)
+        expect(page.locator(STDOUT, has_text="slow reads armed")).to_be_visible()
+        panel.locator(".mnb-bulk-delete").click()
+        second, third = pool_row(panel, "pool-02"), pool_row(panel, "pool-04")
+        expect(third.locator("input")).to_be_disabled()
+        for row in (second, third):  # a user clicks the rows while they are checked (force:
+            row.locator(".mnb-c-name").click(force=True)  # Playwright waits for enabled boxes)
+        page.wait_for_timeout(300)  # time for a toggled box to reach the kernel and come back
+        shoot_whole(panel, "jupyterlab4-pools-frozen-check.png")
+        expect(panel.locator(".mnb-hint")).to_contain_text(  # the clicks came during the check
+            "Checking what the 2 selected pool(s) run", timeout=1_000)
+        expect(second.locator("input")).to_be_checked()
+        expect(third.locator("input")).not_to_be_checked()
+        expect(third.locator("input")).to_be_disabled()
+        expect(panel.locator(".mnb-progress-text")).to_have_text("2/2 deleted", timeout=60_000)
+        page.evaluate(RUN_NEW_CELL_JS, DELETED_PROBE)
+        probe = page.locator(STDOUT, has_text="DELETE requests:")
+        expect(probe).to_be_visible(timeout=30_000)
+        deleted = probe.inner_text().strip()
+    assert deleted == "DELETE requests: {'pool-01': 1, 'pool-02': 1, 'pool-04': 0} of 2"
     assert_clean(browser, server)
