@@ -26,7 +26,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 import threading
@@ -47,6 +46,7 @@ from .names import check_display_name, check_pool_id, endpoint_key, looks_like_p
 from .plan import Plan, PlanError, PlanItem, drift
 from .policy import Verdict as Decided
 from .policy import decide
+from .selection import current_tags
 from .steps import Step
 from .waiter import Cadence, Verdict, Watch, wait
 
@@ -396,7 +396,7 @@ class Deletion:
             return True
         impact = read_impact(self.api, pool)
         target.impact = impact
-        pool = self._with_tags(pool)
+        pool = current_tags(self.api, pool, self.filters)
         changes = drift(planned, pool, impact, self.filters)
         if changes:
             self._set(target, Step.LEFT_OUT, f"changed since you reviewed it: "
@@ -415,18 +415,6 @@ class Deletion:
             self._set(target, Step.LEFT_OUT, f"{decision.detail or decision.reason}, which "
                       "was not acknowledged at review; nothing was sent")
         return decision.deletes
-
-    def _with_tags(self, pool: Pool) -> Pool:
-        """For tag filters and keep-tags: the pool's tags as the tag API says now (an
-        annotation may be stale); unknown when they cannot be read (fails closed)."""
-        filters = self.filters
-        if filters is None or not (filters.tags or filters.keep):
-            return pool
-        try:
-            tags = self.api.pool_tags(pool.id)
-        except errors.ApiError:
-            tags = None
-        return dataclasses.replace(pool, tags=tags)
 
     def _send_one(self, target: Target) -> None:
         """Re-check a planned pool, claim it, then one DELETE (``delete_once``); or watch the

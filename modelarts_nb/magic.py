@@ -217,6 +217,12 @@ class PoolMagics(Magics):
     @argument("--yes", action="store_true", help="with --delete: really delete, no panel")
     @argument("--force", action="store_true", help=f"with --delete --yes: {_FORCE}")
     @argument("--concurrency", type=int, default=8, help="DELETEs in flight at once (1-32)")
+    @argument("--save-plan", dest="save_plan", metavar="FILE",
+              help="review the selected pools and write the plan (JSON) to FILE; sends no "
+              "DELETE (apply it with --apply FILE, or `modelarts-nb apply FILE`)")
+    @argument("--apply", metavar="FILE",
+              help="a saved plan: shows what changed since it was made; with --yes deletes "
+              "exactly its pools, each checked against it first")
     @argument("--history", action="store_true",
               help="show the receipts of the DELETEs sent from here, newest first (no request)")
     @argument("--pool", metavar="NAME", help="with --history: only this pool id or display name")
@@ -240,6 +246,10 @@ class PoolMagics(Magics):
         args = _parse(self.pools, line, self.shell)
         if args.history or args.pool is not None or args.since is not None:
             return _one_line_errors(args, lambda: run_history(args))
+        if args.apply is not None:
+            from .magic_pools import run_apply
+
+            return _one_line_errors(args, lambda: run_apply(args))
         if not 1 <= args.concurrency <= 32:
             raise UsageError("--concurrency must be between 1 and 32")
         terminal = _is_terminal(self.shell)

@@ -7,6 +7,7 @@ and sends nothing.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -17,9 +18,9 @@ from IPython.core.error import UsageError
 from .client import PoolsClient
 from .engine import Deletion, Target
 from .errors import ModelArtsError
-from .plan import Plan
+from .plan import Plan, PlanError
 from .policy import Verdict, decide
-from .review import Reviewer, review
+from .review import Reviewer, drifted, review
 from .selection import Filters, Listing, list_selected, parse_age, parse_tag
 from .steps import Step
 from .tables import pools_table
@@ -55,9 +56,10 @@ def filters_from(args: Any) -> Filters:
         raise UsageError(str(exc)) from None
 
 
-_NOT_WITH_HISTORY = ("delete", "yes", "force", "tag", "keep_tag", "older_than", "workspace",
-                     "all_workspaces", "label", "status", "phase", "name", "project_id", "region",
-                     "endpoint")
+_SELECTORS = ("tag", "keep_tag", "older_than", "workspace", "all_workspaces", "label", "status",
+              "phase", "name")
+_NOT_WITH_HISTORY = ("delete", "yes", "force", *_SELECTORS, "project_id", "region", "endpoint",
+                     "save_plan", "apply")
 
 
 def run_history(args: Any) -> Any:
@@ -88,7 +90,7 @@ def run_history(args: Any) -> Any:
 
 def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
     filters = filters_from(args)
-    if args.delete and not filters.narrows():
+    if (args.delete or args.save_plan) and not filters.narrows():
         raise UsageError(
             "--delete needs at least one filter that leaves pools out (--tag, --older-than, "
             "--phase, --status, --label, or a --name pattern that not every pool id matches, "
@@ -108,6 +110,9 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
         client.close()
     for note in listing.notes:
         print(one_line(note, 500))
+    if args.save_plan:
+        _save(_review(client, listing, filters, args, via="python"), args.save_plan)
+        return None
     if args.delete:
         plan = _review(client, listing, filters, args, via="batch" if args.yes else "text")
         if args.yes:
@@ -169,6 +174,70 @@ def _review(client: PoolsClient, listing: Listing, filters: Filters, args: Any, 
     except KeyboardInterrupt:
         print("Interrupted while checking what the pools run: nothing was deleted.")
         raise
+
+
+def _save(plan: Plan, path: str) -> None:
+    """Write the plan for a later ``--apply`` (here, elsewhere, or by ``modelarts-nb apply``)."""
+    try:
+        with open(os.path.expanduser(path), "w", encoding="utf-8") as out:
+            out.write(plan.to_json())
+    except OSError as exc:
+        raise UsageError(f"--save-plan: cannot write {one_line(path, 200)!r}: "
+                         f"{exc.strerror or type(exc).__name__}; nothing was deleted") from None
+    print(one_line(plan.summary().splitlines()[0], 300) + " — nothing was deleted.")
+    for line in _held(plan):
+        print(f"  {one_line(line, 500)}")
+    print(f"Plan saved to {one_line(path, 300)}. Apply it with:\n  %pools --apply "
+          f"{_arg(path) or repr(path)} --yes")
+
+
+def run_apply(args: Any) -> None:
+    """``%pools --apply FILE [--yes]``: what changed since the plan was made (reads only);
+    with ``--yes``, the plan applied — its pools only, each checked against it first."""
+    mixed = [f"--{flag.replace('_', '-')}" for flag in (*_SELECTORS, "delete", "force",
+                                                          "save_plan") if getattr(args, flag)]
+    if mixed:
+        raise UsageError(f"--apply deletes what the plan holds: it does not go with "
+                         f"{', '.join(mixed)} (make a new plan for another selection)")
+    plan = _read_plan(args.apply)
+    client = PoolsClient.from_env(project_id=args.project_id, region=args.region,
+                                  endpoint=args.endpoint)
+    try:
+        if args.yes:
+            _unattended(client, plan, args)
+            return
+        _preview(client, plan, args.apply)
+    finally:
+        client.close()
+
+
+def _read_plan(path: str) -> Plan:
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as text:
+            return Plan.from_json(text.read(_PLAN_CAP))
+    except OSError as exc:
+        raise UsageError(f"--apply: cannot read {one_line(path, 200)!r}: "
+                         f"{exc.strerror or type(exc).__name__}; nothing was deleted") from None
+    except PlanError as exc:
+        raise UsageError(f"--apply {one_line(path, 200)!r}: {exc}; nothing was deleted") from None
+
+
+_PLAN_CAP = 64 * 1024 * 1024  # a 10,000-pool plan is ~10 MB
+
+
+def _preview(client: PoolsClient, plan: Plan, path: str) -> None:
+    """The plan and, for each pool it deletes, what changed since (or that it is gone)."""
+    print(one_line(f"Plan of {plan.made_at[:16].replace('T', ' ')} UTC: "
+                   f"{plan.summary().splitlines()[0]}", 300))
+    for line in _held(plan):
+        print(f"  {one_line(line, 500)}")
+    changed = 0
+    for item, changes in drifted(client, plan):
+        changed += bool(changes)
+        state = "; ".join(changes) if changes else "unchanged"
+        print(f"  {one_line(item.facts.label, 200)}: {one_line(state, 500)}")
+    print(f"Nothing was deleted. {changed} pool(s) changed since the plan and would be left "
+          f"out. To apply it, run:\n  %pools --apply {_arg(path) or repr(path)} --yes")
 
 
 def _held(plan: Plan) -> list[str]:

@@ -17,12 +17,12 @@ from .api import PoolsApi
 from .engine import Deletion
 from .fanout import fan_out
 from .impact import Impact, read_impact
-from .models import Pool
-from .plan import Plan, PlanItem, filters_json
+from .models import DEFAULT_WORKSPACE, Pool
+from .plan import Plan, PlanItem, drift, filters_json
 from .policy import decide
-from .selection import Filters, list_selected
+from .selection import Filters, current_tags, list_selected
 
-__all__ = ["Reviewer", "review"]
+__all__ = ["Reviewer", "drifted", "review"]
 
 
 def review(api: PoolsApi, pools: list[Pool], *, filters: Filters | None = None,
@@ -53,6 +53,27 @@ def review(api: PoolsApi, pools: list[Pool], *, filters: Filters | None = None,
     settings = api.settings
     return Plan(items, settings.endpoint, settings.project_id,
                 None if filters is None else filters_json(filters), force, via)
+
+
+def drifted(api: PoolsApi, plan: Plan, concurrency: int = 8
+            ) -> list[tuple[PlanItem, list[str]]]:
+    """For each pool ``plan`` deletes, what changed since it was made — the check its
+    application makes, without sending anything (``["gone"]`` for a pool no longer listed)."""
+    items = plan.deletable()
+    spaces = sorted({item.facts.workspace for item in items} - {DEFAULT_WORKSPACE})
+    listed = [*api.list_pools(), *(p for w in spaces for p in api.list_pools(workspace=w))]
+    found = {pool.id: pool for pool in listed}
+    filters = plan.selection()
+
+    def check(item: PlanItem) -> list[str]:
+        pool = found.get(item.facts.id)
+        if pool is None:
+            return ["gone (or no longer listed)"]
+        pool = current_tags(api, pool, filters)
+        return drift(item, pool, read_impact(api, pool), filters)
+
+    return list(zip(items, fan_out(api, check, items, workers=concurrency,
+                                   name="modelarts-nb-check")))
 
 
 @dataclass

@@ -23,7 +23,7 @@ from .models import DEFAULT_WORKSPACE, Pool, Tags
 from .names import is_workspace_id
 from .text import one_line
 
-__all__ = ["Filters", "Listing", "list_selected", "parse_age", "parse_tag"]
+__all__ = ["Filters", "Listing", "current_tags", "list_selected", "parse_age", "parse_tag"]
 
 _AGE = re.compile(r"(?:(\d{1,6})([smhdw]))+")
 _AGE_PART = re.compile(r"(\d{1,6})([smhdw])")
@@ -229,6 +229,18 @@ def _list(api: PoolsApi, filters: Filters, notes: list[str]) -> list[Pool]:
             if first.tags != pool.tags:  # two answers disagree: the tags are not known
                 seen[pool.id] = dataclasses.replace(first, tags=None, annotated=True)
     return list(seen.values())
+
+
+def current_tags(api: PoolsApi, pool: Pool, filters: Filters | None) -> Pool:
+    """For tag filters and keep-tags: ``pool`` with its tags as the tag API says now (an
+    annotation may be stale), unknown when they cannot be read — which fails closed: an
+    unknown pool matches no ``--tag`` and is kept by any ``--keep-tag``."""
+    if filters is None or not (filters.tags or filters.keep):
+        return pool
+    try:
+        return dataclasses.replace(pool, tags=api.pool_tags(pool.id))
+    except ApiError:
+        return dataclasses.replace(pool, tags=None)
 
 
 def _with_tags(api: PoolsApi, pools: list[Pool], confirm: bool) -> list[Pool]:

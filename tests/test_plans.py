@@ -236,3 +236,36 @@ def test_plans_are_plain_json_a_person_can_read(sandbox):
     assert data["version"] == 1 and data["project_id"] == sandbox.project_id
     assert item["facts"]["display_name"] == "pool-01" and item["verdict"] == "delete"
     assert item["facts"]["work"] == [] and item["facts"]["nodes"] >= 1
+
+
+def test_a_plan_saved_from_pools_is_previewed_then_applied(shell, capsys, env_sandbox, tmp_path):
+    sb = env_sandbox
+    path = tmp_path / "class.plan.json"
+    result = shell.run_cell(f"%pools --name 'pool-0[12]' --save-plan {path}")
+    out = capsys.readouterr().out
+    assert result.success and "delete 2 pools — nothing was deleted" in out
+    assert f"%pools --apply {path} --yes" in out and sb.count(method="DELETE") == 0
+    assert json.loads(path.read_text())["version"] == 1
+    one, two = sb.display_names()["pool-01"][0], sb.display_names()["pool-02"][0]
+    sb.add_workload(two, "train", "Running", "new-run")  # work began after the plan
+    result = shell.run_cell(f"%pools --apply {path}")
+    out = capsys.readouterr().out
+    assert result.success and "pool-01" in out and "unchanged" in out
+    assert "new work: train: new-run" in out and "1 pool(s) changed since the plan" in out
+    assert sb.count(method="DELETE") == 0
+    result = shell.run_cell(f"%pools --apply {path} --yes --interval 0.05")
+    out = capsys.readouterr().out
+    assert "new work: train: new-run" in out and "1 deleted" in out
+    assert [r.pool for r in sb.requests if r.method == "DELETE"] == [one]
+
+
+def test_apply_refuses_a_selection_and_an_unreadable_plan(shell, capsys, env_sandbox, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": 99}')
+    for line, words in ((f"%pools --apply {bad}", "not a modelarts-nb plan"),
+                        (f"%pools --apply {tmp_path / 'none.json'}", "cannot read"),
+                        (f"%pools --apply {bad} --tag course=ml101", "does not go with --tag"),
+                        ("%pools --save-plan x.json", "--delete needs at least one filter")):
+        result = shell.run_cell(line)
+        assert not result.success and words in str(result.error_in_exec), line
+    assert env_sandbox.count(method="DELETE") == 0

@@ -28,7 +28,6 @@ from modelarts_nb import PoolsClient, history, receipts
 from modelarts_nb.api import PoolsApi
 from modelarts_nb.flow import DeleteFlow, Step
 from modelarts_nb.panel import DeletePanel
-from modelarts_nb.pools_panel import PoolsPanel
 from modelarts_nb.sandbox import Fault, start
 
 # api.send_delete reports each answer's X-Request-Id (on_answer): asked of the lead, see
