@@ -7,6 +7,7 @@ exactly what the panel and ``%pools`` do.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -85,9 +86,13 @@ class PoolsClient(PoolsApi):
     def plan(self, names: Iterable[str] | Any = None, *, filters: Filters | None = None,
              force: bool = False, concurrency: int = 8) -> Plan:
         """Review pools into a ``Plan``, sending no DELETE: the pools ``names`` (ids or display
-        names; a ``%pools`` DataFrame: its rows marked ``delete``), or those ``filters``
-        select. Each pool's work is read and ``policy.decide`` says what may go; names that
-        match no pool (or several) are not in it: ``plan_names`` says why."""
+        names), or those ``filters`` select; each pool's work is read and ``policy.decide``
+        says what may go; names that match no pool (or several) are not in it
+        (``plan_names`` says why). A ``%pools`` DataFrame gives the plan it was made from,
+        narrowed to its rows marked ``delete``."""
+        shown = frame_plan(names)
+        if shown is not None:
+            return dataclasses.replace(shown, force=shown.force or force)
         if filters is not None:
             listing = list_selected(self, filters, confirm=True)
             return review(self, listing.pools, filters=filters, kept=listing.kept,
@@ -130,6 +135,11 @@ class PoolsClient(PoolsApi):
         raises for a single pool: each ``Target`` says what happened (its ``step`` and
         ``message``); a 401 stops the batch. Raises only when a LIST itself fails.
         """
+        shown = frame_plan(names)
+        if shown is not None:  # what the frame showed, re-checked against what is there now
+            run = Deletion.from_plan(self, dataclasses.replace(shown, force=shown.force or force),
+                                     concurrency=concurrency, stop=stop)
+            return _finish(run, on_update, send=True)
         names = _names(names)
         pools, missing = self.plan_names(names)
         plan = review(self, pools, force=force, read_work=False)  # read once, when applied
@@ -153,18 +163,28 @@ class PoolsClient(PoolsApi):
         return _finish(run, on_update, send=False)
 
 
-def _names(names: Iterable[str] | Any) -> list[str]:
-    """Names as given, checked (InvalidName before any request); a DataFrame with a
-    ``decision`` column gives the ids of its rows marked ``delete`` — kept and left-out rows
-    never — and one without it is refused."""
-    columns = getattr(names, "columns", None)
-    if columns is not None:
-        if "decision" not in columns or "id" not in columns:
-            raise ValueError("a DataFrame of pools needs its 'id' and 'decision' columns (as "
-                             "%pools gives it): nothing was deleted")
-        frame: Any = names
-        names = [str(pid) for pid, decision in zip(frame["id"], frame["decision"])
-                 if decision == "delete"]
+PLAN_ATTR = "modelarts_nb.plan"  # a %pools DataFrame's plan (JSON), in DataFrame.attrs
+
+
+def frame_plan(frame: Any) -> Plan | None:
+    """The plan a ``%pools`` DataFrame was made from, narrowed to its rows marked
+    ``delete``; None for anything that is not a DataFrame. A hand edit of the decision
+    column can only narrow it: a kept or left-out pool's verdict comes from the plan."""
+    columns = getattr(frame, "columns", None)
+    if columns is None:
+        return None
+    text = getattr(frame, "attrs", {}).get(PLAN_ATTR)
+    if "decision" not in columns or "id" not in columns or not isinstance(text, str):
+        raise ValueError("this DataFrame carries no plan of what was shown (a frame that "
+                         "%pools returned has one; some pandas operations drop it): pass that "
+                         "frame, or a row selection of it; nothing was deleted")
+    ids = [str(pid) for pid, decision in zip(frame["id"], frame["decision"])
+           if decision == "delete"]
+    return Plan.from_json(text).only(ids)
+
+
+def _names(names: Iterable[str]) -> list[str]:
+    """Names as given, checked (InvalidName before any request)."""
     return [check_pool_id(n) if looks_like_pool_id(n) else check_display_name(n)
             for n in dict.fromkeys(names)]
 

@@ -43,11 +43,12 @@ from .listeners import Listeners
 from .lookup import match
 from .models import DEFAULT_WORKSPACE, Pool
 from .names import check_display_name, check_pool_id, endpoint_key, looks_like_pool_id
-from .plan import Plan, PlanError, PlanItem, drift
+from .plan import Plan, PlanItem, drift
 from .policy import Verdict as Decided
 from .policy import decide
 from .selection import current_tags
 from .steps import Step
+from .text import one_line
 from .waiter import Cadence, Verdict, Watch, wait
 
 if TYPE_CHECKING:
@@ -118,6 +119,13 @@ def _planned(item: PlanItem) -> Target:
             f"{why}, which was not acknowledged (add --force, or tick the acknowledgement); "
             "nothing was sent")
     return target
+
+
+def _left_out(changes: list[str]) -> str:
+    """What ``drift`` found, as the one line a left-out pool shows."""
+    unknown = all(change.startswith("could not") for change in changes)
+    head = "could not be checked again" if unknown else "changed since you reviewed it"
+    return f"{head}: {'; '.join(changes)} — review it again; nothing was sent"
 
 
 def _workspace(target: Target) -> str:
@@ -215,13 +223,7 @@ class Deletion:
     def from_plan(cls, api: PoolsApi, plan: Plan, **kw: object) -> Deletion:
         """The pools ``plan`` deletes, each re-checked against what was reviewed before its
         DELETE; PlanError when the plan was made for another endpoint or project."""
-        settings = api.settings
-        if (endpoint_key(plan.endpoint), plan.project_id) != (
-                endpoint_key(settings.endpoint), settings.project_id):
-            raise PlanError(
-                f"this plan was made for project {plan.project_id} at "
-                f"{endpoint_key(plan.endpoint)}, not {settings.project_id} at "
-                f"{endpoint_key(settings.endpoint)}: nothing was sent")
+        plan.check_for(api.settings.endpoint, api.settings.project_id)
         run = cls(api, [_planned(item) for item in plan.items], **kw)  # type: ignore[arg-type]
         run.filters, run.force, run.via = plan.selection(), plan.force, plan.via
         return run
@@ -275,7 +277,7 @@ class Deletion:
         if self.view_error:
             lines.append(f"  {self.view_error}")
         lines += [
-            f"  {t.label}: {t.message}"
+            f"  {one_line(t.label, 300)}: {one_line(t.message, 2000)}"
             for t in self.targets
             if t.step in (Step.FAILED, Step.REFUSED, Step.LEFT_OUT, Step.CANCELLED)
         ]
@@ -389,20 +391,46 @@ class Deletion:
 
     def _recheck(self, target: Target) -> bool:
         """For a pool from a reviewed plan: read its work (and, for tag filters, its tags)
-        now, leave it out if ``drift`` finds it is not what was reviewed, then ask the
-        policy. In the same worker as its DELETE: the window between is one round trip."""
+        now, and in a batch the pool itself once more (the run's LIST may be minutes old);
+        leave it out if ``drift`` finds it is not what was reviewed, then ask the policy. In
+        the worker that sends its DELETE: the window between is one round trip."""
         planned, pool = target.planned, target.pool
         if planned is None or pool is None:
             return True
         impact = read_impact(self.api, pool)
         target.impact = impact
-        pool = current_tags(self.api, pool, self.filters)
+        pool = current_tags(self.api, self._fresh(target, pool), self.filters)
+        if pool.phase == rules.DELETING:  # someone else's DELETE came first
+            self._start_watch(target, "Already being deleted; watching until it is gone.")
+            return False
         changes = drift(planned, pool, impact, self.filters)
         if changes:
-            self._set(target, Step.LEFT_OUT, f"changed since you reviewed it: "
-                      f"{'; '.join(changes)} — review it again; nothing was sent")
+            self._set(target, Step.LEFT_OUT, _left_out(changes))
             return False
         return self._judge(target, pool, impact)
+
+    def _checked(self, target: Target) -> bool:
+        """``_recheck``, with a read that fails said for this pool alone (nothing was sent)."""
+        try:
+            return self._recheck(target)
+        except errors.PoolNotFound:
+            self._set(target, Step.FAILED, "The pool no longer exists (or you lost access to "
+                                           "it): nothing was sent.")
+        except errors.AuthenticationError as exc:
+            self._refused_401 = True
+            self._fail(target, exc)
+        except errors.Cancelled:
+            raise
+        except errors.ModelArtsError as exc:
+            self._fail(target, exc)
+        return False
+
+    def _fresh(self, target: Target, pool: Pool) -> Pool:
+        """The pool as a GET says now, in a batch (one pool's run read it with a GET just
+        before); a pool gone meanwhile raises PoolNotFound (said as such by the caller)."""
+        if len(self.targets) > 1:
+            pool = target.pool = self.api.get_pool(pool.id)
+        return pool
 
     def _judge(self, target: Target, pool: Pool, impact: Impact | None) -> bool:
         """The policy's verdict: False (and the target refused or left out) unless it may go."""
@@ -412,15 +440,16 @@ class Deletion:
         if decision.verdict is Decided.REFUSED:
             self._set(target, Step.REFUSED, decision.detail or decision.reason)
         elif not decision.deletes and impact is not None:
-            self._set(target, Step.LEFT_OUT, f"{decision.detail or decision.reason}, which "
-                      "was not acknowledged at review; nothing was sent")
+            self._set(target, Step.LEFT_OUT, f"{decision.detail or decision.reason}: not "
+                      "acknowledged (tick the acknowledgement, or add --force / force=True); "
+                      "nothing was sent")
         return decision.deletes
 
     def _send_one(self, target: Target) -> None:
         """Re-check a planned pool, claim it, then one DELETE (``delete_once``); or watch the
         claim's owner's."""
         assert target.pool is not None
-        if self._halted(target) or not self._recheck(target):
+        if self._halted(target) or not self._checked(target):
             return
         key = self._key(target)
         with self._lock:

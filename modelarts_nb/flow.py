@@ -173,6 +173,16 @@ class DeleteFlow(Deletion):
         return self.impact is not None and (
             decide(self.pool, self.impact).verdict is Verdict.ACKNOWLEDGE)
 
+    @property
+    def stops(self) -> str:
+        """What deleting stops, as the acknowledgement names it ("3 training jobs", or work
+        that could not be checked); "" when nothing needs acknowledging."""
+        if self.impact is None:
+            return ""
+        decision = decide(self.pool, self.impact)
+        return decision.reason.removeprefix("runs ") if decision.verdict is \
+            Verdict.ACKNOWLEDGE else ""
+
     def can_confirm(self, typed: str, acknowledged: bool = False) -> bool:
         """Exactly the pool id or its display name, only while waiting for confirmation, once
         what deleting breaks is known, and acknowledged when it stops anything."""
@@ -277,7 +287,7 @@ class DeleteFlow(Deletion):
     def _review(self, acknowledged: bool) -> None:
         """The confirmation binds the pool as shown, with the work shown: the run re-reads
         both and leaves the pool out if it is not what was reviewed (``plan.drift``)."""
-        stops = self.impact.stops() if self.impact is not None and acknowledged else ""
+        stops = self.stops if acknowledged else ""
         self.target.planned = PlanItem.of(self.pool, self.impact,
                                           acknowledged=stops or ("yes" if acknowledged else ""))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .client import PoolsClient
+from .client import PLAN_ATTR, PoolsClient
 from .engine import Deletion, Target
 from .errors import ModelArtsError
 from .plan import Plan, PlanError
@@ -122,7 +122,8 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
             _dry_run(plan, args)
         return None
     if args.no_widgets or terminal:
-        table = decided_table(listing)
+        table = decided_table(listing, review(client, listing.pools, filters=filters,
+                                              kept=listing.kept, read_work=False))
         _say_kept(listing)
         return table if len(table) else print("(no pools match)")
     from .pools_panel import PoolsPanel
@@ -135,7 +136,9 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
 def decided_table(listing: Listing, plan: Plan | None = None) -> Any:
     """The listed pools with their ``decision`` column: ``delete``, ``kept: why`` or ``left
     out: why`` — from the plan when the pools were reviewed, else from the policy on what
-    the list shows (their work unread). ``delete_many(frame)`` deletes only ``delete`` rows."""
+    the list shows (their work unread). The plan travels in ``frame.attrs``:
+    ``delete_many(frame)`` deletes only its ``delete`` rows, each checked against what the
+    frame showed."""
     items = {item.facts.id: item for item in plan.items} if plan is not None else {}
 
     def column(pool: Any) -> str:
@@ -148,7 +151,10 @@ def decided_table(listing: Listing, plan: Plan | None = None) -> Any:
             return item.reason if item.reason.startswith("kept") else f"kept: {item.reason}"
         return f"left out: {item.reason}"
 
-    return pools_table(listing.pools, decisions={p.id: column(p) for p in listing.pools})
+    table = pools_table(listing.pools, decisions={p.id: column(p) for p in listing.pools})
+    if plan is not None:
+        table.attrs[PLAN_ATTR] = plan.to_json()
+    return table
 
 
 def _say_kept(listing: Listing) -> None:
@@ -202,6 +208,11 @@ def run_apply(args: Any) -> None:
     plan = _read_plan(args.apply)
     client = PoolsClient.from_env(project_id=args.project_id, region=args.region,
                                   endpoint=args.endpoint)
+    try:
+        plan.check_for(client.settings.endpoint, client.settings.project_id)
+    except PlanError as exc:
+        client.close()
+        raise UsageError(f"--apply {one_line(args.apply, 200)!r}: {exc}") from None
     try:
         if args.yes:
             _unattended(client, plan, args)
@@ -270,7 +281,9 @@ def _dry_run(plan: Plan, args: Any) -> None:
               "written back on one line here).")
         return
     print(f"To delete them, run:\n  {again} --delete --yes"
-          + " (add --force to include the pools with running work)" * busy)
+          + " (add --force to include the pools with running work)" * busy
+          + f"\nThat line selects anew. To delete exactly the pools listed here, save a plan "
+          f"with\n  {again} --save-plan FILE\nand apply it with %pools --apply FILE --yes.")
 
 
 def same_line(args: Any) -> str | None:
@@ -355,6 +368,7 @@ def _loud(line: str) -> str:
 
 
 def _line(target: Target) -> str:
+    """One line per event: server strings cannot start a line of their own."""
     done = f" after {target.elapsed:.0f} s" if target.step.final else ""
-    return (f"{target.step.value.upper()}: {target.label}, phase {target.phase}{done} — "
-            f"{target.message}")
+    return one_line(f"{target.step.value.upper()}: {one_line(target.label, 300)}, phase "
+                    f"{one_line(target.phase, 40)}{done} — {target.message}", 2000)

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from .errors import InvalidName
 from .models import Pool
+from .names import check_endpoint, check_pool_id, endpoint_key
 from .policy import Verdict, decide
 from .text import one_line
 
@@ -59,7 +61,8 @@ class Facts:
         return cls(
             id=pool.id, display_name=pool.display_name or "",
             created=pool.created.isoformat() if pool.created else "",
-            flavors=tuple((line.flavor, line.count) for line in pool.spec_resources),
+            flavors=tuple(sorted(((line.flavor, line.count) for line in pool.spec_resources),
+                                 key=lambda pair: (pair[0], -1 if pair[1] is None else pair[1]))),
             nodes=pool.node_count, billing=pool.billing_mode or "",
             workspace=pool.workspace_id,
             tags=None if pool.tags is None else tuple(sorted(pool.tags.items())),
@@ -131,6 +134,15 @@ class Plan:
         keep = set(ids)
         return dataclasses.replace(self, items=tuple(i for i in self.items if i.facts.id in keep))
 
+    def check_for(self, endpoint: str, project_id: str) -> None:
+        """PlanError unless the plan was made for this endpoint (any spelling of it) and
+        project: a plan is never applied somewhere else."""
+        here, there = endpoint_key(endpoint), endpoint_key(self.endpoint)
+        if (there, self.project_id) != (here, project_id):
+            raise PlanError(f"this plan was made for project {one_line(self.project_id, 64)} "
+                            f"at {one_line(there, 200)}, not {project_id} at {here}: nothing "
+                            "was sent")
+
     def selection(self) -> Filters | None:
         """The filters as an object whose ``matches``/``kept`` re-check each pool."""
         if self.filters is None:
@@ -153,31 +165,65 @@ class Plan:
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
-        """A plan written by ``to_json``; PlanError (one line) for anything else."""
+        """A plan written by ``to_json``, every value of the type it must have (a hand edit
+        can only narrow it: a pool's verdict is decided again when applied); PlanError (one
+        line) for anything else."""
         try:
-            data = json.loads(text)
-            if not isinstance(data, dict) or data.pop("version", None) != VERSION:
+            data = json.loads(text, parse_constant=_no_constant)
+            if not isinstance(data, dict) or data.pop("version", None) != VERSION \
+                    or isinstance(data.get("version"), bool):
                 raise PlanError(f"not a modelarts-nb plan of version {VERSION}")
-            items = tuple(_item(raw) for raw in data.pop("items"))
-            return cls(items=items, **data)
+            items = tuple(_item(raw) for raw in _typed(data.pop("items"), list, "items"))
+            for key in ("endpoint", "project_id", "via", "made_at"):
+                _typed(data.get(key, ""), str, key)
+            _typed(data.get("force", False), bool, "force")
+            plan = cls(items=items, **data)
+            check_endpoint(plan.endpoint)
+            plan.selection()  # filters that cannot be rebuilt are refused now, not at apply
+            return plan
         except PlanError:
             raise
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (InvalidName, ValueError, TypeError, KeyError, AttributeError,
+                RecursionError) as exc:
             raise PlanError(f"unreadable plan: {one_line(str(exc), 200)}") from None
 
 
-def _item(raw: dict[str, Any]) -> PlanItem:
-    facts = dict(raw["facts"])
-    facts["flavors"] = tuple((str(f), c if isinstance(c, int) else None)
-                             for f, c in facts.get("flavors", ()))
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a plan holds")
+
+
+def _typed(value: Any, kind: type, what: str) -> Any:
+    """``value`` if it is a ``kind`` (a bool is no int here), else TypeError naming it."""
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"{what} is not a {kind.__name__}")
+    return value
+
+
+def _strings(values: Any, what: str) -> tuple[str, ...]:
+    return tuple(_typed(v, str, what) for v in _typed(values, list, what))
+
+
+def _item(raw: Any) -> PlanItem:
+    raw = _typed(raw, dict, "an item")
+    facts = dict(_typed(raw["facts"], dict, "facts"))
+    check_pool_id(_typed(facts.get("id"), str, "facts.id"))
+    for key in ("display_name", "created", "billing", "workspace"):
+        _typed(facts.get(key, ""), str, f"facts.{key}")
+    for key in ("nodes", "counted"):
+        _typed(facts.get(key, 0), int, f"facts.{key}")
+    facts["flavors"] = tuple((_typed(f, str, "a flavor"), None if c is None else
+                              _typed(c, int, "a flavor count"))
+                             for f, c in _typed(facts.get("flavors", []), list, "flavors"))
     tags = facts.get("tags")
-    facts["tags"] = None if tags is None else tuple((k, tuple(v)) for k, v in tags)
-    for key in ("work",):
-        facts[key] = None if facts.get(key) is None else tuple(facts[key])
+    facts["tags"] = None if tags is None else tuple(
+        (_typed(k, str, "a tag key"), _strings(v, "tag values"))
+        for k, v in _typed(tags, list, "tags"))
+    work = facts.get("work")
+    facts["work"] = None if work is None else _strings(work, "work")
     for key in ("subpools", "unchecked"):
-        facts[key] = tuple(facts.get(key, ()))
-    return PlanItem(Facts(**facts), Verdict(raw["verdict"]), str(raw.get("reason", "")),
-                    str(raw.get("acknowledged", "")), str(raw.get("detail", "")))
+        facts[key] = _strings(facts.get(key, []), key)
+    texts = [_typed(raw.get(key, ""), str, key) for key in ("reason", "acknowledged", "detail")]
+    return PlanItem(Facts(**facts), Verdict(raw["verdict"]), *texts)
 
 
 def _work(impact: Impact) -> tuple[str, ...]:
@@ -236,7 +282,7 @@ def _new_work(then: Facts, now: Facts) -> list[str]:
         changes.append(f"{then.counted} → {now.counted} running or waiting workloads")
     added = sorted(set(now.subpools) - set(then.subpools))
     if added:
-        changes.append(f"new sub-pool(s): {', '.join(added[:3])}")
+        changes.append(f"new sub-pool(s): {', '.join(one_line(a, 80) for a in added[:3])}")
     failed = sorted(set(now.unchecked) - set(then.unchecked))
     if failed:
         changes.append(f"could not check its {', '.join(failed)} again")
@@ -244,6 +290,8 @@ def _new_work(then: Facts, now: Facts) -> list[str]:
 
 
 def _filters(filters: Filters, pool: Pool, now: datetime) -> list[str]:
+    if pool.tags is None and (filters.tags or filters.keep):
+        return ["could not read its tags again (a --tag or --keep-tag decides on them)"]
     changes = []
     if not filters.matches(pool, now):
         changes.append("no longer matches the filters that selected it")

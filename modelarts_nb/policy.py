@@ -72,8 +72,20 @@ def decide(pool: Pool, impact: Impact | None = None, *, kept: str | None = None,
     if nodes is not None:
         return Decision(Verdict.REFUSED, "yearly/monthly nodes: unsubscribe them first",
                         ": ".join(nodes))
-    if impact.needs_force and not (acknowledged or force):
-        stops = impact.stops()
+    unknown = _unknown(impact)
+    if (impact.needs_force or unknown) and not (acknowledged or force):
+        stops = impact.stops() or unknown
         return Decision(Verdict.ACKNOWLEDGE, f"runs {stops}",
                         f"deleting pool {pool.label} stops {stops}")
     return Decision(Verdict.DELETE)
+
+
+def _unknown(impact: Impact) -> str:
+    """What deleting may stop that could not be read — never taken as "nothing": work whose
+    list and counts both failed, or sub-pools that could not be listed."""
+    parts = []
+    if impact.workloads is None and impact.counts is None:
+        parts.append("workloads that could not be checked")
+    if impact.subpools is None:
+        parts.append("sub-pools that could not be checked")
+    return " and ".join(parts)

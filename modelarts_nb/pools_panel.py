@@ -497,7 +497,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
     def busy(self) -> dict[str, str]:
         """Selected pools whose deletion stops running work or sub-pools: id → what."""
         pending = {item.facts.id for item in self.plan.pending()} if self.plan else set()
-        return {pid: self.work[pid] for pid in self.selected() if pid in pending}
+        return {pid: self.work.get(pid, "") for pid in self.selected() if pid in pending}
 
     def _reviewed(self, ids: list[str]) -> bool:
         """Whether ``ids`` is exactly the selection the current plan reviewed."""
@@ -638,7 +638,6 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             self.hint.value = html.escape(f"Could not check the selected pools "
                                           f"({type(exc).__name__}); nothing was deleted.")
             return
-        self.plan = plan
         for item in plan.items:
             pid = item.facts.id
             if item.verdict is Verdict.ACKNOWLEDGE:
@@ -648,6 +647,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                 self.checks[pid].value = False
             if not item.deletes:
                 self._render_row(listed[pid])
+        self.plan = plan
+        self._unacknowledge()  # a new review is acknowledged anew
         self._sync_delete()  # the acknowledgement names the work (the button stays disabled)
         self._unfreeze()  # only now: rows, ticks and acknowledgement say what was found
         self._sync_delete()

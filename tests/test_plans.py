@@ -49,8 +49,13 @@ IDLE = Impact(workloads=[Workload("old", "train", "Completed", 60, "gpu")], node
      Verdict.REFUSED, "yearly/monthly nodes"),
     (pool(), Impact(workloads=[], nodes=[], subpools=[pool()]), {}, Verdict.ACKNOWLEDGE,
      "1 sub-pool"),
+    (pool(), Impact(unchecked={"workloads": "500", "workload counts": "500"}, nodes=[],
+                    subpools=[]), {}, Verdict.ACKNOWLEDGE, "could not be checked"),
+    (pool(), Impact(workloads=[], nodes=[], unchecked={"sub-pools": "403"}), {"force": True},
+     Verdict.DELETE, ""),
 ], ids=["plain", "idle-work", "busy", "busy-acknowledged", "busy-forced", "prepaid",
-        "odd-billing", "frozen", "deleting", "kept", "prepaid-node", "sub-pool"])
+        "odd-billing", "frozen", "deleting", "kept", "prepaid-node", "sub-pool",
+        "work-unreadable", "sub-pools-unreadable-forced"])
 def test_one_policy_decides_every_case(pool_, impact, kw, verdict, words):
     decision = decide(pool_, impact, **kw)
     assert decision.verdict is verdict and words in decision.reason
@@ -216,9 +221,9 @@ def test_the_dataframe_carries_the_decision_and_delete_many_obeys_it(shell, env_
     assert decisions[one] == "delete" and decisions[two] == "kept by --keep-tag keep"
     with make_client(sb) as client:
         targets = client.delete_many(frame[frame["id"].isin([one, two])])
-        with pytest.raises(ValueError, match="decision"):
+        with pytest.raises(ValueError, match="carries no plan"):
             client.delete_many(frame.drop(columns="decision"))
-    assert [t.name for t in targets] == [one]
+    assert [t.name for t in targets if t.sent] == [one]
     assert [r.pool for r in sb.requests if r.method == "DELETE"] == [one]
 
 
@@ -268,4 +273,116 @@ def test_apply_refuses_a_selection_and_an_unreadable_plan(shell, capsys, env_san
                         ("%pools --save-plan x.json", "--delete needs at least one filter")):
         result = shell.run_cell(line)
         assert not result.success and words in str(result.error_in_exec), line
+    assert env_sandbox.count(method="DELETE") == 0
+
+
+def test_flavors_listed_in_another_order_are_not_a_change():
+    body = {"metadata": {"name": "p-" + "a" * 32, "creationTimestamp": "2026-11-30T12:00:00Z",
+                         "annotations": {"os.modelarts/billing.mode": "0"}},
+            "spec": {"resources": [{"flavor": "a", "count": 1}, {"flavor": "b", "count": 2}]}}
+    reviewed = PlanItem.of(Pool.from_api(body))
+    body["spec"]["resources"].reverse()
+    assert drift(reviewed, Pool.from_api(body)) == []
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000,
+    '{"version": true, "items": []}',
+    '{"version": 1, "items": [], "endpoint": 5, "project_id": "p"}',
+    '{"version": 1, "items": [], "endpoint": "https://x", "project_id": "p", "force": "false"}',
+    '{"version": 1, "items": [], "endpoint": "https://x", "project_id": "p", "filters": [1]}',
+    '{"version": 1, "items": [], "endpoint": "https://x", "project_id": "p", '
+    '"filters": {"colour": "red"}}',
+    '{"version": 1, "endpoint": "https://x", "project_id": "p", "items": [{"verdict": '
+    '"delete", "facts": {"id": "p-' + "a" * 32 + '", "nodes": NaN}}]}',
+    '{"version": 1, "endpoint": "https://x", "project_id": "p", "items": [{"verdict": '
+    '"delete", "acknowledged": true, "facts": {"id": "p-' + "a" * 32 + '"}}]}',
+    '{"version": 1, "endpoint": "https://x", "project_id": "p", "items": [{"verdict": '
+    '"delete", "facts": {"id": 7}}]}',
+], ids=["deep", "version-bool", "endpoint-int", "force-string", "filters-list",
+        "filters-unknown", "nan-count", "ack-bool", "id-int"])
+def test_a_hostile_plan_file_is_refused_in_one_line(text):
+    with pytest.raises(PlanError) as caught:
+        Plan.from_json(text)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_a_batch_reads_each_pool_again_right_before_its_delete(sandbox):
+    """The run's LIST is old by the time the third pool's turn comes: a pool replaced while
+    the first one is being deleted is still left out."""
+    ids = [sandbox.display_names()[f"pool-0{i}"][0] for i in (1, 2, 3)]
+    with make_client(sandbox) as client:
+        plan = client.plan(ids)
+        swapped = []
+
+        def replace_third(target) -> None:
+            if target.step is Step.SENDING and not swapped:
+                swapped.append(target)
+                replaced(sandbox, ids[2])
+
+        targets = client.apply(plan, concurrency=1, wait=False, on_update=replace_third)
+    third = next(t for t in targets if t.name == ids[2])
+    assert third.step is Step.LEFT_OUT and "created again" in third.message
+    assert ids[2] not in {r.pool for r in sandbox.requests if r.method == "DELETE"}
+
+
+def test_a_frame_deletes_what_it_showed_and_a_hand_edit_only_narrows(shell, env_sandbox):
+    sb = env_sandbox
+    one, two, three = (student(sb, n) for n in (1, 2, 3))
+    sb.tag_pool(three, {"course": "ml101", "keep": "yes"})
+    frame = shell.run_line_magic("pools", "--tag course=ml101 --keep-tag keep --no-widgets")
+    replaced(sb, one)  # after it was shown: same id, another pool
+    sb.tag_pool(two, {"course": "other"})  # no longer selected by --tag course=ml101
+    frame.loc[frame["id"] == three, "decision"] = "delete"  # a hand edit of a kept row
+    with make_client(sb) as client:
+        targets = {t.name: t for t in client.delete_many(frame)}
+    assert targets[one].step is Step.LEFT_OUT and "created again" in targets[one].message
+    assert targets[two].step is Step.LEFT_OUT and "no longer matches" in targets[two].message
+    assert targets[three].step is Step.LEFT_OUT and "kept by --keep-tag keep" in \
+        targets[three].message
+    assert sb.count(method="DELETE") == 0
+
+
+def test_pools_with_unreadable_work_are_not_deleted_without_force(shell, capsys, env_sandbox):
+    sb = env_sandbox
+    one = student(sb, 1)
+    sb.inject(Fault(method="GET", pool=one, status=500, times=100))  # every read of its work
+    result = shell.run_cell("%pools --name pool-01 --delete --yes --interval 0.05")
+    out = capsys.readouterr().out
+    assert "LEFT OUT: pool-01" in out and "could not be checked" in out
+    assert sb.count(method="DELETE") == 0 and result is not None
+
+
+def test_a_new_review_in_the_pools_panel_is_acknowledged_anew(class_sb):
+    sb = class_sb
+    client = make_client(sb)
+    one, two, three = student(sb, 1), student(sb, 2), student(sb, 3)
+    sb.add_workload(one, "train", "Running", "job-1")
+    panel = pools_panel(client, client.list_pools, interval=0.05)
+    panel.checks[one].value = panel.checks[two].value = True
+    panel.typed.value = "delete 2 pools"
+    panel.delete_button.click()
+    until(lambda: not panel.checking and panel.plan is not None, what="the review")
+    panel.busy_ack.value = True  # acknowledges job-1 on pool-01
+    panel.checks[two].value, panel.checks[three].value = False, True
+    sb.add_workload(three, "train", "Running", "job-3")
+    panel.busy_ack.value = True  # ticked again for the old words, before the new review
+    panel.delete_button.click()
+    until(lambda: not panel.checking and three in panel.work, what="the new review")
+    assert not panel.busy_ack.value and "job" in panel.acknowledgement.text
+    assert panel.delete_button.disabled and sb.count(method="DELETE") == 0
+    panel.close()
+    client.close()
+
+
+def test_apply_refuses_a_plan_made_for_another_project_in_one_line(shell, env_sandbox,
+                                                                     tmp_path):
+    with make_client(env_sandbox) as client:
+        text = client.plan(["pool-01"]).to_json().replace(env_sandbox.project_id, "0" * 32)
+    path = tmp_path / "other.json"
+    path.write_text(text)
+    for line in (f"%pools --apply {path}", f"%pools --apply {path} --yes"):
+        result = shell.run_cell(line)
+        assert not result.success and "this plan was made for project" in str(
+            result.error_in_exec)
     assert env_sandbox.count(method="DELETE") == 0
