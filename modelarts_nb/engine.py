@@ -397,9 +397,9 @@ class Deletion:
         planned, pool = target.planned, target.pool
         if planned is None or pool is None:
             return True
-        impact = read_impact(self.api, pool)
+        pool, impact = self._fresh(target, pool)
         target.impact = impact
-        pool = current_tags(self.api, self._fresh(target, pool), self.filters)
+        pool = current_tags(self.api, pool, self.filters)
         if pool.phase == rules.DELETING:  # someone else's DELETE came first
             self._start_watch(target, "Already being deleted; watching until it is gone.")
             return False
@@ -425,12 +425,23 @@ class Deletion:
             self._fail(target, exc)
         return False
 
-    def _fresh(self, target: Target, pool: Pool) -> Pool:
-        """The pool as a GET says now, in a batch (one pool's run read it with a GET just
-        before); a pool gone meanwhile raises PoolNotFound (said as such by the caller)."""
-        if len(self.targets) > 1:
-            pool = target.pool = self.api.get_pool(pool.id)
-        return pool
+    def _fresh(self, target: Target, pool: Pool) -> tuple[Pool, Impact]:
+        """What the pool runs and, in a batch, the pool itself as a GET says now (a run of one
+        pool read it with a GET just before), both in one round trip; a pool gone meanwhile
+        raises PoolNotFound (said as such by the caller)."""
+        if len(self.targets) == 1:
+            return pool, read_impact(self.api, pool)
+        event = self.api.stop_event() or self._stop
+
+        def read() -> Pool:
+            with self.api.cancelled_by(event):
+                return self.api.get_pool(pool.id)
+
+        with ThreadPoolExecutor(1, thread_name_prefix="modelarts-nb-reread") as reader:
+            again = reader.submit(read)
+            impact = read_impact(self.api, pool)
+            target.pool = again.result()
+        return target.pool, impact
 
     def _judge(self, target: Target, pool: Pool, impact: Impact | None) -> bool:
         """The policy's verdict: False (and the target refused or left out) unless it may go."""

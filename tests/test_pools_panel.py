@@ -402,7 +402,13 @@ def test_a_batch_that_cannot_even_list_says_why(sb):
     panel.typed.value = "delete 2 pools"
     sb.inject(Fault(method="GET", list_only=True, status=500, times=50))  # the checks too
     panel.delete_button.click()
-    until(lambda: panel.run is not None, what="the checks, then the run")
+    until(lambda: not panel.checking, what="the checks")
+    # sub-pools that could not be listed are never taken as none: acknowledged first
+    assert "sub-pools that could not be checked" in panel.acknowledgement.text
+    assert panel.delete_button.disabled and panel.run is None
+    panel.busy_ack.value = True
+    panel.delete_button.click()
+    until(lambda: panel.run is not None, what="the run")
     panel.run.join(10)
     until(lambda: panel.back_button in panel.children, what="the end shown")
     assert "the batch stopped" in panel.status.value and "ModelArts.50005000" in panel.status.value
