@@ -28,18 +28,29 @@ from .auth import AkSkAuth
 from .keys import KeyChain, refusal_hint
 from .models import Pool, Tags, Workspace, parse_tags
 from .names import check_pool_id, check_workspace_id, is_loopback_host
-from .responses import api_error, error_fields, read_json, retry_after, transport_reason
+from .responses import (
+    api_error,
+    error_fields,
+    read_json,
+    retry_after,
+    transport_reason,
+    workspace_hint,
+)
 from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit
 from .settings import Settings, resolve_settings
 from .signer import canonical_query
 from .text import one_line
 
-__all__ = ["PoolsApi", "DEFAULT_TIMEOUT"]
+__all__ = ["PoolsApi", "DEFAULT_TIMEOUT", "TENANT_HEADER"]
 
 log = logging.getLogger("modelarts_nb")
 _Api = TypeVar("_Api", bound="PoolsApi")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _JSON = {"Content-Type": "application/json"}  # sent (and signed) on every call, as the SDK does
+# The tenant id, for workspace authentication: sent (and signed) on the GET and DELETE of one
+# pool, the two calls whose pages document it (FACTS §1.1); nowhere else (docs/tenant-and-
+# details.md says why).
+TENANT_HEADER = "X-ModelArts-User-ID"
 
 
 class PoolsApi:
@@ -79,6 +90,7 @@ class PoolsApi:
         )
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
+        self._workspaces: dict[str, str] = {}  # pool id -> its workspace, as last read
 
     @property
     def settings(self) -> Settings:
@@ -130,7 +142,7 @@ class PoolsApi:
     def get_pool(self, name: str) -> Pool:
         """GET one pool by id (``metadata.name``); PoolNotFound on 404."""
         path = self._pool_path(check_pool_id(name))
-        pool = Pool.from_api(self._get(path, what=f"pool {name}"))
+        pool = Pool.from_api(self._get(path, what=f"pool {name}", pool=name))
         if pool.id != name:  # anything we do next (a DELETE) must concern the pool asked for
             raise errors.ApiError(
                 status=200,
@@ -138,6 +150,7 @@ class PoolsApi:
                 f"{one_line(pool.id, 80)!r} instead; nothing was deleted",
                 from_server=False,
             )
+        self._workspaces[pool.id] = pool.workspace_id
         return pool
 
     def list_pools(
@@ -159,7 +172,9 @@ class PoolsApi:
                   ("workspaceId", workspace)]
         query = canonical_query((k, v) for k, v in params if v is not None)
         body = self._get(self._pools_path(), query, what="pool list")
-        return [Pool.from_api(item) for item in _items(body, "pool list")]
+        pools = [Pool.from_api(item) for item in _items(body, "pool list")]
+        self._workspaces.update((pool.id, pool.workspace_id) for pool in pools)
+        return pools
 
     def list_workspaces(self) -> list[Workspace]:
         """GET every workspace of the project, 1,000 a page until a short page (FACTS-2 §6)."""
@@ -262,7 +277,7 @@ class PoolsApi:
         wire = on_wire or (lambda _sent: None)
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                response = self._send("DELETE", path, before=lambda: wire(True))
+                response = self._send("DELETE", path, before=lambda: wire(True), pool=pool_id)
             except _NotWritten as exc:
                 wire(False)  # it never left: trying again is no resend
                 if attempt < self.retry.attempts:
@@ -290,7 +305,7 @@ class PoolsApi:
                     return None
                 # an answer about another pool (or none: "{}") says nothing about ours
                 return accepted if accepted.id == pool_id else None
-            raise self._error(response, f"deleting pool {pool_id} failed")
+            raise self._error(response, f"deleting pool {pool_id} failed", pool=pool_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -301,13 +316,14 @@ class PoolsApi:
     def _pool_path(self, pool_id: str) -> str:
         return f"{self._pools_path()}/{pool_id}"
 
-    def _get(self, path: str, query: str = "", *, what: str) -> Any:
-        """GET with retries on transport errors, 429/502/503/504 and unreadable bodies."""
+    def _get(self, path: str, query: str = "", *, what: str, pool: str | None = None) -> Any:
+        """GET with retries on transport errors, 429/502/503/504 and unreadable bodies;
+        ``pool``: the GET of that one pool (it carries the tenant id)."""
         url = f"{path}?{query}" if query else path
         for attempt in range(1, self.retry.attempts + 1):
             last = attempt == self.retry.attempts
             try:
-                response = self._send("GET", url)
+                response = self._send("GET", url, pool=pool)
             except errors.ConnectionFailed:
                 if last:
                     raise
@@ -318,7 +334,7 @@ class PoolsApi:
                     self._pause(self.retry.delay(attempt, retry_after(response)))
                 continue
             if not response.is_success:
-                raise self._error(response, f"reading {what} failed")
+                raise self._error(response, f"reading {what} failed", pool=pool)
             if response.status_code == 204:
                 return None  # "no content": nothing to retry for (FACTS-2 §5.1)
             try:
@@ -334,9 +350,11 @@ class PoolsApi:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
-        self, method: str, url: str, before: Callable[[], None] | None = None
+        self, method: str, url: str, before: Callable[[], None] | None = None,
+        pool: str | None = None,
     ) -> httpx.Response:
-        """One request, and once more with renewed credentials if they expired meanwhile.
+        """One request, and once more with renewed credentials if they expired meanwhile;
+        a request about one ``pool`` carries the tenant id, if there is one.
 
         Resending after a 401 is safe even for DELETE: the gateway refused it before ModelArts
         saw it. ``keys`` decides with what, and whether at all (see keys.py). Transport failures
@@ -351,14 +369,16 @@ class PoolsApi:
                     before()
                 started = time.perf_counter()
                 target = self.settings.endpoint + url  # absolute: a base_url parses twice
+                headers = self._headers(pool is not None)
                 try:
                     client = self._client()
                     try:
-                        response = client.request(method, target, headers=_JSON, auth=used.auth)
+                        response = client.request(method, target, headers=headers,
+                                                  auth=used.auth)
                     except RuntimeError:  # closed by a watch ending in another thread, before
                         if not client.is_closed:  # the send: nothing left, so once more
                             raise
-                        response = self._client().request(method, target, headers=_JSON,
+                        response = self._client().request(method, target, headers=headers,
                                                           auth=used.auth)
                 except httpx.HTTPError as exc:
                     raise self._unreachable(method, url, exc) from None
@@ -371,6 +391,11 @@ class PoolsApi:
             if key is None:
                 return response
         return response
+
+    def _headers(self, about_a_pool: bool) -> dict[str, str]:
+        """The request's own headers: JSON always, the tenant id on a pool's GET and DELETE."""
+        user_id = self.settings.user_id
+        return {**_JSON, TENANT_HEADER: user_id} if about_a_pool and user_id else _JSON
 
     @contextlib.contextmanager
     def cancelled_by(self, event: threading.Event) -> Iterator[None]:
@@ -427,7 +452,16 @@ class PoolsApi:
         pause = self.retry.delay(1, retry_after(response))
         self.throttle.throttled(pause, parse_rate_limit(message))
 
-    def _error(self, response: httpx.Response, what: str) -> errors.ApiError:
+    def _error(self, response: httpx.Response, what: str, pool: str | None = None
+               ) -> errors.ApiError:
+        """The typed error; a 403 to a request that carried the tenant id says what workspace
+        authentication needs, and how to do without it."""
+        settings = self.settings
+        if pool is not None and settings.user_id and response.status_code == 403:
+            hint = workspace_hint(response, settings.user_id, settings.user_id_source,
+                                  pool, self._workspaces.get(pool))
+            if hint is not None:
+                return api_error(response, what, signed=True).with_hint(hint)
         error = api_error(
             response,
             what,

@@ -38,6 +38,12 @@ def _mask_in_httpx_reprs() -> None:
 _mask_in_httpx_reprs()
 
 
+# Signed when present. The tenant header is signed because the SDK signs every header it sends
+# (FACTS §3b step 4): a gateway may then tell that the tenant id was not changed on the way.
+_SIGNED = ("content-type", "host", "x-modelarts-user-id", "x-project-id", "x-sdk-date",
+           "x-security-token")
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -60,8 +66,9 @@ class AkSkAuth(httpx.Auth):
     """Sign each request with AK/SK the way ``huaweicloudsdkcore``'s ``Signer`` does.
 
     The signed header set is fixed and minimal (content-type, host, x-project-id, x-sdk-date and,
-    for temporary credentials, x-security-token): everything signed is sent with exactly the
-    signed value, and headers httpx adds later (user-agent, accept...) do not affect the signature.
+    for temporary credentials, x-security-token; x-modelarts-user-id when the request carries the
+    tenant id, as the SDK signs it): everything signed is sent with exactly the signed value, and
+    headers httpx adds later (user-agent, accept...) do not affect the signature.
     """
 
     requires_request_body = True
@@ -92,7 +99,7 @@ class AkSkAuth(httpx.Auth):
             headers["X-Sdk-Date"] = signer.format_date(self._clock())
         names = sorted(
             name
-            for name in ("content-type", "host", "x-project-id", "x-sdk-date", "x-security-token")
+            for name in _SIGNED
             if name in headers
         )
         values = {name: headers[name] for name in names}

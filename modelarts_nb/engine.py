@@ -68,6 +68,8 @@ log = logging.getLogger("modelarts_nb")
 WATCH_STOPPED = "Stopped watching; the deletion continues on the server."
 NOTHING_SENT = "Stopped before the DELETE was sent: nothing was deleted."
 _GONE = "The pool is gone."
+NOT_ACKNOWLEDGED = ("not acknowledged (tick the acknowledgement, or add --force / force=True); "
+                    "nothing was sent")
 _ACCEPTED = "Deletion accepted; watching until the pool is gone."
 T = TypeVar("T")
 D = TypeVar("D", bound="Deletion")
@@ -115,9 +117,7 @@ def _planned(item: PlanItem) -> Target:
     elif item.verdict is Decided.KEPT:
         target.step, target.message = Step.LEFT_OUT, f"{why}; nothing was sent"
     elif item.verdict is Decided.ACKNOWLEDGE:
-        target.step, target.message = Step.LEFT_OUT, (
-            f"{why}, which was not acknowledged (add --force, or tick the acknowledgement); "
-            "nothing was sent")
+        target.step, target.message = Step.LEFT_OUT, f"{why}: {NOT_ACKNOWLEDGED}"
     return target
 
 
@@ -345,7 +345,6 @@ class Deletion:
             return
         listed = self._listed(todo)
         seen: set[str] = set()
-        found: list[tuple[Target, Pool]] = []
         for target in todo:
             pool, why = match(listed, target.pool.id if target.pool else target.name)
             if pool is None:
@@ -355,9 +354,7 @@ class Deletion:
                     self.targets.remove(target)  # named twice: deleted once
             else:
                 seen.add(pool.id)
-                found.append((target, pool))
-        for target, pool in found:
-            self._decide(target, pool)
+                self._decide(target, pool)
 
     def _listed(self, todo: list[Target]) -> list[Pool]:
         """One LIST, plus one per other workspace the targets' pools live in (a list without
@@ -451,9 +448,8 @@ class Deletion:
         if decision.verdict is Decided.REFUSED:
             self._set(target, Step.REFUSED, decision.detail or decision.reason)
         elif not decision.deletes and impact is not None:
-            self._set(target, Step.LEFT_OUT, f"{decision.detail or decision.reason}: not "
-                      "acknowledged (tick the acknowledgement, or add --force / force=True); "
-                      "nothing was sent")
+            self._set(target, Step.LEFT_OUT,
+                      f"{decision.detail or decision.reason}: {NOT_ACKNOWLEDGED}")
         return decision.deletes
 
     def _send_one(self, target: Target) -> None:

@@ -31,6 +31,7 @@ from .render import (
     impact_lines,
     pool_html,
     pool_text,
+    subscription_text,
 )
 from .text import masked
 
@@ -58,6 +59,10 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--project-id", dest="project_id", help="project id (default: settings chain)"),
         argument("--region", help="region id such as cn-north-4 (default: settings chain)"),
         argument("--endpoint", help="full API base URL; overrides --region"),
+        argument("--user-id", dest="user_id", metavar="ID",
+                 help="tenant id sent (signed) as X-ModelArts-User-ID on a pool's GET and "
+                 "DELETE, for workspace authentication (default: MODELARTS_USER_ID, then the "
+                 "notebook session's user_id); --user-id '' sends none: IAM alone decides"),
         argument("--timeout", type=float, default=3600.0, help="seconds to watch (default 3600)"),
         argument(
             "--interval",
@@ -209,6 +214,9 @@ class PoolMagics(Magics):
     @argument("--status", choices=["created", "failed", "creating"], help="server-side filter")
     @argument("--phase", help="only pools in this phase, e.g. Running")
     @argument("--name", metavar="GLOB", help="display name or id pattern, e.g. 'student-*'")
+    @argument("--idle", action="store_true",
+              help="keep every pool with running or waiting work, sub-pools, or work that "
+              "cannot be read (workload statistics and list); not a filter on its own")
     @argument(
         "--delete",
         action="store_true",
@@ -270,7 +278,8 @@ def _say(text: str, **kw: Any) -> None:
 
 def run(args: Any, shell: Any) -> Any:
     client = PoolsClient.from_env(
-        project_id=args.project_id, region=args.region, endpoint=args.endpoint
+        project_id=args.project_id, region=args.region, endpoint=args.endpoint,
+        user_id=args.user_id,
     )
     secrets = client.settings.credentials.secrets()
     token = _SECRETS.set(secrets)
@@ -305,11 +314,11 @@ def _run(args: Any, shell: Any, client: PoolsClient) -> Any:
             _say("Interrupted while reading what the pool carries: nothing was deleted.")
             raise
     if args.yes and flow.step is Step.REFUSED:
-        raise DeletionRefused(flow.message + "; nothing was deleted", pool=pool)
+        raise DeletionRefused(_refusal(flow) + "; nothing was deleted", pool=pool)
     if args.yes and flow.needs_ack and not args.force:
         assert flow.impact is not None
         raise DeletionRefused(
-            f"deleting pool {pool.label} stops {flow.impact.stops()}: add --force to delete "
+            f"deleting pool {pool.label} stops {flow.stops}: add --force to delete "
             "it anyway; nothing was deleted", pool=pool)
     if text:
         flow.via = "text"  # what its receipt says sent the DELETE (receipts.py)
@@ -355,13 +364,20 @@ def _text_path(flow: DeleteFlow, args: Any) -> None:
     display({mime: _safe(text) for mime, text in bundle.items()}, raw=True)
     if not args.yes:
         if flow.step is Step.REFUSED:
-            _say(f"Cannot delete here: {flow.message}")
+            _say(f"Cannot delete here: {_refusal(flow)}")
         else:
             _say(f"Nothing was deleted. To delete this pool, run:\n  {confirm_line(flow, args)}")
         flow.client.close()
         return
     flow.subscribe(_Progress())
     _foreground(flow, wait=not args.no_wait, text=True, force=args.force)
+
+
+def _refusal(flow: DeleteFlow) -> str:
+    """Why the pool is refused; for a yearly/monthly one also its period, auto-renew and order
+    id: what to look for in the Billing Center to unsubscribe it instead."""
+    held = subscription_text(flow.pool)
+    return f"{flow.message}; subscription: {held}" if held else flow.message
 
 
 def _foreground(flow: DeleteFlow, *, wait: bool, text: bool = False, force: bool = False
@@ -414,9 +430,12 @@ def confirm_line(flow: DeleteFlow, args: Any) -> str:
         ("--project-id", args.project_id),
         ("--region", args.region),
         ("--endpoint", args.endpoint),
+        ("--user-id", args.user_id),
     ):
         if value:
             parts += [flag, shlex.quote(value)]
+    if args.user_id == "":
+        parts += ["--user-id", "''"]
     return " ".join(parts)
 
 

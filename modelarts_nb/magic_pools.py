@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 from .client import PLAN_ATTR, PoolsClient
 from .engine import Deletion, Target
 from .errors import ModelArtsError
+from .idle import keep_busy
 from .plan import Plan, PlanError
 from .policy import Verdict, decide
 from .review import Reviewer, drifted, review
@@ -57,9 +58,9 @@ def filters_from(args: Any) -> Filters:
 
 
 _SELECTORS = ("tag", "keep_tag", "older_than", "workspace", "all_workspaces", "label", "status",
-              "phase", "name")
+              "phase", "name", "idle")
 _NOT_WITH_HISTORY = ("delete", "yes", "force", *_SELECTORS, "project_id", "region", "endpoint",
-                     "save_plan", "apply")
+                     "user_id", "save_plan", "apply")
 
 
 def run_history(args: Any) -> Any:
@@ -98,11 +99,14 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
             "deletion must never "
             "mean every pool in the project"
         )
-    client = PoolsClient.from_env(
-        project_id=args.project_id, region=args.region, endpoint=args.endpoint
-    )
+    client = PoolsClient.from_env(project_id=args.project_id, region=args.region,
+                                  endpoint=args.endpoint, user_id=args.user_id)
+    if args.idle and args.force:
+        raise UsageError("--idle keeps the pools with work and --force deletes them: choose one")
     try:
-        listing = list_selected(client, filters, confirm=args.delete)
+        listing = list_selected(client, filters, confirm=args.delete or bool(args.save_plan))
+        if args.idle:
+            keep_busy(client, listing, concurrency=args.concurrency)
     except KeyboardInterrupt:
         print("Interrupted while listing the pools: nothing was deleted.")
         raise
@@ -130,7 +134,7 @@ def run_pools(args: Any, shell: Any, *, terminal: bool) -> Any:
 
     options = {"concurrency": args.concurrency, "timeout": args.timeout,
                "interval": args.interval}
-    return PoolsPanel(Reviewer(client, filters, options, first=[listing]))
+    return PoolsPanel(Reviewer(client, filters, options, first=[listing], idle=args.idle))
 
 
 def decided_table(listing: Listing, plan: Plan | None = None) -> Any:
@@ -207,7 +211,7 @@ def run_apply(args: Any) -> None:
                          f"{', '.join(mixed)} (make a new plan for another selection)")
     plan = _read_plan(args.apply)
     client = PoolsClient.from_env(project_id=args.project_id, region=args.region,
-                                  endpoint=args.endpoint)
+                                  endpoint=args.endpoint, user_id=args.user_id)
     try:
         plan.check_for(client.settings.endpoint, client.settings.project_id)
     except PlanError as exc:
@@ -294,13 +298,15 @@ def same_line(args: Any) -> str | None:
     values += [(flag, getattr(args, flag)) for flag in (
         "status", "phase", "name", "older_than", "workspace", "project_id", "region", "endpoint")
         if getattr(args, flag)]
+    if args.user_id is not None:  # '' too: it means "no tenant id", not "the default"
+        values.append(("user_id", args.user_id))
     parts = ["%pools"]
     for flag, value in values:
-        written = _arg(value)
+        written = _arg(value) if value else "''"
         if written is None:
             return None
         parts += [f"--{flag.replace('_', '-')}", written]
-    parts += [f"--{flag}" for flag in ("all-workspaces", "force")
+    parts += [f"--{flag}" for flag in ("all-workspaces", "force", "idle")
               if getattr(args, flag.replace("-", "_"))]
     return " ".join(parts)
 

@@ -357,3 +357,152 @@ def _annotated_tags(value: object, notes: list[str]) -> dict[str, tuple[str, ...
         notes.append(f"{TAGS_ANNOTATION} is not JSON we can read")
         return None
     return parse_tags(decoded, TAGS_ANNOTATION, notes)
+
+
+# -- every documented field, for the Details views (DeletePool page; FACTS §1.2) ---------------
+
+_PERIOD_TYPES = {"2": "month", "3": "year"}  # os.modelarts/period.type (FACTS §1.2)
+_ON_OFF = {"0": "off", "1": "on"}  # os.modelarts/auto.renew
+_LABEL_DETAILS = (("workspace id", "os.modelarts/workspace.id"),
+                  ("resource id", "os.modelarts/resource.id"),
+                  ("tenant domain id", "os.modelarts/tenant.domain.id"))
+_ANNOTATION_DETAILS = (("description", "os.modelarts/description"),
+                       ("order id", "os.modelarts/order.id"),
+                       ("flavor resource ids", "os.modelarts/flavor.resource.ids"),
+                       ("promotion info", "os.modelarts/promotion.info"),
+                       ("service console URL", "os.modelarts/service.console.url"))
+
+
+def pool_details(pool: Pool) -> list[tuple[str, str]]:
+    """(label, value) for every documented field the pool's answer carries, in the page's
+    order; a field that is absent (or empty) is left out, one of an odd type shown as sent.
+    Values are the server's text, not yet made safe: views pass each through one_line or
+    html_text."""
+    raw = pool.raw if isinstance(pool.raw, Mapping) else {}
+    meta, spec, status = (_sub(raw, key) for key in ("metadata", "spec", "status"))
+    labels, notes = _sub(meta, "labels"), _sub(meta, "annotations")
+    rows = [("type", _plain(spec.get("type"))), ("scope", _scopes(spec, status)),
+            ("job flavors", _listed(spec.get("jobFlavors"))),
+            ("network", _network(_sub(spec, "network"))),
+            ("driver", _drivers(_sub(spec, "driver"), _sub(status, "driver"))),
+            ("OS image", _per_flavor(spec, _os_image)),
+            ("dockerBaseSize", _per_flavor(spec, _docker_base)),
+            ("controlMode", _plain(spec.get("controlMode"))),
+            ("status message", _plain(status.get("message"))),
+            ("parent", _plain(status.get("parent"))), ("root", _root(pool, status))]
+    rows += [(name, _plain(labels.get(key))) for name, key in _LABEL_DETAILS]
+    rows += [("billing", pool.billing_label if pool.billing_mode is not None else "")]
+    rows += subscription(pool)
+    rows += [(name, _plain(notes.get(key))) for name, key in _ANNOTATION_DETAILS
+             if name != "order id"]
+    return [(name, value) for name, value in rows if value]
+
+
+def subscription(pool: Pool) -> list[tuple[str, str]]:
+    """Period, auto-renew and order id of a yearly/monthly pool, as far as it says them:
+    what a person needs to find it in the Billing Center and unsubscribe it."""
+    notes = _sub(pool.raw if isinstance(pool.raw, Mapping) else {}, "metadata")
+    notes = _sub(notes, "annotations")
+    number, kind = _plain(notes.get("os.modelarts/period.num")), _plain(
+        notes.get("os.modelarts/period.type"))
+    period = ""
+    if number or kind:
+        unit = _PERIOD_TYPES.get(kind, f"period type {kind or '?'}")
+        plural = "s" if number not in ("", "1") and kind in _PERIOD_TYPES else ""
+        period = f"{number or '?'} {unit}{plural}"
+    renew = _plain(notes.get("os.modelarts/auto.renew"))
+    rows = [("period", period), ("auto-renew", _ON_OFF.get(renew, renew)),
+            ("order id", _plain(notes.get("os.modelarts/order.id")))]
+    return [(name, value) for name, value in rows if value]
+
+
+def _root(pool: Pool, status: Mapping) -> str:
+    """A physical pool is its own root: said so, not its id again (the header names it)."""
+    root = _plain(status.get("root"))
+    return "this pool (a physical pool is its own root)" if root and root == pool.id else root
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _sub(body: Mapping, key: str) -> Mapping:
+    value = body.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _plain(value: object) -> str:
+    """A scalar as text ("" for absent); anything else as compact JSON, so nothing is hidden."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return _whole(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    try:
+        return _whole(json.dumps(value, ensure_ascii=False, default=str)[:2000])
+    except (TypeError, ValueError, RecursionError):
+        return "(unreadable)"
+
+
+def _listed(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(_plain(item) for item in value if _plain(item))
+    return _plain(value)
+
+
+def _scopes(spec: Mapping, status: Mapping) -> str:
+    """``Train (Enabled), Infer (Enabling)``: each scope with its state when status says it."""
+    states: dict[str, str] = {}
+    for item in _list(status.get("scope")):
+        if isinstance(item, Mapping) and _plain(item.get("scopeType")):
+            states[_plain(item.get("scopeType"))] = _plain(item.get("state")) or "?"
+    names = [_plain(s) for s in _list(spec.get("scope"))]
+    names += [name for name in states if name not in names]
+    return ", ".join(f"{n} ({states[n]})" if n in states else n for n in names if n)
+
+
+def _network(network: Mapping) -> str:
+    parts = [f"{key} {_plain(network.get(key))}" for key in ("name", "vpcId", "subnetId")
+             if _plain(network.get(key))]
+    return ", ".join(parts).removeprefix("name ")
+
+
+def _drivers(spec: Mapping, status: Mapping) -> str:
+    """Per accelerator: the version and state status reports, and the version spec asks for
+    when it differs (an upgrade under way)."""
+    parts = []
+    for kind in ("gpu", "npu"):
+        now = _sub(status, kind)
+        version, state = _plain(now.get("version")), _plain(now.get("state"))
+        wanted = _plain(spec.get(f"{kind}Version"))
+        if not (version or state or wanted):
+            continue
+        text = f"{kind.upper()} {version or wanted or '?'}" + (f" ({state})" if state else "")
+        if wanted and version and wanted != version:
+            text += f", {wanted} requested"
+        parts.append(text)
+    strategy = _plain(spec.get("updateStrategy"))
+    return "; ".join(parts + ([f"update strategy {strategy}"] if strategy else []))
+
+
+def _per_flavor(spec: Mapping, read: Any) -> str:
+    """One value per flavor of spec.resources: ``flavor: value; …`` (just the value when one)."""
+    items = [item for item in _list(spec.get("resources")) if isinstance(item, Mapping)]
+    found = [(_plain(item.get("flavor")) or "?", read(item)) for item in items]
+    found = [(flavor, value) for flavor, value in found if value]
+    if len(found) == 1:
+        return found[0][1]
+    return "; ".join(f"{flavor}: {value}" for flavor, value in found)
+
+
+def _os_image(item: Mapping) -> str:
+    image = _sub(item, "os")
+    parts = [_plain(image.get("name"))]
+    parts += [f"{key} {_plain(image.get(key))}" for key in ("imageId", "imageType")
+              if _plain(image.get(key))]
+    return ", ".join(part for part in parts if part)
+
+
+def _docker_base(item: Mapping) -> str:
+    return _plain(_sub(item, "extendParams").get("dockerBaseSize"))

@@ -19,6 +19,7 @@ from .flow import DeleteFlow, Step
 from .render import (
     PANEL_STYLE,
     confirm_prompt_html,
+    details_html,
     flow_html,
     flow_text,
     header_html,
@@ -62,6 +63,8 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.region = region
         self.header = widgets.HTML()
         self.tables = widgets.HTML()
+        self.details = widgets.HTML()  # folded: every documented field (render.details_html)
+        self.details.add_class("mnb-details-box")
         self.consequences = widgets.HTML()
         self.refusal = widgets.HTML()
         self.impact = widgets.HTML()
@@ -156,6 +159,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         )
         note = "The pool is gone; its resources as last seen before it disappeared:" if gone else ""
         self.tables.value = self._safe(tables_html(pool, note=note))
+        self.details.value = self._safe(details_html(pool))
         self.status.value = self._safe(flow_html(flow))
         busy = flow.step.busy
         self.typed.disabled = flow.step is not Step.REVIEW
@@ -177,7 +181,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         return []  # deleted, cancelled, refused: a record
 
     def _children(self, step: Step) -> tuple[widgets.Widget, ...]:
-        top: tuple[widgets.Widget, ...] = (self.header, self.tables)
+        top: tuple[widgets.Widget, ...] = (self.header, self.tables, self.details)
         flow = self.flow
         if step is Step.REFUSED:
             self.refusal.value = self._safe(refusal_html(flow))
@@ -188,7 +192,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
             if not flow.needs_ack:
                 return (*top, self.impact, self.consequences, self.confirm_row, self.status)
             assert flow.impact is not None
-            self.acknowledgement.say(self._safe(f"Stop {flow.impact.stops()}"))
+            self.acknowledgement.say(self._safe(f"Stop {flow.stops}"))
             self.ack.disabled = False
             return (*top, self.impact, self.consequences, self.acknowledgement.row,
                     self.confirm_row, self.status)

@@ -63,8 +63,9 @@ ENV = "MODELARTS_NB_RECEIPTS"
 SCHEMA = 1
 CAP = 300  # characters of any server string
 NO_FINAL = "sent; no final state recorded"
-COLUMNS = ["time", "pool", "name", "outcome", "phase", "phase_seen", "via", "host", "project",
-           "flavors", "nodes", "workloads", "billing", "request_id", "detail", "receipt"]
+COLUMNS = ["time", "pool", "name", "outcome", "phase", "phase_seen", "server_deletion", "via",
+           "host", "project", "tenant", "flavors", "nodes", "workloads", "billing", "request_id",
+           "detail", "receipt"]
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
@@ -166,6 +167,9 @@ class Receipt:
     request_id: str | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)
     written: Step | None = None  # the last final step recorded (one event per change)
+    # metadata.deletionTimestamp: when the server took the deletion, from the DELETE's answer
+    # or the first read that carries it (kept once known: a later read cannot move it)
+    server_deletion: str | None = None
 
 
 class Run(Protocol):
@@ -272,6 +276,7 @@ def _sent(run: Run, target: Sent, request_ids: Iterable[str | None]) -> Receipt:
     common: dict[str, Any] = {
         "v": SCHEMA, "receipt": receipt_id, "via": str(getattr(run, "via", "python")),
         "host": _host(settings.endpoint), "project": _str(settings.project_id),
+        "tenant": _str(settings.user_id),  # an id, not a secret: who workspace auth judged
         "pool": _str(pool.id), "name": _str(pool.display_name),
     }
     receipt = Receipt(receipt_id, common, _last(request_ids),
@@ -302,6 +307,9 @@ def final(run: Run, target: Sent) -> None:
 
 def _final(run: Run, target: Sent) -> None:
     receipt = target.receipt
+    if receipt is not None and receipt.server_deletion is None and target.pool is not None \
+            and target.pool.deleted is not None:
+        receipt.server_deletion = _iso(target.pool.deleted)
     if receipt is None or not target.step.final or receipt.written is target.step:
         return
     receipt.written = target.step
@@ -312,7 +320,7 @@ def _final(run: Run, target: Sent) -> None:
     _write(receipt, "final", {
         "outcome": _outcome(run, target), "detail": _str(_URL.sub(_url_host, target.message)),
         "phase": _str(target.phase), "phase_seen": _iso(seen) if seen else None,
-        "request_id": _str(request_id),
+        "server_deletion": receipt.server_deletion, "request_id": _str(request_id),
     })
 
 
@@ -473,7 +481,7 @@ def frame(rows: list[dict[str, Any]]) -> pandas.DataFrame:
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    for column in ("time", "phase_seen"):
+    for column in ("time", "phase_seen", "server_deletion"):
         frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
     return frame
 
@@ -528,8 +536,8 @@ def _row(merged: dict[str, Any]) -> dict[str, Any]:
     """One receipt as a frame row: server strings on one line, lists as short text."""
     row: dict[str, Any] = {column: merged.get(column) for column in COLUMNS}
     row["time"] = _parse_iso(merged["time"]) if isinstance(merged.get("time"), str) else None
-    for key in ("pool", "name", "outcome", "phase", "via", "host", "project", "billing",
-                "request_id", "detail", "receipt"):
+    for key in ("pool", "name", "outcome", "phase", "via", "host", "project", "tenant",
+                "billing", "request_id", "detail", "receipt", "server_deletion"):
         if row[key] is not None:
             row[key] = _flat(str(row[key]))
     row["flavors"] = _joined(merged.get("flavors"), lambda f: f"{f.get('flavor')}×{f.get('count')}")

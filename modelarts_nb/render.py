@@ -11,11 +11,12 @@ import html
 from collections import Counter
 from datetime import datetime
 
+from .display import html_text
 from .errors import DeletionFailed, WaitTimeout
 from .flow import DeleteFlow, Step
 from .impact import Impact
 from .lookup import told_apart
-from .models import Pool
+from .models import Pool, pool_details, subscription
 from .names import is_loopback_host
 from .tables import spec_resources_table, status_resources_table
 from .text import one_line
@@ -30,6 +31,8 @@ __all__ = [
     "consequences",
     "console_url",
     "delete_note",
+    "details_html",
+    "details_lines",
     "flow_html",
     "flow_text",
     "impact_html",
@@ -38,6 +41,8 @@ __all__ = [
     "pool_html",
     "pool_text",
     "refusal_html",
+    "server_took",
+    "subscription_text",
     "tables_html",
 ]
 
@@ -178,8 +183,10 @@ def refusal_html(flow: DeleteFlow) -> str:
     header above it, so it says "this pool")."""
     why, how = flow.refusal_parts()
     todo = f" <b>What to do:</b> {_esc(_sentence(how))}" if how else ""
+    held = subscription_text(flow.pool)
+    which = f" <b>Subscription:</b> {_esc(_sentence(held))}" if held else ""
     return (f"<div class='mnb-refused'><b>Cannot be deleted here.</b> {_esc(_sentence(why))}"
-            f"{todo} Nothing was sent.</div>")
+            f"{todo}{which} Nothing was sent.</div>")
 
 
 def _sentence(text: str) -> str:
@@ -212,6 +219,9 @@ def pool_text(pool: Pool) -> str:
                          ("status.resources", status_resources_table(pool))):
         body = "(none)" if table.empty else table.to_string(index=False)
         lines += ["", f"{title}:", body]
+    details = details_lines(pool)
+    if details:
+        lines += ["", *details]
     if pool.problems:
         lines += ["", "The server's answer looked odd: " + "; ".join(pool.problems[:5])]
     return "\n".join(lines)
@@ -230,6 +240,43 @@ def tables_html(pool: Pool, *, note: str = "") -> str:
             rendered = table.to_html(index=False, classes="mnb-table", border=0, na_rep="")
             parts.append(f'<div class="mnb-scroll">{rendered}</div>')
     return "".join(parts)
+
+
+def details_lines(pool: Pool) -> list[str]:
+    """The text details block: every documented field the answer carries, one per line, each
+    value on its own line only (server strings never start a line of their own)."""
+    rows = pool_details(pool)
+    if not rows:
+        return []
+    return ["Details:"] + [f"  {name}: {one_line(value, 300)}" for name, value in rows]
+
+
+def details_html(pool: Pool) -> str:
+    """The folded "Details" section (HTML ``<details>``: closed until clicked, in the panel
+    and in saved copies alike)."""
+    rows = pool_details(pool)
+    if not rows:
+        return ""
+    body = "".join(f"<tr><th>{html_text(name, 40)}</th><td>{html_text(value, 300)}</td></tr>"
+                   for name, value in rows)
+    return (f"<details class='mnb-details'><summary><b>Details</b> <small>({len(rows)} "
+            f"fields)</small></summary><table class='mnb-table'><tbody>{body}</tbody></table>"
+            "</details>")
+
+
+def subscription_text(pool: Pool) -> str:
+    """``period 1 year, auto-renew on, order id CS…`` for a yearly/monthly pool (what to find
+    in the Billing Center); "" when it is not one or says none of them."""
+    if not pool.is_prepaid:
+        return ""
+    rows = subscription(pool)
+    return ", ".join(f"{name} {one_line(value, 120)}" for name, value in rows)
+
+
+def server_took(pool: Pool) -> str:
+    """"The server took the deletion at …" once an answer carried metadata.deletionTimestamp."""
+    return (f"The server took the deletion at {_when(pool.deleted)}." if pool.deleted
+            else "")
 
 
 def header_html(
@@ -269,6 +316,7 @@ def pool_html(
         f"{PANEL_STYLE}<div class='mnb-card'>"
         + header_html(pool, region=region, endpoint=endpoint, phase=phase)
         + tables_html(pool)
+        + details_html(pool)
         + impact_html(impact)
         + f"{warning}</div>"
     )
@@ -306,8 +354,14 @@ def delete_note(flow: DeleteFlow) -> str:
 def _message(flow: DeleteFlow) -> str:
     if flow.step is Step.REFUSED:
         why, how = flow.refusal_parts()
-        return f"{why}; {how}" if how else why
+        held = subscription_text(flow.pool)
+        return "; ".join(part for part in (why, how, f"subscription: {held}" if held else "")
+                         if part)
     return flow.message
+
+
+# Steps after which a deletionTimestamp the pool carries is worth saying (not before one).
+_TOOK = frozenset({Step.WATCHING, Step.ACCEPTED, Step.DELETED, Step.STOPPED, Step.FAILED})
 
 
 def flow_text(flow: DeleteFlow) -> str:
@@ -326,6 +380,9 @@ def flow_text(flow: DeleteFlow) -> str:
     note = delete_note(flow)
     if note:
         message = f"{message.rstrip('.')}; {note}." if message else f"{note[:1].upper()}{note[1:]}."
+    took = server_took(pool) if flow.step in _TOOK else ""
+    if took:
+        message = f"{message} {took}" if message else took
     return f"{line} — {message}" if message else line
 
 

@@ -13,8 +13,11 @@ import httpx
 
 from . import errors
 from .retry import parse_retry_after
+from .settings import EXPLICIT, NOTEBOOK_SESSION, USER_ID_ENV
+from .text import one_line
 
-__all__ = ["api_error", "error_fields", "read_json", "retry_after", "transport_reason"]
+__all__ = ["api_error", "error_fields", "read_json", "retry_after", "transport_reason",
+           "workspace_hint"]
 
 _STATUS_ERRORS: dict[int, type[errors.ApiError]] = {
     401: errors.AuthenticationError,
@@ -32,6 +35,34 @@ _AGENCY_HINT = (
     "modelarts:pool:delete for this project to that agency (IAM > Agencies), or set your own "
     "AK/SK in HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK"
 )
+
+
+# 403 codes whose meaning is not workspace authentication (FACTS §1.4): project mismatch,
+# invalid AK/SK, arrears or suspension. Any other 403 to a request carrying the tenant id is
+# read as workspace authentication's; its own code is UNCONFIRMED (docs/tenant-and-details.md).
+NOT_WORKSPACE_403 = frozenset({"ModelArts.0210", "ModelArts.0206", "ModelArts.4116",
+                               "ModelArts.4118", "ModelArts.5017"})
+_DROP = {EXPLICIT: "run it without --user-id",
+         "environment": f"unset {USER_ID_ENV}",
+         NOTEBOOK_SESSION: "pass --user-id '' (the session's tenant id is then not sent)"}
+
+
+def workspace_hint(response: httpx.Response, user_id: str, source: str | None, pool: str,
+                   workspace: str | None) -> str | None:
+    """What a 403 to a request that carried the tenant id means, in one clause: which tenant,
+    which workspace, what to ask for, and how to let IAM alone decide; None when its code says
+    it is something else."""
+    code, _, _ = error_fields(response)
+    if code in NOT_WORKSPACE_403:
+        return None
+    tenant = one_line(user_id, 130)
+    where = (f"workspace {one_line(workspace, 80)}" if workspace else
+             f"the workspace of pool {pool} (not readable as this tenant)")
+    drop = _DROP.get(source or "", "send no tenant id")
+    return (f"workspace authentication refused tenant {tenant} (X-ModelArts-User-ID, from "
+            f"{source or 'settings'}) for {where}: ask the workspace's owner to admit tenant "
+            f"{tenant} to it (or to make it PUBLIC); or {drop}, and IAM permissions alone "
+            "decide")
 
 
 def api_error(

@@ -16,6 +16,7 @@ from typing import Any
 from .api import PoolsApi
 from .engine import Deletion
 from .fanout import fan_out
+from .idle import keep_busy
 from .impact import Impact, read_impact
 from .models import DEFAULT_WORKSPACE, Pool
 from .plan import Plan, PlanItem, drift, filters_json
@@ -85,6 +86,7 @@ class Reviewer:
     filters: Filters
     options: Mapping[str, Any]  # concurrency, timeout, interval of the run
     first: list[Any] | None = None  # a listing already made (the panel shows it first)
+    idle: bool = False  # --idle: pools with work are kept (idle.keep_busy), also on Refresh
 
     @property
     def project_id(self) -> str:
@@ -92,7 +94,12 @@ class Reviewer:
 
     def listing(self) -> tuple[list[Pool], dict[str, str]]:
         """The pools the filters select and, by id, why a keep rule protects some."""
-        listing = self.first.pop() if self.first else list_selected(self.api, self.filters)
+        if self.first:
+            listing = self.first.pop()
+        else:
+            listing = list_selected(self.api, self.filters)
+            if self.idle:
+                keep_busy(self.api, listing, concurrency=int(self.options.get("concurrency", 8)))
         return listing.pools, dict(listing.kept)
 
     def check(self, pools: list[Pool], kept: Mapping[str, str],

@@ -12,13 +12,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, InvalidName, quoted
 from .names import check_endpoint, check_project_id, check_region
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "EXPLICIT",
     "NOTEBOOK_SESSION",
     "Settings",
+    "USER_ID_ENV",
+    "check_user_id",
     "endpoint_for_region",
     "reread_credentials",
     "resolve_settings",
@@ -33,6 +36,11 @@ __all__ = [
 
 EXPLICIT = "explicit arguments"
 NOTEBOOK_SESSION = "ModelArts notebook session"
+USER_ID_ENV = "MODELARTS_USER_ID"
+# The tenant id sent as X-ModelArts-User-ID (docs/tenant-and-details.md). Its format is not
+# documented (UNCONFIRMED): printable ASCII without spaces, 1-128 characters, so it can neither
+# break a header line nor be signed differently from what is sent.
+_USER_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 _ENV = {
     "ak": "HUAWEICLOUD_SDK_AK",
@@ -43,6 +51,7 @@ _ENV = {
     "region": "MODELARTS_REGION",
     "endpoint": "MODELARTS_ENDPOINT",
     "ca_bundle": "MODELARTS_CA_BUNDLE",
+    "user_id": USER_ID_ENV,
 }
 _PROFILE_SECTIONS = ("basic", "basiccredentials")
 _SESSION_ATTRS = {
@@ -51,6 +60,7 @@ _SESSION_ATTRS = {
     "security_token": "security_token",
     "project_id": "project_id",
     "region": "region_name",
+    "user_id": "user_id",
 }
 # Where ModelArts images keep the ``modelarts`` SDK when it is not on the kernel's path: the
 # read-only tools mount, and the Jupyter server's own conda env (FACTS-2 §7; community source).
@@ -99,23 +109,47 @@ class Settings:
     region: str | None = None
     ca_bundle: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    user_id: str | None = None  # the tenant id sent as X-ModelArts-User-ID; None: not sent
 
     def __post_init__(self) -> None:
         """Built by hand or by resolve_settings, settings get the same checks: no plain http
-        off loopback, no project id that could change the URL."""
+        off loopback, no project id that could change the URL, no tenant id that could break
+        or bend a header."""
         object.__setattr__(self, "endpoint", check_endpoint(self.endpoint))
         check_project_id(self.project_id)
         if self.region is not None:
             check_region(self.region)
+        if self.user_id is not None:
+            check_user_id(self.user_id)
 
     def describe(self) -> str:
-        """One line saying where each setting came from, without any secret."""
+        """One line saying where each setting came from, without any secret (a tenant id is
+        an id, and which tenant acts is what a person must see before deleting)."""
         where = self.sources
+        tenant = (f"; tenant (X-ModelArts-User-ID) {self.user_id} from "
+                  f"{where.get('user_id', '?')}" if self.user_id else
+                  "; no tenant id (IAM alone decides)")
         return (
             f"{self.credentials.kind} from {self.credentials.source}; project "
             f"{self.project_id} from {where.get('project_id', '?')}; endpoint {self.endpoint} "
-            f"from {where.get('endpoint', '?')}"
+            f"from {where.get('endpoint', '?')}{tenant}"
         )
+
+    @property
+    def user_id_source(self) -> str | None:
+        """Where the tenant id came from (None when none is sent)."""
+        return self.sources.get("user_id") if self.user_id else None
+
+
+def check_user_id(value: object) -> str:
+    """The tenant id, checked before any request: it goes into a signed header verbatim."""
+    if not isinstance(value, str) or _USER_ID.fullmatch(value) is None:
+        raise InvalidName(
+            f"invalid tenant id {quoted(value)} (--user-id / {USER_ID_ENV} / the notebook "
+            "session's user_id): expected 1-128 printable ASCII characters without spaces "
+            "or line breaks; nothing was sent"
+        )
+    return value
 
 
 def endpoint_for_region(region: str, env: Mapping[str, str] | None = None) -> str:
@@ -138,10 +172,14 @@ def resolve_settings(
     region: str | None = None,
     endpoint: str | None = None,
     ca_bundle: str | None = None,
+    user_id: str | None = None,
     env: Mapping[str, str] | None = None,
     use_notebook_session: bool = True,
 ) -> Settings:
-    """Resolve settings from the sources in order; raise one ConfigError naming what is missing."""
+    """Resolve settings from the sources in order; raise one ConfigError naming what is missing.
+
+    ``user_id`` (the tenant id, X-ModelArts-User-ID): None asks the sources, "" sends none
+    whatever they hold — so a person can always fall back to IAM alone."""
     env = os.environ if env is None else env
     explicit = {
         "ak": access_key,
@@ -152,13 +190,14 @@ def resolve_settings(
         "region": region,
         "endpoint": endpoint,
         "ca_bundle": ca_bundle,
+        "user_id": user_id,
     }
     layers = _layers(explicit, env, use_notebook_session)
     found: dict[str, tuple[str, str]] = {}
     credentials: Credentials | None = None
     for source, values in layers:
-        for key in ("project_id", "ca_bundle"):
-            if values.get(key) and key not in found:
+        for key in ("project_id", "ca_bundle", "user_id"):
+            if values.get(key) and key not in found and (key, user_id) != ("user_id", ""):
                 found[key] = (values[key], source)
         # region and endpoint say one thing, where to send: the first source naming either
         # decides (an explicit --region beats MODELARTS_ENDPOINT); its endpoint beats its region
@@ -307,6 +346,7 @@ def _settings(
         missing.append(f"the region (set {_ENV['region']}, e.g. cn-north-4, or {_ENV['endpoint']})")
     if missing or credentials is None:
         raise ConfigError("missing " + "; ".join(missing) + "; nothing was sent")
+    tenant = _tenant(found, credentials)
     sources = {key: source for key, (_, source) in found.items()}
     region = found["region"][0] if "region" in found else None
     if "endpoint" in found:
@@ -321,4 +361,25 @@ def _settings(
         region=region,
         ca_bundle=found["ca_bundle"][0] if "ca_bundle" in found else None,
         sources=sources,
+        user_id=tenant,
     )
+
+
+def _tenant(found: dict[str, tuple[str, str]], credentials: Credentials) -> str | None:
+    """The tenant id to send, checked and named by its source; None when there is none.
+
+    The session's ``user_id`` goes only with the session's own credentials: it says for whom
+    the notebook's agency acts, and sending it with other keys would mix two identities (the
+    rule credentials follow too; docs/tenant-and-details.md)."""
+    if "user_id" not in found:
+        return None
+    value, source = found["user_id"]
+    if source == NOTEBOOK_SESSION and credentials.source != NOTEBOOK_SESSION:
+        del found["user_id"]
+        return None
+    try:
+        return check_user_id(value)
+    except InvalidName:
+        raise InvalidName(
+            f"invalid tenant id {quoted(value)} from {source}: expected 1-128 printable ASCII "
+            "characters without spaces or line breaks; nothing was sent") from None

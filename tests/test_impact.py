@@ -59,7 +59,7 @@ def test_prepaid_nodes_in_a_pay_per_use_pool_are_refused(shell, capsys, env_sand
     assert "unsubscribe them first" in out and env_sandbox.count(method="DELETE") == 0
 
 
-def test_a_check_that_cannot_be_made_is_said_and_delete_still_works(sb):
+def test_a_check_that_cannot_be_made_is_said_and_needs_the_acknowledgement(sb):
     pool_id = sb.display_names()["pool-01"][0]
     client = make_client(sb)
     flow = DeleteFlow(client, client.get_pool(pool_id), interval=0.05)
@@ -70,8 +70,10 @@ def test_a_check_that_cannot_be_made_is_said_and_delete_still_works(sb):
     lines = impact_lines(flow.impact)
     assert any(line.startswith("Could not check workloads:") and "HTTP 403" in line
                for line in lines), lines
-    assert flow.can_confirm(pool_id)
-    flow.delete_now(background=False)
+    # work that could not be read is never taken as none: the person says so first
+    assert flow.stops == "workloads that could not be checked"
+    assert not flow.can_confirm(pool_id) and flow.can_confirm(pool_id, acknowledged=True)
+    flow.delete_now(background=False, acknowledged=True)
     assert flow.step is Step.DELETED and sb.accepted_deletes(pool_id) == 1
 
 

@@ -81,7 +81,7 @@ def test_a_label_and_status_no_pool_has_together_delete_nothing(shell, capsys, e
     sb = env_sandbox
     sb.ignore_filters = IGNORED
     _, out = run(shell, capsys, f"%pools --label {NAME}=pool-02 --status failed --delete --yes")
-    assert "Deleting 0 pool(s)" in out and sb.count(method="DELETE") == 0, out
+    assert "Nothing to delete" in out and sb.count(method="DELETE") == 0, out
 
 
 def test_list_selected_leaves_out_what_the_server_should_have_filtered(sandbox):

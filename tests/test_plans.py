@@ -386,3 +386,19 @@ def test_apply_refuses_a_plan_made_for_another_project_in_one_line(shell, env_sa
         assert not result.success and "this plan was made for project" in str(
             result.error_in_exec)
     assert env_sandbox.count(method="DELETE") == 0
+
+
+def test_idle_keeps_the_pools_with_work_in_the_magics(shell, capsys, env_sandbox):
+    sb = env_sandbox
+    one, two = student(sb, 1), student(sb, 2)
+    sb.add_workload(one, "notebook", "Running", "alice")
+    frame = shell.run_line_magic("pools", "--name 'pool-0[12]' --idle --no-widgets")
+    decisions = dict(zip(frame["id"], frame["decision"]))
+    assert decisions[one] == "kept: not idle — runs 1 notebook (--idle)"
+    assert decisions[two] == "delete"
+    result = shell.run_cell("%pools --name 'pool-0[12]' --idle --delete --yes --interval 0.05")
+    out = capsys.readouterr().out
+    assert result.success and "KEPT: pool-01" in out and "1 deleted" in out
+    assert [r.pool for r in sb.requests if r.method == "DELETE"] == [two]
+    result = shell.run_cell("%pools --name 'pool-0[12]' --idle --force --delete --yes")
+    assert not result.success and "choose one" in str(result.error_in_exec)

@@ -23,7 +23,12 @@ from .carried import Carried, node_list, workload_page, workload_statistics
 from .gate import Gate
 from .state import NOT_FOUND, PoolStore
 from .tags import TagError, all_tags, apply_create, apply_delete, parse_change, pool_tags
-from .workspaces import DEFAULT_WORKSPACE, WorkspaceBook
+from .workspaces import (
+    DEFAULT_WORKSPACE,
+    WORKSPACE_DENIED_STATUS,
+    WorkspaceBook,
+    workspace_refusal,
+)
 
 __all__ = ["LIST_FILTERS", "Reply", "Route", "Service", "route"]
 
@@ -115,8 +120,26 @@ class Service:
             header_project is not None and header_project != where.project
         ):
             return Reply(403, dict(PROJECT_MISMATCH), result.kind)
+        refusal = self._workspace_refusal(where, headers.get("x-modelarts-user-id"))
+        if refusal is not None:
+            return Reply(WORKSPACE_DENIED_STATUS, refusal, result.kind)
         status, payload, accepted = self._operate(method, where, query, body)
         return Reply(status, payload, result.kind, accepted)
+
+    def _workspace_refusal(self, where: Route, tenant: str | None) -> dict[str, Any] | None:
+        """Workspace authentication of a pool's GET or DELETE that carries the tenant id (the
+        two APIs documenting it); without it, IAM alone (the signature) decided."""
+        if tenant is None or where.kind != "pool" or where.pool is None:
+            return None
+        entry = self.store.get(where.pool)
+        if entry is None:
+            return None  # a 404 says so
+        labels = entry.get("metadata", {}).get("labels", {})
+        workspace_id = str(labels.get("os.modelarts/workspace.id") or DEFAULT_WORKSPACE)
+        workspace = self.workspaces.get(workspace_id)
+        if workspace is not None and workspace.admits(tenant.strip()):
+            return None
+        return workspace_refusal(workspace, workspace_id)
 
     def _operate(self, method: str, where: Route, query: str, body: bytes
                  ) -> tuple[int, dict[str, Any], bool]:

@@ -17,7 +17,7 @@ from .faults import Fault, FaultBook
 from .gate import Gate, Temporary
 from .limits import RateLimiter
 from .records import Recorder, RequestRecord
-from .seed import REGION, seed_pools
+from .seed import REGION, research_tenant, seed_pools
 from .server import SandboxServer
 from .state import PoolStore, _Entry
 from .tags import apply_create, validate
@@ -362,9 +362,17 @@ class Sandbox:
     def add_workspace(self, name: str, workspace_id: str | None = None, **fields: Any) -> str:
         """Add (or replace) a workspace; returns its id (32 hex, random unless given). Put a
         pool in it with the label ``os.modelarts/workspace.id``. ``fields``: the other
-        ``ListWorkspace`` fields (description, owner, auth_type, status, ...)."""
+        ``ListWorkspace`` fields (description, owner, auth_type, status, ...) and
+        ``allowed_tenants``: the tenant ids (X-ModelArts-User-ID) a PRIVATE or INTERNAL
+        workspace admits (workspaces.py; UNCONFIRMED semantics)."""
         workspace_id = workspace_id or secrets.token_hex(16)
         return self.service.workspaces.add(Workspace(workspace_id, name, **fields))
+
+    @property
+    def research_tenant(self) -> str:
+        """The tenant id the seeded research workspace (INTERNAL) admits; any other tenant id
+        sent about its pools is refused by workspace authentication."""
+        return research_tenant(self._seed)
 
     def workspaces(self) -> list[dict[str, Any]]:
         """Every workspace as ``GET /v1/{project}/workspaces`` lists it."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..auth import SECRET_HEADERS
 
-__all__ = ["RequestRecord", "Recorder", "fingerprints", "redact"]
+__all__ = ["RequestRecord", "Recorder", "fingerprints", "redact", "signed_names"]
 
 REDACTED = "***"
 
@@ -30,7 +30,9 @@ class RequestRecord:
     real wall clock (``time.time()``, not shifted by ``clock_offset``); ``auth`` is the kind of
     credential presented ("aksk"/"token"/None), whether or not it was valid; ``key`` and
     ``signature`` are short one-way fingerprints (sha256 prefixes) of the AK and of the whole
-    Authorization header, so tests can tell credentials and resent signatures apart.
+    Authorization header, so tests can tell credentials and resent signatures apart;
+    ``signed_headers`` the header names its SignedHeaders listed (names only: no secret), so a
+    test can tell that a header was signed, not merely sent.
     """
 
     method: str
@@ -44,6 +46,7 @@ class RequestRecord:
     auth: str | None
     key: str | None = None
     signature: str | None = None
+    signed_headers: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +59,13 @@ def fingerprints(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
         return None, None
     access = authorization.partition("Access=")[2].partition(",")[0]
     return _digest(access), _digest(authorization)
+
+
+def signed_names(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The names an AK/SK Authorization header says it signed (``headers`` lower-cased)."""
+    authorization = headers.get("authorization", "")
+    listed = authorization.partition("SignedHeaders=")[2].partition(",")[0].strip()
+    return tuple(name for name in listed.split(";") if name)
 
 
 def _digest(text: str) -> str:

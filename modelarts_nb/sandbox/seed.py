@@ -38,6 +38,12 @@ CPU_8U = "modelarts.vm.cpu.8u"
 NPU = "modelarts.vm.npu.snt9b.8"
 
 RESEARCH_WORKSPACE = "research-team"
+
+
+def research_tenant(seed: int) -> str:
+    """The tenant id (X-ModelArts-User-ID) the research workspace admits: 32 hex, stable per
+    seed, like a Huawei user id."""
+    return seeded_workspace_id(seed, "tenant/research-lead")
 TAG_API_ONLY = frozenset({2, 5})  # class pools whose tags have no annotation
 
 # (flavor, {az suffix: count}) — the building block of spec.resources and status.resources.
@@ -224,7 +230,7 @@ def seed_pools(project_id: str, seed: int, extra: int) -> Seeded:
         Workspace("0", "default", description="default workspace", auth_type="PUBLIC"),
         Workspace(research, RESEARCH_WORKSPACE, description="the research team's pools",
                   owner="research-lead", auth_type="INTERNAL", create_time=1768435200000,
-                  update_time=1771200000000),
+                  update_time=1771200000000, allowed_tenants=(research_tenant(seed),)),
     ]
     return Seeded(pools, frozenset(api_only), workspaces)
 

@@ -31,7 +31,7 @@ from .api import Service, route
 from .faults import Fault, FaultBook, default_error_body, encode_body, html_page
 from .gate import Gate, Temporary
 from .limits import RateLimiter, throttled_body
-from .records import Recorder, RequestRecord, fingerprints, redact
+from .records import Recorder, RequestRecord, fingerprints, redact, signed_names
 
 
 class Sandbox(Protocol):
@@ -228,6 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             fault="ratelimit" if wait is not None else (fault.label() if fault else None),
             time=arrived, pool=where.pool,
             auth=auth, **dict(zip(("key", "signature"), fingerprints(headers))),
+            signed_headers=signed_names(headers),
         ))
         delay = sandbox.latency + (fault.delay if fault is not None else 0.0)
         if delay:

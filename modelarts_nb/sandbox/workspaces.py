@@ -10,6 +10,13 @@ Query: ``offset`` (0–2147483647, default 0), ``limit`` (1–1000, default 1000
 ``enterprise_project_id`` (exact), ``name`` (substring, case-insensitive: "fuzzy" is
 UNCONFIRMED) and ``filter_accessible`` (true/false: every sandbox workspace is accessible, so it
 changes nothing). Anything else malformed is a 400.
+
+Workspace authentication (the DeletePool/ShowPool header ``X-ModelArts-User-ID``, "if there is
+a tenant ID, it will be used for workspace authentication"): a request carrying it about a pool
+in a PUBLIC workspace passes; in a PRIVATE or INTERNAL one only the workspace's
+``allowed_tenants`` pass; others get ``WORKSPACE_DENIED``. Without the header IAM alone decides
+(here: the signature). What each ``auth_type`` admits, and the refusal's status, code and text,
+are UNCONFIRMED choices, kept here and in docs/tenant-and-details.md.
 """
 
 from __future__ import annotations
@@ -20,11 +27,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DEFAULT_WORKSPACE", "Workspace", "WorkspaceBook", "seeded_workspace_id"]
+__all__ = ["AUTH_TYPES", "DEFAULT_WORKSPACE", "WORKSPACE_DENIED", "WORKSPACE_DENIED_STATUS",
+           "Workspace", "WorkspaceBook", "seeded_workspace_id", "workspace_refusal"]
 
 DEFAULT_WORKSPACE = "0"
 _SORT_KEYS = ("name", "update_time", "status")
 _MAX_INT = 2**31 - 1
+AUTH_TYPES = ("PUBLIC", "PRIVATE", "INTERNAL")
+# UNCONFIRMED: the real service's status, error code and text for a tenant refused by workspace
+# authentication. Chosen: 403 and ModelArts.5014 "Permission deny" (the OTC error-code table's
+# generic refusal), with a text naming the workspace but never echoing the header.
+WORKSPACE_DENIED_STATUS = 403
+WORKSPACE_DENIED = {"error_code": "ModelArts.5014", "error_msg": "Permission deny"}
 
 
 def seeded_workspace_id(seed: int, name: str) -> str:
@@ -47,9 +61,33 @@ class Workspace:
     update_time: int = 1767571200000
     status: str = "NORMAL"  # CREATE_FAILED | NORMAL | DELETING | DELETE_FAILED
     status_info: str = ""
+    # tenant ids (X-ModelArts-User-ID) a PRIVATE or INTERNAL workspace admits; never listed
+    allowed_tenants: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """A typo in ``auth_type`` must not quietly make a workspace public."""
+        if self.auth_type.upper() not in AUTH_TYPES:
+            raise ValueError(f"auth_type must be one of {', '.join(AUTH_TYPES)}")
+        object.__setattr__(self, "allowed_tenants", tuple(self.allowed_tenants))
+
+    def admits(self, tenant: str) -> bool:
+        """Whether workspace authentication lets ``tenant`` act on this workspace's pools."""
+        return self.auth_type.upper() == "PUBLIC" or tenant in self.allowed_tenants
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As ListWorkspace answers: the allowed tenants are not part of it."""
+        body = dataclasses.asdict(self)
+        del body["allowed_tenants"]
+        return body
+
+
+def workspace_refusal(workspace: Workspace | None, workspace_id: str) -> dict[str, Any]:
+    """The body of ``WORKSPACE_DENIED`` for a pool in ``workspace_id`` (one that does not exist
+    admits nobody: fail closed)."""
+    kind = workspace.auth_type.upper() if workspace is not None else "unknown"
+    return {**WORKSPACE_DENIED,
+            "error_msg": f"{WORKSPACE_DENIED['error_msg']}: workspace {workspace_id} ({kind}) "
+                         "does not admit this tenant"}
 
 
 @dataclass
@@ -68,6 +106,10 @@ class WorkspaceBook:
         with self._lock:
             self._items[workspace.id] = workspace
         return workspace.id
+
+    def get(self, workspace_id: str) -> Workspace | None:
+        with self._lock:
+            return self._items.get(workspace_id)
 
     def all(self) -> list[Workspace]:
         with self._lock:
