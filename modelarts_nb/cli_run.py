@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from . import plan as plans
 from . import receipts
 from .cli_common import (
     INTERRUPTED,
@@ -39,14 +40,12 @@ from .errors import DeletionRefused
 from .names import endpoint_key
 from .plan import Plan, PlanError
 from .steps import Step
-from .text import one_line
 
 if TYPE_CHECKING:
     from .flow import DeleteFlow
 
 __all__ = ["apply_options", "delete_options", "run_apply", "run_delete"]
 
-_PLAN_CAP = 64 * 1024 * 1024  # a 10,000-pool plan is ~10 MB
 _SKEW = timedelta(minutes=5)  # a plan dated this far ahead is a clock's error, not a plan's
 
 
@@ -136,13 +135,9 @@ def _apply(args: argparse.Namespace, out: Out, signals: Signals, client: PoolsCl
 def read_plan(path: str) -> Plan:
     """The plan in ``path``; Refused (one line) when it cannot be read or is not a plan."""
     try:
-        with open(os.path.expanduser(path), encoding="utf-8") as text:
-            return Plan.from_json(text.read(_PLAN_CAP))
-    except OSError as exc:
-        raise Refused(f"cannot read the plan {path!r}: "
-                      f"{exc.strerror or type(exc).__name__}") from None
-    except (PlanError, UnicodeDecodeError) as exc:
-        raise Refused(f"{path!r} is not a plan: {one_line(str(exc), 300)}") from None
+        return plans.read_plan(path)
+    except PlanError as exc:
+        raise Refused(str(exc)) from None
 
 
 def check_age(plan: Plan, max_age: str, now: datetime) -> None:

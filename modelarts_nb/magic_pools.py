@@ -19,7 +19,7 @@ from .client import PLAN_ATTR, PoolsClient
 from .engine import Deletion, Target
 from .errors import ModelArtsError
 from .idle import keep_busy
-from .plan import Plan, PlanError
+from .plan import Plan, PlanError, read_plan
 from .policy import Verdict, decide
 from .review import Reviewer, drifted, review
 from .selection import Filters, Listing, list_selected, parse_age, parse_tag
@@ -228,16 +228,9 @@ def run_apply(args: Any) -> None:
 
 def _read_plan(path: str) -> Plan:
     try:
-        with open(os.path.expanduser(path), encoding="utf-8") as text:
-            return Plan.from_json(text.read(_PLAN_CAP))
-    except OSError as exc:
-        raise UsageError(f"--apply: cannot read {one_line(path, 200)!r}: "
-                         f"{exc.strerror or type(exc).__name__}; nothing was deleted") from None
+        return read_plan(path)
     except PlanError as exc:
-        raise UsageError(f"--apply {one_line(path, 200)!r}: {exc}; nothing was deleted") from None
-
-
-_PLAN_CAP = 64 * 1024 * 1024  # a 10,000-pool plan is ~10 MB
+        raise UsageError(f"--apply: {exc}; nothing was deleted") from None
 
 
 def _preview(client: PoolsClient, plan: Plan, path: str) -> None:

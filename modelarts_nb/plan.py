@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
     from .impact import Impact
     from .selection import Filters
 
-__all__ = ["VERSION", "Facts", "Plan", "PlanError", "PlanItem", "drift", "filters_json"]
+__all__ = ["VERSION", "Facts", "Plan", "PlanError", "PlanItem", "drift", "filters_json",
+           "read_plan"]
 
 VERSION = 1
 
@@ -186,6 +188,22 @@ class Plan:
         except (InvalidName, ValueError, TypeError, KeyError, AttributeError,
                 RecursionError) as exc:
             raise PlanError(f"unreadable plan: {one_line(str(exc), 200)}") from None
+
+
+PLAN_CAP = 64 * 1024 * 1024  # a 10,000-pool plan is ~10 MB
+
+
+def read_plan(path: str) -> Plan:
+    """The plan in the file ``path`` (``~`` expanded); PlanError, one line, when the file
+    cannot be read or holds no plan."""
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as text:
+            return Plan.from_json(text.read(PLAN_CAP))
+    except OSError as exc:
+        raise PlanError(f"cannot read the plan {one_line(path, 200)!r}: "
+                        f"{exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        raise PlanError(f"{one_line(path, 200)!r} is not a plan: not UTF-8 text") from None
 
 
 def _no_constant(name: str) -> None:

@@ -197,7 +197,7 @@ def _yesterday(plan: dict) -> dict:
 @pytest.mark.parametrize(("change", "words"), [
     (_another_project, "this plan was made for project 0123456789abcdef0123456789abcdef"),
     (_yesterday, "more than --max-age 24h"),
-    (lambda plan: {**plan, "version": 99}, "is not a plan"),
+    (lambda plan: {**plan, "version": 99}, "not a modelarts-nb plan"),
 ], ids=["another-project", "older-than-24h", "unreadable"])
 def test_apply_refuses_a_plan_made_elsewhere_too_long_ago_or_unreadable(sb, tmp_path, a_plan,
                                                                         change, words):
