@@ -257,7 +257,8 @@ class PoolMagics(Magics):
         if args.apply is not None:
             from .magic_pools import run_apply
 
-            return _one_line_errors(args, lambda: run_apply(args))
+            terminal = _is_terminal(self.shell)
+            return _one_line_errors(args, lambda: run_apply(args, terminal=terminal))
         if not 1 <= args.concurrency <= 32:
             raise UsageError("--concurrency must be between 1 and 32")
         terminal = _is_terminal(self.shell)

@@ -21,7 +21,7 @@ from .errors import ModelArtsError
 from .idle import keep_busy
 from .plan import Plan, PlanError, read_plan
 from .policy import Verdict, decide
-from .review import Reviewer, drifted, review
+from .review import PlanReviewer, Reviewer, drifted, review
 from .selection import Filters, Listing, list_selected, parse_age, parse_tag
 from .steps import Step
 from .tables import pools_table
@@ -201,9 +201,10 @@ def _save(plan: Plan, path: str) -> None:
           f"{_arg(path) or repr(path)} --yes")
 
 
-def run_apply(args: Any) -> None:
-    """``%pools --apply FILE [--yes]``: what changed since the plan was made (reads only);
-    with ``--yes``, the plan applied — its pools only, each checked against it first."""
+def run_apply(args: Any, *, terminal: bool = True) -> Any:
+    """``%pools --apply FILE [--yes]``: the plan in a panel, its pools that changed since it
+    was made not tickable (text: what changed, reads only); with ``--yes``, the plan applied
+    — its pools only, each checked against it first."""
     mixed = [f"--{flag.replace('_', '-')}" for flag in (*_SELECTORS, "delete", "force",
                                                           "save_plan") if getattr(args, flag)]
     if mixed:
@@ -217,11 +218,18 @@ def run_apply(args: Any) -> None:
     except PlanError as exc:
         client.close()
         raise UsageError(f"--apply {one_line(args.apply, 200)!r}: {exc}") from None
+    if not (args.yes or args.no_widgets or terminal):
+        from .pools_panel import PoolsPanel
+
+        options = {"concurrency": args.concurrency, "timeout": args.timeout,
+                   "interval": args.interval}
+        return PoolsPanel(PlanReviewer(client, Filters(), options, saved=plan))
     try:
         if args.yes:
             _unattended(client, plan, args)
-            return
+            return None
         _preview(client, plan, args.apply)
+        return None
     finally:
         client.close()
 

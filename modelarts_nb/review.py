@@ -8,6 +8,7 @@ The reads views must not make themselves live here: the ``%pools`` panel is hand
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,10 +21,10 @@ from .idle import keep_busy
 from .impact import Impact, read_impact
 from .models import DEFAULT_WORKSPACE, Pool
 from .plan import Plan, PlanItem, drift, filters_json
-from .policy import decide
+from .policy import Verdict, decide
 from .selection import Filters, current_tags, list_selected
 
-__all__ = ["Reviewer", "drifted", "review"]
+__all__ = ["PlanReviewer", "Reviewer", "drifted", "review"]
 
 
 def review(api: PoolsApi, pools: list[Pool], *, filters: Filters | None = None,
@@ -60,8 +61,15 @@ def drifted(api: PoolsApi, plan: Plan, concurrency: int = 8
             ) -> list[tuple[PlanItem, list[str]]]:
     """For each pool ``plan`` deletes, what changed since it was made — the check its
     application makes, without sending anything (``["gone"]`` for a pool no longer listed)."""
+    found, changes = _now(api, plan, concurrency)
+    return [(item, changes[item.facts.id]) for item in plan.deletable()]
+
+
+def _now(api: PoolsApi, plan: Plan, concurrency: int
+         ) -> tuple[dict[str, Pool], dict[str, list[str]]]:
+    """The plan's pools as listed now (by id) and, for each it deletes, what changed."""
     items = plan.deletable()
-    spaces = sorted({item.facts.workspace for item in items} - {DEFAULT_WORKSPACE})
+    spaces = sorted({item.facts.workspace for item in plan.items} - {DEFAULT_WORKSPACE})
     listed = [*api.list_pools(), *(p for w in spaces for p in api.list_pools(workspace=w))]
     found = {pool.id: pool for pool in listed}
     filters = plan.selection()
@@ -73,8 +81,8 @@ def drifted(api: PoolsApi, plan: Plan, concurrency: int = 8
         pool = current_tags(api, pool, filters)
         return drift(item, pool, read_impact(api, pool), filters)
 
-    return list(zip(items, fan_out(api, check, items, workers=concurrency,
-                                   name="modelarts-nb-check")))
+    checked = fan_out(api, check, items, workers=concurrency, name="modelarts-nb-check")
+    return found, {item.facts.id: changes for item, changes in zip(items, checked)}
 
 
 @dataclass
@@ -117,3 +125,29 @@ class Reviewer:
 
     def close(self) -> None:
         self.api.close()
+
+
+@dataclass
+class PlanReviewer(Reviewer):
+    """A saved plan in a ``%pools`` panel (``%pools --apply FILE``): its pools as listed now,
+    those that changed since the plan (or that it keeps or refuses) shown with why and not
+    tickable; a click applies the plan for the ticked ones, each checked against it again."""
+
+    saved: Plan | None = None
+
+    def listing(self) -> tuple[list[Pool], dict[str, str]]:
+        assert self.saved is not None
+        found, changes = _now(self.api, self.saved,
+                              int(self.options.get("concurrency", 8)))
+        held = {item.facts.id: item.reason for item in self.saved.items
+                if not (item.deletes or item.verdict is Verdict.ACKNOWLEDGE)}
+        held |= {pid: f"kept: changed since the plan — {'; '.join(why)}"
+                 for pid, why in changes.items() if why}
+        pools = [found[item.facts.id] for item in self.saved.items if item.facts.id in found]
+        return pools, held
+
+    def check(self, pools: list[Pool], kept: Mapping[str, str],
+              stop: threading.Event | None = None) -> Plan:
+        """The saved plan for the ticked pools: what was reviewed when it was made."""
+        assert self.saved is not None
+        return dataclasses.replace(self.saved.only(pool.id for pool in pools), via="panel")

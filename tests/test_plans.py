@@ -253,7 +253,7 @@ def test_a_plan_saved_from_pools_is_previewed_then_applied(shell, capsys, env_sa
     assert json.loads(path.read_text())["version"] == 1
     one, two = sb.display_names()["pool-01"][0], sb.display_names()["pool-02"][0]
     sb.add_workload(two, "train", "Running", "new-run")  # work began after the plan
-    result = shell.run_cell(f"%pools --apply {path}")
+    result = shell.run_cell(f"%pools --apply {path} --no-widgets")
     out = capsys.readouterr().out
     assert result.success and "pool-01" in out and "unchanged" in out
     assert "new work: train: new-run" in out and "1 pool(s) changed since the plan" in out
@@ -381,7 +381,8 @@ def test_apply_refuses_a_plan_made_for_another_project_in_one_line(shell, env_sa
         text = client.plan(["pool-01"]).to_json().replace(env_sandbox.project_id, "0" * 32)
     path = tmp_path / "other.json"
     path.write_text(text)
-    for line in (f"%pools --apply {path}", f"%pools --apply {path} --yes"):
+    for line in (f"%pools --apply {path}", f"%pools --apply {path} --yes",
+                 f"%pools --apply {path} --no-widgets"):
         result = shell.run_cell(line)
         assert not result.success and "this plan was made for project" in str(
             result.error_in_exec)
@@ -402,3 +403,22 @@ def test_idle_keeps_the_pools_with_work_in_the_magics(shell, capsys, env_sandbox
     assert [r.pool for r in sb.requests if r.method == "DELETE"] == [two]
     result = shell.run_cell("%pools --name 'pool-0[12]' --idle --force --delete --yes")
     assert not result.success and "choose one" in str(result.error_in_exec)
+
+
+def test_a_saved_plan_in_the_panel_offers_only_its_unchanged_pools(shell, env_sandbox,
+                                                                    tmp_path):
+    sb = env_sandbox
+    one, two, three = student(sb, 1), student(sb, 2), student(sb, 3)
+    path = tmp_path / "class.plan.json"
+    with make_client(sb) as client:
+        path.write_text(client.plan([one, two]).to_json())
+    replaced(sb, two)  # since the plan
+    panel = shell.run_line_magic("pools", f"--apply {path} --interval 0.05")
+    assert set(panel.checks) == {one, two} and three not in panel.checks  # the plan's pools
+    assert panel.checks[two].disabled and "changed since the plan" in panel.notes[two]
+    panel.select_all.click()
+    panel.typed.value = "delete 1 pool"
+    panel.delete_button.click()
+    until(lambda: panel.run is not None and panel.run.finished.is_set(), what="the run")
+    assert [r.pool for r in sb.requests if r.method == "DELETE"] == [one]
+    panel.close()
