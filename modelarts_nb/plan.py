@@ -113,6 +113,7 @@ class Plan:
     force: bool = False
     via: str = "python"  # panel / text / batch / python / command
     made_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    made_by: str = field(default_factory=lambda: _who())  # user@host, for the reviewer
 
     def deletable(self) -> list[PlanItem]:
         return [item for item in self.items if item.deletes]
@@ -176,7 +177,7 @@ class Plan:
                     or isinstance(data.get("version"), bool):
                 raise PlanError(f"not a modelarts-nb plan of version {VERSION}")
             items = tuple(_item(raw) for raw in _typed(data.pop("items"), list, "items"))
-            for key in ("endpoint", "project_id", "via", "made_at"):
+            for key in ("endpoint", "project_id", "via", "made_at", "made_by"):
                 _typed(data.get(key, ""), str, key)
             _typed(data.get("force", False), bool, "force")
             plan = cls(items=items, **data)
@@ -188,6 +189,18 @@ class Plan:
         except (InvalidName, ValueError, TypeError, KeyError, AttributeError,
                 RecursionError) as exc:
             raise PlanError(f"unreadable plan: {one_line(str(exc), 200)}") from None
+
+
+def _who() -> str:
+    """``user@host`` of whoever made the plan (an account name, never a credential)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container), no USER variable
+        user = "unknown"
+    return one_line(f"{user}@{socket.gethostname()}", 200)
 
 
 PLAN_CAP = 64 * 1024 * 1024  # a 10,000-pool plan is ~10 MB
