@@ -239,6 +239,7 @@ def test_plans_are_plain_json_a_person_can_read(sandbox):
         data = json.loads(client.plan(["pool-01"]).to_json())
     item = data["items"][0]
     assert data["version"] == 1 and data["project_id"] == sandbox.project_id
+    assert "@" in data["made_by"] and data["made_at"].endswith("+00:00")  # who, when
     assert item["facts"]["display_name"] == "pool-01" and item["verdict"] == "delete"
     assert item["facts"]["work"] == [] and item["facts"]["nodes"] >= 1
 
