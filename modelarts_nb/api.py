@@ -365,6 +365,7 @@ class PoolsApi:
             with self.keys.turn(key) as used:
                 self._check_cancel()
                 self.throttle.wait()
+                self._check_cancel()  # a Stop during the throttle's pause sends nothing
                 if before is not None:
                     before()
                 started = time.perf_counter()

@@ -17,6 +17,7 @@ import atexit
 import html
 import logging
 import re
+import threading
 import time
 import weakref
 from typing import Any
@@ -64,6 +65,9 @@ class StaticCopy:
     _displayed_at: int | None = None
     _kernel_gone = False
     _redraws: tuple[str, ...] = ("_render",)  # what may turn controls live again
+    # held by a redraw from another thread while it sets controls, and by the kernel-exit hook
+    # while it disables them: a redraw already under way cannot turn them live again after it
+    _redraw_lock = threading.RLock()
 
     def _static_copy(self) -> tuple[str, str]:
         raise NotImplementedError
@@ -135,6 +139,10 @@ class StaticCopy:
         would lie. No new widget: the frontend drops models opened while the kernel goes."""
         import ipywidgets as widgets
 
+        with self._redraw_lock:
+            self._inert(widgets)
+
+    def _inert(self, widgets: Any) -> None:
         if self._kernel_gone:
             return  # said once, however many times the hook runs
         self._kernel_gone = True

@@ -413,9 +413,9 @@ class Deletion:
         except errors.PoolNotFound:
             self._set(target, Step.FAILED, "The pool no longer exists (or you lost access to "
                                            "it): nothing was sent.")
-        except errors.AuthenticationError as exc:
-            self._refused_401 = True
-            self._fail(target, exc)
+        except errors.AuthenticationError:
+            self._refused_401 = True  # the credentials are refused: nothing more is sent
+            self._halted(target)
         except errors.Cancelled:
             raise
         except errors.ModelArtsError as exc:

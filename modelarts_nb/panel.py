@@ -145,6 +145,11 @@ class DeletePanel(StaticCopy, widgets.VBox):
     # -- rendering -----------------------------------------------------------------------
 
     def _render(self) -> None:
+        with self._redraw_lock:
+            if not self._kernel_gone:  # a redraw that waited for the kernel-exit hook
+                self._draw()
+
+    def _draw(self) -> None:
         flow, pool = self.flow, self.flow.pool
         endpoint = flow.client.settings.endpoint
         gone = flow.step is Step.DELETED
