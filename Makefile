@@ -54,7 +54,7 @@ lint: $(TEST_STAMP)
 test: lint compat
 	bash tests/kernel39/run.sh --if-possible
 	$(BIN)/python -m pytest -q
-	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider tests/test_magic.py tests/test_panel.py tests/test_bulk.py tests/test_impact.py tests/test_completion.py tests/test_pools_panel.py tests/test_selection.py tests/test_receipts.py tests/test_words_12.py tests/test_display.py tests/test_theme_contrast.py
+	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider tests/test_magic.py tests/test_panel.py tests/test_bulk.py tests/test_impact.py tests/test_completion.py tests/test_pools_panel.py tests/test_selection.py tests/test_receipts.py tests/test_single_pool_status_and_words.py tests/test_display.py tests/test_theme_contrast.py
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks/
 
 bench: $(TEST_STAMP)

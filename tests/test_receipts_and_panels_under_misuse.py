@@ -1,4 +1,4 @@
-"""Attacks on the #12 change (receipts, the note beside each panel, the single-pool panel), each
+"""Receipts, the note beside each panel and the single-pool panel under misuse, each
 the input a careless user or a hostile server gives.
 
 A test marked ``xfail(strict=True, reason="BREAK: …")`` is a break found by trying: it asserts

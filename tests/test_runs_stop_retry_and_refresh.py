@@ -1,4 +1,5 @@
-"""Breaks an adversarial review found in the first version of the engine, over real HTTP.
+"""Runs of the engine: a failing view, Stop, retry after a failure, refresh and elapsed time,
+over real HTTP.
 
 Each test is one break: what a user saw, turned into what they must see now.
 """

@@ -1,4 +1,4 @@
-"""Attacks on the #11 selection, completion and sandbox code, each one a break found by trying.
+"""Selection, completion and the sandbox under hostile answers, each one a break found by trying.
 
 Every test here failed when it was written: it is the input a careless user or a hostile
 server gives, and asserts what should happen instead (nothing deleted by accident, one line a

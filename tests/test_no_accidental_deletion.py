@@ -1,4 +1,5 @@
-"""Holes an adversarial review found in "nothing is deleted by accident" (issue #9).
+"""Nothing is deleted by accident: filters that must narrow, ids that must not be reinterpreted,
+one endpoint per server, errors that carry no secret.
 
 Over real HTTP against the sandbox, from the magics a user types.
 """

@@ -1,4 +1,4 @@
-"""Issue #12, the single-pool flow: a status line that is always true, words that help, colours
+"""The single-pool flow: a status line that is always true, words that help, colours
 that read in light and dark themes, and a panel that reads as a record once it is over.
 
 Everything is driven as a user would: the widget tree (type, Enter, click) or the magic in a
