@@ -322,13 +322,12 @@ def _say_plan(out: Out, plan: Plan, path: str) -> None:
 
 def run_history(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
     """``history``: the receipts file, read locally; needs no settings, sends nothing."""
-    from .receipts import location, parse_since, read_history
+    from .receipts import location, read_history
 
     try:
-        since = parse_since(args.since) if args.since is not None else None
+        rows, notes = read_history(args.pool, args.since)  # parses --since
     except ValueError as exc:
         raise Refused(str(exc)) from None
-    rows, notes = read_history(args.pool, since)
     for note in notes:
         out.note(note)
     if args.json:

@@ -462,9 +462,8 @@ class Deletion:
         with self._lock:
             stopped = self._stop.is_set() or self._refused_401
             owner = None if stopped else _REGISTRY.claim(key, self)
-        if stopped:
-            why = "the batch stopped after a 401" if self._refused_401 else "stopped"
-            self._set(target, Step.CANCELLED, f"not sent: {why}; nothing was deleted")
+        if stopped:  # between the re-check and the claim
+            self._halted(target)
             return
         if (owner is not None and not rules.underway(target.pool) and not owner._sending(key)
                 and not self._underway_now(target)):

@@ -66,7 +66,7 @@ _NOT_WITH_HISTORY = ("delete", "yes", "force", *_SELECTORS, "project_id", "regio
 def run_history(args: Any) -> Any:
     """``%pools --history [--pool NAME] [--since WHEN]``: the receipts, newest first, as a
     DataFrame. Reads one local file: needs no credentials and sends no request."""
-    from .receipts import frame, location, parse_since, read_history
+    from .receipts import frame, location, read_history
 
     if not args.history:
         raise UsageError("--pool and --since go with --history (to select pools to list, use "
@@ -76,10 +76,9 @@ def run_history(args: Any) -> Any:
         raise UsageError(f"--history only reads the receipts: it does not go with "
                          f"{', '.join(mixed)}")
     try:
-        since = parse_since(args.since) if args.since is not None else None
+        rows, notes = read_history(args.pool, args.since)  # parses --since
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    rows, notes = read_history(args.pool, since)
     for note in notes:
         print(note)
     if rows:

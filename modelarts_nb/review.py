@@ -61,7 +61,7 @@ def drifted(api: PoolsApi, plan: Plan, concurrency: int = 8
             ) -> list[tuple[PlanItem, list[str]]]:
     """For each pool ``plan`` deletes, what changed since it was made — the check its
     application makes, without sending anything (``["gone"]`` for a pool no longer listed)."""
-    found, changes = _now(api, plan, concurrency)
+    _, changes = _now(api, plan, concurrency)
     return [(item, changes[item.facts.id]) for item in plan.deletable()]
 
 
