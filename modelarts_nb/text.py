@@ -8,11 +8,31 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 
-__all__ = ["masked", "one_line", "printable", "quoted"]
+__all__ = ["known_secrets", "masked", "one_line", "printable", "quoted", "remember_secrets"]
 
 _WINDOW = 8  # a run of this many characters of a secret is masked: a cut leaves none behind
 _SHORTEST = 4  # shorter "secrets" (empty or test values) would mask ordinary text
+
+
+_known: dict[str, None] = {}  # every credential this process has used, in the order first seen
+_known_lock = threading.Lock()
+
+
+def remember_secrets(*values: str | None) -> None:
+    """Add credentials to the set masked everywhere: the ones a client was built with and every
+    renewed one, so a server echoing an older or newer key is masked as well as the current."""
+    with _known_lock:
+        for value in values:
+            if value and len(value) >= _SHORTEST:
+                _known.setdefault(value, None)
+
+
+def known_secrets() -> tuple[str, ...]:
+    """Every credential remembered so far (``remember_secrets``)."""
+    with _known_lock:
+        return tuple(_known)
 
 
 def one_line(text: str, limit: int = 300) -> str:
