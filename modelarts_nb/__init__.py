@@ -67,11 +67,13 @@ __all__ = [
 
 
 def _stop_watches_on_interrupt(result: Any) -> None:
-    """A kernel interrupt also stops every background watch, of panels and batches alike
-    (never a confirmed DELETE)."""
+    """A kernel interrupt also stops every background watch, check and Refresh, of panels and
+    batches alike (never a confirmed DELETE already on the wire)."""
     if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
         from .engine import stop_all
+        from .stops import stop_everything
 
+        stop_everything()
         stop_all()
 
 
@@ -79,10 +81,12 @@ def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext modelarts_nb``: registers ``%pool_delete`` and ``%pools`` and their tab
     completion; imports stay lazy until then."""
     from .completion import register
+    from .interrupts import watch
     from .magic import PoolMagics
 
     ipython.register_magics(PoolMagics)
     register(ipython)
+    watch(getattr(ipython, "kernel", None))  # an interrupt between cells stops our work too
     if _stop_watches_on_interrupt not in ipython.events.callbacks["post_run_cell"]:
         ipython.events.register("post_run_cell", _stop_watches_on_interrupt)
 

@@ -20,6 +20,7 @@ import re
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from .text import one_line
@@ -104,6 +105,9 @@ class StaticCopy:
         from IPython import get_ipython
         from IPython.display import display
 
+        from .interrupts import watch
+
+        watch()  # a kernel interrupt between cells stops what this panel reads or waits for
         self._displayed_at = getattr(get_ipython(), "execution_count", None)
         self.add_class(f"mnb-live-{self.model_id}")  # type: ignore[attr-defined]
         _shown.add(self)
@@ -172,15 +176,20 @@ def _nothing(*_args: object, **_kwargs: object) -> None:
 _shown: weakref.WeakSet[StaticCopy] = weakref.WeakSet()
 
 
-@atexit.register
 def _on_kernel_exit() -> None:
-    """Runs when the kernel shuts down or restarts (ipykernel runs atexit handlers while its
-    IOPub thread still sends): every panel still displayed turns inert."""
+    """Runs when the kernel shuts down or restarts, while its IOPub thread still sends: every
+    read and wait of ours ends (no request after), then every panel still displayed turns
+    inert. Jupyter kills a kernel that has not exited 5 s after it was asked to, so nothing
+    here may wait for a request."""
+    from . import api
+    from .engine import stop_all
+    from .stops import stop_everything
+
+    stop_everything()
+    getattr(api, "stop_every_client", lambda: None)()  # every client's waits end, sockets close
     panels = [panel for panel in list(_shown) if getattr(panel, "comm", None) is not None]
     if not panels:
         return
-    from .engine import stop_all
-
     stop_all(join_timeout=0.5)  # no watch may redraw live buttons after they are disabled
     for panel in panels:
         try:
@@ -188,6 +197,26 @@ def _on_kernel_exit() -> None:
         except Exception:  # noqa: BLE001 - the kernel is going away; never block its exit
             log.debug("modelarts-nb: could not mark a panel inert", exc_info=True)
     time.sleep(0.2)  # let the IOPub thread send the updates before the process ends
+
+
+def _at_exit_before_threads_join(hook: Callable[[], None]) -> None:
+    """Python joins non-daemon threads before it runs ``atexit`` handlers, and
+    ``concurrent.futures`` joins its workers there too: a read in back-off in a worker kept
+    the kernel from reaching our hook until Jupyter killed it. ``threading._register_atexit``
+    (3.9+) runs before those joins, in reverse order of registration: registered after
+    ``concurrent.futures.thread``'s, ours runs first. ``atexit`` stays as the fallback."""
+    import concurrent.futures.thread  # noqa: F401 - its exit hook must be registered before ours
+
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is not None:
+            register(hook)
+    except RuntimeError:  # the interpreter is already shutting down
+        pass
+    atexit.register(hook)  # idempotent: a panel turns inert once; a second stop is a no-op
+
+
+_at_exit_before_threads_join(_on_kernel_exit)
 
 
 class Acknowledgement:

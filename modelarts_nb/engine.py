@@ -34,10 +34,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import errors, receipts, rules
+from . import errors, receipts, rules, stops
 from .api import PoolsApi
+from .fanout import fan_out
 from .impact import read_impact
 from .listeners import Listeners
 from .lookup import match
@@ -250,6 +251,13 @@ class Deletion:
         )
         self._thread.start()
 
+    def _stop_for_more(self) -> threading.Event:
+        """The stop event for more work between runs (a Refresh): a fresh one if the last
+        Stop already ended the run, else the run's own (its Stop ends both). Under the lock."""
+        if self._stop.is_set() and not self._active:
+            self._stop = threading.Event()
+        return self._stop
+
     def stop(self) -> None:
         """Stop the run: every wait ends within a second and nothing more is sent (a DELETE
         already on the wire completes on the server)."""
@@ -296,7 +304,7 @@ class Deletion:
     def _guard(self, send: bool, wait: bool) -> None:
         """Every outcome becomes a step: API errors and even bugs, never a lost traceback."""
         try:
-            with self.api.cancelled_by(self._stop):
+            with stops.working(self.api, self._stop):  # an interrupt or kernel exit stops it
                 self._notify()  # inside: a Ctrl-C while a view shows "sending" is handled
                 self._run(send, wait)
         except errors.Cancelled:
@@ -428,17 +436,13 @@ class Deletion:
         raises PoolNotFound (said as such by the caller)."""
         if len(self.targets) == 1:
             return pool, read_impact(self.api, pool)
-        event = self.api.stop_event() or self._stop
-
-        def read() -> Pool:
-            with self.api.cancelled_by(event):
-                return self.api.get_pool(pool.id)
-
-        with ThreadPoolExecutor(1, thread_name_prefix="modelarts-nb-reread") as reader:
-            again = reader.submit(read)
-            impact = read_impact(self.api, pool)
-            target.pool = again.result()
-        return target.pool, impact
+        # one round trip; fan_out: a Ctrl-C returns at once and stops both reads
+        reads: list[Callable[[], Any]] = [lambda: self.api.get_pool(pool.id),
+                                          lambda: read_impact(self.api, pool)]
+        again, impact = fan_out(self.api, lambda read: read(), reads, workers=2,
+                                name="modelarts-nb-reread")
+        target.pool = again
+        return again, impact
 
     def _judge(self, target: Target, pool: Pool, impact: Impact | None) -> bool:
         """The policy's verdict: False (and the target refused or left out) unless it may go."""

@@ -37,8 +37,8 @@ def fan_out(api: PoolsApi, read: Callable[[T], R], items: Iterable[T], *, worker
     pool = ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix=name)
     try:
         results = list(pool.map(one, items))
-    except BaseException:
-        if own:
+    except BaseException as exc:
+        if own or isinstance(exc, KeyboardInterrupt):  # Ctrl-C stops the whole run
             stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise

@@ -15,10 +15,10 @@ import time
 import weakref
 from datetime import datetime, timezone
 
-from . import rules
+from . import rules, stops
 from .api import PoolsApi
 from .engine import NOTHING_SENT, WATCH_STOPPED, Deletion, Target, stop_all
-from .errors import ApiError, AuthenticationError, ModelArtsError, PoolNotFound
+from .errors import ApiError, AuthenticationError, Cancelled, ModelArtsError, PoolNotFound
 from .impact import Impact, read_impact
 from .models import Pool
 from .plan import PlanItem
@@ -53,6 +53,7 @@ class DeleteFlow(Deletion):
         self.read_at = datetime.now(timezone.utc)  # the pool was read just before this flow
         self.vanished = False  # a Refresh found the pool gone although we sent nothing
         self.rechecked = False  # after a failure, a Refresh found the pool there, not deleting
+        self.refreshing = False  # a Refresh is reading the pool
         decision = decide(pool)  # the one policy; a Deleting pool is watched, not refused
         if decision.verdict is Verdict.REFUSED:
             self.target.step, self.target.message = Step.REFUSED, decision.detail
@@ -236,20 +237,45 @@ class DeleteFlow(Deletion):
             if self.step is Step.REVIEW:
                 self._set(self.target, Step.CANCELLED, message)
 
-    def refresh(self) -> None:
+    def refresh(self, *, background: bool = False) -> None:
         """Read the pool once now and show it (a manual check, e.g. after Stop or a failure).
         A read that fails changes only the message; a good one replaces a stale error with
-        what the server says now. A deleted pool stays deleted, its elapsed time frozen."""
+        what the server says now. A deleted pool stays deleted, its elapsed time frozen.
+        It obeys the flow's Stop, the panel's close and interrupts (``stops``): in the
+        background (a panel's button) the kernel stays free meanwhile."""
+        with self._lock:
+            if self.refreshing:  # a double click is one check
+                return
+            self.refreshing = True
+            stop = self._stop_for_more()
+        self._notify()  # views show the check under way (and Stop for it)
+        if background:
+            threading.Thread(target=self._refresh, args=(stop,), daemon=True,
+                             name=f"modelarts-nb-refresh-{self.pool.id}").start()
+        else:
+            self._refresh(stop)
+
+    def _refresh(self, stop: threading.Event) -> None:
         try:
-            pool = self.api.get_pool(self.pool.id)
+            with stops.working(self.api, stop):
+                pool = self.api.get_pool(self.pool.id)
         except PoolNotFound:
             self._gone()
+            return
+        except Cancelled:
+            self._say("Check stopped; nothing more was read.")
             return
         except ModelArtsError as exc:
             self._say(f"Could not check: {exc}")
             return
         finally:
+            self.refreshing = False
             self._close_if_idle()
+            self._notify()
+        self._read_again(pool)
+
+    def _read_again(self, pool: Pool) -> None:
+        """What a Refresh read, shown."""
         with self._lock:
             self.target.pool, self.target.last_poll = pool, datetime.now(timezone.utc)
         if self.step is Step.DELETED:  # 200 after a 404: say what the server says

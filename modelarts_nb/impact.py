@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from . import errors
 from .api import PoolsApi
+from .fanout import fan_out
 from .models import Pool
 from .text import one_line
 
@@ -127,32 +127,30 @@ class Impact:
 
 
 def read_impact(api: PoolsApi, pool: Pool) -> Impact:
-    """The four reads, at once (4 threads, each with the caller's stop event if any)."""
+    """The four reads, at once (``fan_out``: the caller's stop event reaches them, and a Ctrl-C
+    returns at once instead of waiting for reads in back-off). A read that fails leaves its
+    part unchecked, with why; a Stop raises ``Cancelled``."""
     reads: dict[str, Callable[[], Any]] = {
         "workload counts": lambda: _counts(api.workload_statistics(pool.id)),
         "workloads": lambda: [Workload.from_api(w) for w in api.list_workloads(pool.id)],
         "nodes": lambda: [Node.from_api(n) for n in api.list_nodes(pool.id)],
         "sub-pools": partial(_subpools, api, pool),  # one frame fewer to the wire
     }
+
+    def run(read: Callable[[], Any]) -> tuple[Any, str | None]:
+        try:
+            return read(), None
+        except errors.Cancelled:
+            raise
+        except errors.ModelArtsError as exc:
+            return None, one_line(str(exc), 200)
+
     impact = Impact()
-    event = api.stop_event()  # the caller's Stop reaches the four reads too
-
-    def run(read: Callable[[], Any]) -> Any:
-        if event is None:
-            return read()
-        with api.cancelled_by(event):
-            return read()
-
-    with ThreadPoolExecutor(len(reads), thread_name_prefix="modelarts-nb-impact") as pool_:
-        futures = {name: pool_.submit(run, read) for name, read in reads.items()}
-        for name, future in futures.items():
-            try:
-                value = future.result()
-            except errors.Cancelled:
-                raise
-            except errors.ModelArtsError as exc:
-                impact.unchecked[name] = one_line(str(exc), 200)
-                continue
+    answers = fan_out(api, run, reads.values(), workers=len(reads), name="modelarts-nb-impact")
+    for name, (value, failed) in zip(reads, answers):
+        if failed is not None:
+            impact.unchecked[name] = failed
+        else:
             setattr(impact, _FIELDS[name], value)
     return impact
 

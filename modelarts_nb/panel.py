@@ -31,7 +31,7 @@ from .render import (
     stale_phase,
     tables_html,
 )
-from .text import masked
+from .text import known_secrets, masked
 
 __all__ = ["DeletePanel"]
 
@@ -124,11 +124,9 @@ class DeletePanel(StaticCopy, widgets.VBox):
             self._render()
 
     def _on_refresh(self, _button: widgets.Button) -> None:
+        """A check in the background: the kernel stays free, and Stop or closing ends it."""
         self.refresh_button.disabled = True
-        try:
-            self.flow.refresh()
-        finally:
-            self.refresh_button.disabled = False
+        self.flow.refresh(background=True)
 
     def _on_flow(self, flow: DeleteFlow) -> None:
         """Redraw; the saved copies (and the note a reopened notebook shows) follow each new
@@ -170,7 +168,8 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.typed.disabled = flow.step is not Step.REVIEW
         self.delete_button.disabled = not flow.can_confirm(self.typed.value, self.ack.value)
         self.cancel_button.disabled = flow.step is not Step.REVIEW
-        self.stop_button.disabled = not busy
+        self.stop_button.disabled = not (busy or flow.refreshing)
+        self.refresh_button.disabled = flow.refreshing
         self.retry_button.disabled = not flow.can_retry
         self.children = self._children(flow.step)
 
@@ -202,13 +201,16 @@ class DeletePanel(StaticCopy, widgets.VBox):
             return (*top, self.impact, self.consequences, self.acknowledgement.row,
                     self.confirm_row, self.status)
         buttons = self._buttons(step)
+        if self.flow.refreshing and self.stop_button not in buttons:
+            buttons.append(self.stop_button)  # a Refresh under way can be stopped
         if list(self.watch_row.children) != buttons:
             self.watch_row.children = tuple(buttons)
         return (*top, self.status, self.watch_row) if buttons else (*top, self.status)
 
     def _safe(self, text: str) -> str:
         """What a view shows never holds a credential, even one a server echoed back."""
-        return masked(text, self.flow.client.settings.credentials.secrets())
+        current = self.flow.client.settings.credentials.secrets()
+        return masked(text, (*known_secrets(), *current))  # renewed keys: older ones too
 
     def _static_copy(self) -> tuple[str, str]:
         flow = self.flow

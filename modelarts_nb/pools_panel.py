@@ -133,7 +133,8 @@ class Review(Protocol):
 
     @property
     def project_id(self) -> str: ...
-    def listing(self) -> tuple[list[Pool], dict[str, str]]: ...
+    def listing(self, stop: threading.Event | None = None
+                ) -> tuple[list[Pool], dict[str, str]]: ...
     def check(self, pools: list[Pool], kept: Mapping[str, str],
               stop: threading.Event | None = None) -> Plan: ...
     def apply(self, plan: Plan, listener: Callable[[Any], None] | None = None, *,
@@ -289,6 +290,9 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.kept: dict[str, str] = {}
         self._frozen: list[str] | None = None  # the ticked pools while they are checked
         self._check_stop = threading.Event()
+        self._reads_stop = threading.Event()  # a Refresh's list: set by close()
+        self.loaded = threading.Event()  # the list shown is read (see reload)
+        self.loading = False
         self.pools: list[Pool] = []
         self._rendered_at = 0.0
         self._table_at = 0.0
@@ -350,6 +354,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.add_class("mnb-pools-panel")
         self.add_class(self._scope)
         self._load()
+        self.loaded.set()
 
     def _style(self, kind: type[widgets.Widget]) -> Any:
         """The one style model of this kind of widget (HTMLStyle, ButtonStyle, …)."""
@@ -380,12 +385,12 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         """The listed pools as a pandas DataFrame (tags as columns), to keep working with."""
         return pools_table(self.pools)
 
-    def _load(self) -> None:
+    def _load(self, stop: threading.Event | None = None) -> None:
         """Show ``pools``: the first rows at once, the others in chunks, each chunk once the
         browser has put the previous one on the page (its last row's ``_view_count`` says so).
         A browser shows 100 rows in a third of the time 500 take, and the kernel is never
         ahead of what the page can take in."""
-        pools, self.kept = self.reviewer.listing()
+        pools, self.kept = self.reviewer.listing(stop)
         unique: dict[str, Pool] = {}
         for pool in pools:  # a listing that names a pool twice shows it once
             unique.setdefault(pool.id, pool)
@@ -541,8 +546,38 @@ class PoolsPanel(StaticCopy, widgets.VBox):
 
     def _on_refresh(self, _button: widgets.Button) -> None:
         if self.run is None and not self.checking:  # the checks' answers need their rows
-            self._load()
             self.typed.value = ""
+            self.reload()
+
+    def reload(self, *, background: bool = True) -> None:
+        """Read the list again, in the background: the kernel stays free, and closing the
+        panel or an interrupt ends the reads (nothing is sent after)."""
+        with self._rows_lock:
+            if self.loading:  # a double click is one read
+                return
+            self.loading = True
+            self.loaded.clear()
+            for widget in self._selectors():
+                widget.disabled = True
+        self.hint.value = "Reading the pools again…"
+        if background:
+            threading.Thread(target=self._reload, daemon=True,
+                             name="modelarts-nb-pools-refresh").start()
+        else:
+            self._reload()
+
+    def _reload(self) -> None:
+        try:
+            self._load(self._reads_stop)
+        except Exception as exc:  # noqa: BLE001 - said in the panel; the old list stays
+            self.hint.value = html.escape(_could_not("read the pools again", exc))
+        finally:
+            with self._rows_lock:
+                self.loading = False
+                for widget in self._selectors():
+                    widget.disabled = False
+            self._release_connections()
+            self.loaded.set()
 
     def _sync_delete(self) -> None:
         ids = self.selected()
@@ -635,8 +670,9 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         except Exception as exc:  # noqa: BLE001 - said in the panel; nothing is sent
             self._unfreeze()
             self._sync_delete()
-            self.hint.value = html.escape(f"Could not check the selected pools "
-                                          f"({type(exc).__name__}); nothing was deleted.")
+            self.hint.value = html.escape(_could_not("check the selected pools", exc)
+                                          + " Nothing was deleted.")
+            self._release_connections()
             return
         for item in plan.items:
             pid = item.facts.id
@@ -655,6 +691,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         if plan.deletable() and not plan.pending() and len(plan.deletable()) == len(ids) \
                 and self._reviewed(self.selected()) and not self.delete_button.disabled:
             self._apply()
+        self._release_connections()  # unless the plan is being applied
 
     def _apply(self) -> None:
         plan = self.plan
@@ -735,7 +772,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.typed.value = ""
         self.typed.disabled = False
         self._unacknowledge()
-        self._load()
+        self.reload()
 
     def _show(self, *children: widgets.Widget) -> None:
         self.children = children
@@ -775,8 +812,10 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         """Stop the run and close every model the panel made (no live box keeps a closed
         child, which would break saving the widget state); a check under way ends too."""
         self._check_stop.set()
+        self._reads_stop.set()
         if self.run is not None:
             self.run.stop()
+        self._release_connections()
         with self._rows_lock:
             self._generation += 1  # rows still to come never come
             checks, self.checks = list(self.checks.values()), {}
@@ -794,6 +833,12 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         for model in [self._plain, self._wrap, self._auto, self._row_layout, self._row_style,
                       *self._styles.values()]:
             model.close()
+
+    def _release_connections(self) -> None:
+        """No connection stays open while nothing is read or sent (a run closes its own when
+        it ends: closing them under a DELETE on the wire would lose its answer)."""
+        if self.run is None or self.run.finished.is_set():
+            self.reviewer.close()
 
     def _static_copy(self) -> tuple[str, str]:
         """The first pools as a table (where widgets do not render): 500 would weigh ~300 kB
@@ -815,6 +860,13 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         if self.run is not None:
             return f"Last seen by this cell: {self.run.summary().splitlines()[0]}."
         return f"Last seen by this cell: {len(self.pools)} pools listed."
+
+
+def _could_not(what: str, exc: Exception) -> str:
+    """One line: stopped (Stop, close, interrupt) or failed, and why."""
+    if type(exc).__name__ == "Cancelled":
+        return f"Stopped before it could {what}."
+    return f"Could not {what}: {one_line(str(exc), 300) or type(exc).__name__}."
 
 
 def _status_table(items: list[Any]) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import stops
 from .api import PoolsApi
 from .engine import Deletion
 from .fanout import fan_out
@@ -43,12 +44,9 @@ def review(api: PoolsApi, pools: list[Pool], *, filters: Filters | None = None,
     def read(pool: Pool) -> Impact:
         return read_impact(api, pool)
 
-    if stop is None:
+    with stops.working(api, stop or api.stop_event() or threading.Event()):
+        # closing a panel, Stop, an interrupt or kernel exit ends the check
         found = fan_out(api, read, candidates, workers=concurrency, name="modelarts-nb-check")
-    else:
-        with api.cancelled_by(stop):  # closing a panel ends its check
-            found = fan_out(api, read, candidates, workers=concurrency,
-                            name="modelarts-nb-check")
     impacts = {pool.id: impact for pool, impact in zip(candidates, found)}
     items = tuple(PlanItem.of(pool, impacts.get(pool.id), kept=kept.get(pool.id), force=force)
                   for pool in pools)
@@ -100,14 +98,17 @@ class Reviewer:
     def project_id(self) -> str:
         return self.api.settings.project_id
 
-    def listing(self) -> tuple[list[Pool], dict[str, str]]:
-        """The pools the filters select and, by id, why a keep rule protects some."""
+    def listing(self, stop: threading.Event | None = None) -> tuple[list[Pool], dict[str, str]]:
+        """The pools the filters select and, by id, why a keep rule protects some; ``stop``
+        (the panel's close, an interrupt) ends the reads."""
         if self.first:
             listing = self.first.pop()
         else:
-            listing = list_selected(self.api, self.filters)
-            if self.idle:
-                keep_busy(self.api, listing, concurrency=int(self.options.get("concurrency", 8)))
+            with stops.working(self.api, stop or threading.Event()):
+                listing = list_selected(self.api, self.filters)
+                if self.idle:
+                    keep_busy(self.api, listing,
+                              concurrency=int(self.options.get("concurrency", 8)))
         return listing.pools, dict(listing.kept)
 
     def check(self, pools: list[Pool], kept: Mapping[str, str],
@@ -135,10 +136,10 @@ class PlanReviewer(Reviewer):
 
     saved: Plan | None = None
 
-    def listing(self) -> tuple[list[Pool], dict[str, str]]:
+    def listing(self, stop: threading.Event | None = None) -> tuple[list[Pool], dict[str, str]]:
         assert self.saved is not None
-        found, changes = _now(self.api, self.saved,
-                              int(self.options.get("concurrency", 8)))
+        with stops.working(self.api, stop or threading.Event()):
+            found, changes = _now(self.api, self.saved, int(self.options.get("concurrency", 8)))
         held = {item.facts.id: item.reason for item in self.saved.items
                 if not (item.deletes or item.verdict is Verdict.ACKNOWLEDGE)}
         held |= {pid: f"kept: changed since the plan — {'; '.join(why)}"

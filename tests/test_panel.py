@@ -180,6 +180,7 @@ def test_stop_ends_the_thread_not_the_deletion(open_panel, sb):
     assert "continues on the server" in panel.status.value
     assert not our_threads()
     panel.refresh_button.click()  # a manual check later
+    until(lambda: not panel.flow.refreshing, what="the check")
     assert panel.flow.step in (Step.STOPPED, Step.DELETED)
     assert sb.accepted_deletes(panel.flow.pool.id) == 1
 

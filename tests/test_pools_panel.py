@@ -332,6 +332,7 @@ def test_progress_counts_then_back_to_a_refreshed_list(sb):
     deletes = sb.count(method="DELETE")
     panel.back_button.click()
     panel.back_button.click()  # a double click: one refresh
+    assert panel.loaded.wait(10)
     assert panel.run is None and len(panel.pools) == 21 and panel.selected() == []
     assert panel.search.value == "" and panel.typed.value == "" and not panel.typed.disabled
     assert "Tick pools" in panel.title.value and panel.back_button not in panel.children
@@ -457,6 +458,7 @@ def test_a_refresh_while_rows_still_come_never_mixes_two_lists(big):
     panel = pools_panel(client, client.list_pools, interval=0.05)
     stale = panel.checks[panel.pools[19].id]  # its first view would bring rows 20-119
     panel.refresh_button.click()
+    assert panel.loaded.wait(10)
     stale._view_count = 1  # the cue of the old list arrives after the refresh
     assert len(panel.checks) == 20 and panel.rows.children[1:] == tuple(
         panel.checks.values())
