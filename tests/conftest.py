@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 import pytest
 
@@ -201,10 +202,12 @@ def pools_panel(client, lister, *, held=None, concurrency: int = 8, timeout: flo
     from modelarts_nb.pools_panel import PoolsPanel
     from modelarts_nb.review import Reviewer
     from modelarts_nb.selection import Filters
+    from modelarts_nb.stops import working
 
     class Listed(Reviewer):
-        def listing(self):
-            pools = lister()
+        def listing(self, stop=None):
+            with working(self.api, stop or threading.Event()):  # as Reviewer.listing
+                pools = lister()
             return pools, {p.id: why for p in pools if held is not None and (why := held(p))}
 
     options = {"concurrency": concurrency, "timeout": timeout, "interval": interval}
