@@ -408,12 +408,15 @@ class Completer:
 
 def _fetch(settings: Any, kind: str, pools: Any) -> dict[str, Any]:
     """{kind: listing} (plus the pools, when the tags had to come from them)."""
+    from . import stops
     from .api import PoolsApi
     from .errors import ApiError, AuthenticationError
     from .retry import RetryPolicy
 
     retry = RetryPolicy(attempts=1)  # no retry, no Retry-After wait: the next TAB may ask
-    with PoolsApi(settings, timeout=10.0, retry=retry) as api:
+    # an interrupt or kernel exit ends these reads too (stops.working)
+    with PoolsApi(settings, timeout=10.0, retry=retry) as api, \
+            stops.working(api, threading.Event()):
         if kind == "pools":
             return {"pools": _rows(api.list_pools())}
         try:
