@@ -25,7 +25,7 @@ from typing import Any
 
 from .text import one_line
 
-__all__ = ["Acknowledgement", "StaticCopy", "html_text"]
+__all__ = ["ACK_WORDS", "GONE_STYLE", "Acknowledgement", "StaticCopy", "html_text"]
 
 KERNEL_GONE = (
     "The kernel that drew this panel has stopped: nothing here acts any more. Run the cell "
@@ -37,6 +37,32 @@ NOTE_HELP = (
 )
 
 log = logging.getLogger("modelarts_nb")
+
+# For both panels (class ``mnb-gone-aware``): once their kernel is gone — restarted, shut down,
+# or a notebook reopened from its saved widget state — ipywidgets marks every view
+# ``.jupyter-widgets-disconnected`` and puts a red broken-link icon before each (one per row of
+# a 500-pool list). The panel says it once instead (``render.kernel_gone_html``), every
+# control looks and is inert, and the acknowledgement's sentence wraps and toggles its box.
+GONE_STYLE = (
+    "<style>"
+    ".mnb-gone-aware .mnb-kernel-gone{display:none}"
+    # the exit hook may have written its own line first: one note, not two
+    ".mnb-gone-aware .mnb-kernel-stopped~.mnb-kernel-gone{display:none!important}"
+    ".mnb-gone-aware .jupyter-widgets-disconnected::before,"
+    ".mnb-gone-aware.jupyter-widgets-disconnected::before{display:none!important}"
+    ".mnb-gone-aware.jupyter-widgets-disconnected .mnb-kernel-gone{display:block;"
+    "font-weight:600;padding:4px 6px;margin:4px 0;"
+    "border-left:4px solid var(--jp-warn-color0,#e65100)}"
+    ".mnb-gone-aware.jupyter-widgets-disconnected :is(.widget-button,input,.widget-checkbox,"
+    ".widget-text,label){pointer-events:none!important;cursor:default}"
+    ".mnb-gone-aware.jupyter-widgets-disconnected :is(.widget-button,input,.widget-text)"
+    "{opacity:.45}"
+    ".mnb-gone-aware .mnb-ack-box{max-width:100%}"
+    ".mnb-gone-aware .mnb-ack-box .widget-label-basic,.mnb-gone-aware .mnb-ack-box label"
+    "{white-space:normal!important;overflow:visible!important;height:auto!important;"
+    "cursor:pointer;line-height:1.4}"
+    "</style>"
+)
 
 
 def html_text(value: object, limit: int = 300) -> str:
@@ -219,22 +245,31 @@ def _at_exit_before_threads_join(hook: Callable[[], None]) -> None:
 _at_exit_before_threads_join(_on_kernel_exit)
 
 
+# The acknowledgement's first words: never "Stop", which is the name of the button that ends a
+# watch or a batch, not of agreeing to end the work a pool runs.
+ACK_WORDS = "Also end"
+
+
 class Acknowledgement:
-    """A checkbox whose words come from the server (job and pool names): they live in an
-    escaped HTML label beside it, never in ``description``, which ipywidgets 7 renders as
-    HTML."""
+    """A checkbox whose whole sentence toggles it (a click on the words, not only the square).
+    Its words come from the server (job and pool names), so its description is escaped HTML
+    (``html_text``): ipywidgets 7 renders a description as HTML, and ipywidgets 8 does with
+    ``description_allow_html``, so both show the same text and neither runs markup."""
 
     def __init__(self, css: str) -> None:
         import ipywidgets as widgets  # only views that ask for one import the widget library
 
-        self.box = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="28px"))
-        self.label = widgets.HTML()
-        self.row = widgets.HBox([self.box, self.label])
+        html_ok = "description_allow_html" in widgets.Checkbox.class_trait_names()
+        self.box = widgets.Checkbox(value=False, indent=False,
+                                    layout=widgets.Layout(width="auto", max_width="100%"),
+                                    **({"description_allow_html": True} if html_ok else {}))
+        self.box.add_class("mnb-ack-box")
+        self.row = widgets.HBox([self.box])
         self.row.add_class(css)
 
     def say(self, text: str) -> None:
-        self.label.value = html_text(text, 2000)
+        self.box.description = html_text(text, 2000)
 
     @property
     def text(self) -> str:
-        return html_plain(self.label.value)
+        return html_plain(self.box.description)

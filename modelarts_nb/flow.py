@@ -257,6 +257,14 @@ class DeleteFlow(Deletion):
 
     def _refresh(self, stop: threading.Event) -> None:
         try:
+            self._check_now(stop)
+        finally:  # only once its outcome is shown: "not refreshing" means "done"
+            self.refreshing = False
+            self._close_if_idle()
+            self._notify()
+
+    def _check_now(self, stop: threading.Event) -> None:
+        try:
             with stops.working(self.api, stop):
                 pool = self.api.get_pool(self.pool.id)
         except PoolNotFound:
@@ -268,10 +276,6 @@ class DeleteFlow(Deletion):
         except ModelArtsError as exc:
             self._say(f"Could not check: {exc}")
             return
-        finally:
-            self.refreshing = False
-            self._close_if_idle()
-            self._notify()
         self._read_again(pool)
 
     def _read_again(self, pool: Pool) -> None:
@@ -287,6 +291,8 @@ class DeleteFlow(Deletion):
         elif self.step is Step.FAILED:
             self.rechecked = True
             self._say(f"Checked again: the pool is still there ({pool.phase or 'unknown'}).")
+        elif self.step in (Step.STOPPED, Step.ACCEPTED):  # an earlier line may be stale
+            self._say(_checked_again(pool))
         else:
             self._notify()
 
@@ -322,6 +328,16 @@ class DeleteFlow(Deletion):
         self.begun = time.monotonic()
         self.target.started = self.begun
         self.target.step, self.target.message = step, message
+
+
+def _checked_again(pool: Pool) -> str:
+    """A stopped watch's line, from what a Refresh read now: never an earlier error (an outage
+    that has passed) next to a phase that contradicts it."""
+    phase = pool.phase or "unknown"
+    if rules.underway(pool):  # failing while being deleted (the watchable case is above)
+        return f"Checked again: the deletion is failing on the server (phase {phase})."
+    return (f"Checked again: the pool is still there ({phase}) and not being deleted; run "
+            "the cell again to review it anew.")
 
 
 _REVIEWING: weakref.WeakSet[DeleteFlow] = weakref.WeakSet()

@@ -14,7 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .display import Acknowledgement, StaticCopy
+from .display import ACK_WORDS, GONE_STYLE, Acknowledgement, StaticCopy, html_text
 from .flow import DeleteFlow, Step
 from .render import (
     PANEL_STYLE,
@@ -83,6 +83,8 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self.retry_button = _button("Retry delete", "danger", "mnb-retry", icon="repeat")
         self.refresh_button = _button("Refresh", "info", "mnb-refresh", icon="refresh")
         self.stop_button = _button("Stop", "warning", "mnb-stop", icon="stop")
+        self.missing = widgets.HTML()  # what still stands between the person and Delete
+        self.missing.add_class("mnb-missing")
         self.status = widgets.HTML()
         self.status.add_class("mnb-status-line")
         self.confirm_row = _row([self.typed, self.delete_button, self.cancel_button])
@@ -98,6 +100,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self._copied: tuple[Step, tuple[str, str] | None] | None = None
         super().__init__(layout=widgets.Layout(padding="6px"))
         self.add_class("mnb-panel")
+        self.add_class("mnb-gone-aware")  # display.GONE_STYLE
         flow.subscribe(self._on_flow)
         self._render()
 
@@ -105,12 +108,34 @@ class DeletePanel(StaticCopy, widgets.VBox):
 
     def _on_typed(self, _change: dict[str, Any]) -> None:
         self.delete_button.disabled = not self.flow.can_confirm(self.typed.value, self.ack.value)
+        self.missing.value = self._safe(self._missing())
 
     def _on_text_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        """Enter in the box confirms when the name matches (else nothing happens)."""
+        """Enter in the box confirms when everything is done, else says what is missing."""
         if isinstance(content, dict) and content.get("event") == "submit":
             if self.flow.can_confirm(self.typed.value, self.ack.value):
                 self._on_delete(self.delete_button)
+            elif self.flow.step is Step.REVIEW:
+                self.missing.value = self._safe(self._missing(enter=True))
+
+    def _missing(self, enter: bool = False) -> str:
+        """Every step still missing before Delete, in one line (HTML)."""
+        flow = self.flow
+        if flow.step is not Step.REVIEW:
+            return ""
+        if flow.impact_pending:
+            return "Checking what the pool runs… Delete is enabled once that is known."
+        steps = []
+        if not flow.can_confirm(self.typed.value, True):  # the name, the acknowledgement aside
+            name = flow.pool.display_name or flow.pool.id
+            steps.append(f"type <code>{html_text(name, 200)}</code> (or the pool id) in the box")
+        if flow.needs_ack and not self.ack.value:
+            steps.append(f"tick “{ACK_WORDS} …” above")
+        if not steps:
+            return "Ready: press Enter or click <b>Delete pool</b>."
+        said = "Enter: nothing was sent. " if enter else ""
+        return f"<span class='mnb-why'>{said}</span>To enable Delete, " + " and ".join(
+            steps) + "."
 
     def _on_delete(self, _button: widgets.Button) -> None:
         self.delete_button.disabled = True  # first, before anything can go wrong
@@ -154,7 +179,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         nodes = None if flow.impact is None or flow.impact.nodes is None or gone else len(
             flow.impact.nodes)
         self.header.value = self._safe(
-            PANEL_STYLE
+            PANEL_STYLE + GONE_STYLE
             + header_html(pool, region=self.region, endpoint=endpoint,
                           phase="Deleted" if gone else None, stale=stale_phase(flow),
                           nodes=nodes)
@@ -167,6 +192,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         busy = flow.step.busy
         self.typed.disabled = flow.step is not Step.REVIEW
         self.delete_button.disabled = not flow.can_confirm(self.typed.value, self.ack.value)
+        self.missing.value = self._safe(self._missing())
         self.cancel_button.disabled = flow.step is not Step.REVIEW
         self.stop_button.disabled = not (busy or flow.refreshing)
         self.refresh_button.disabled = flow.refreshing
@@ -194,12 +220,13 @@ class DeletePanel(StaticCopy, widgets.VBox):
             self.impact.value = self._safe(impact_html(flow.impact, flow.impact_pending))
             self.consequences.value = self._safe(confirm_prompt_html(flow.pool, flow.impact))
             if not flow.needs_ack:
-                return (*top, self.impact, self.consequences, self.confirm_row, self.status)
+                return (*top, self.impact, self.consequences, self.confirm_row, self.missing,
+                        self.status)
             assert flow.impact is not None
-            self.acknowledgement.say(self._safe(f"Stop {flow.stops}"))
+            self.acknowledgement.say(self._safe(f"{ACK_WORDS} {flow.stops}"))
             self.ack.disabled = False
             return (*top, self.impact, self.consequences, self.acknowledgement.row,
-                    self.confirm_row, self.status)
+                    self.confirm_row, self.missing, self.status)
         buttons = self._buttons(step)
         if self.flow.refreshing and self.stop_button not in buttons:
             buttons.append(self.stop_button)  # a Refresh under way can be stopped

@@ -39,11 +39,11 @@ from typing import Any, Protocol
 
 import ipywidgets as widgets
 
-from .display import Acknowledgement, StaticCopy, html_text
+from .display import ACK_WORDS, GONE_STYLE, Acknowledgement, StaticCopy, html_text
 from .models import Pool
 from .plan import Plan
 from .policy import Verdict, decide
-from .render import PHASE_COLOURS
+from .render import PHASE_COLOURS, kernel_gone_html
 from .steps import Step
 from .tables import age_text, pools_table
 from .text import one_line
@@ -309,6 +309,9 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self._wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
         self._auto = widgets.Layout(width="auto")
         self._styles: dict[type, widgets.Widget] = {}
+        # shown only once the kernel is gone (display.GONE_STYLE); the exit hook writes here
+        self.gone = self._html("mnb-gone-line")
+        self.gone.value = GONE_STYLE + kernel_gone_html()
         self.title = self._html("mnb-pools-title")
         self.search = self._text("mnb-search", "220px", placeholder="search name, id, tag, phase")
         self.search.observe(lambda _change: self._on_search(), names="value")
@@ -322,6 +325,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.confirmation = self._html("mnb-bulk-confirmation")
         self.typed = self._text("mnb-bulk-confirm", "240px")
         self.typed.observe(lambda _change: self._sync_delete(), names="value")
+        self.typed.on_msg(self._on_submit)  # Enter: ipywidgets 7 and 8 both send "submit"
         self.delete_button = self._button(
             "Delete selected", "danger", "mnb-bulk-delete", self._on_delete
         )
@@ -352,6 +356,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
                                          layout=self._wrap)
         super().__init__(layout=self._plain)
         self.add_class("mnb-pools-panel")
+        self.add_class("mnb-gone-aware")
         self.add_class(self._scope)
         self._load()
         self.loaded.set()
@@ -606,12 +611,36 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.hint.value = (
             f"<span class='mnb-why'>Deleting stops every notebook, training job and inference "
             f"service on the {count} selected pool{'s' * (count != 1)}; pools and disks cannot "
-            f"be restored.</span> Type <code>{phrase}</code> to enable the button."
+            f"be restored.</span> {self._missing(ids, busy)}"
             + (" The selection changed since it was checked: the button checks it again."
                if self.plan is not None and not self._reviewed(ids) else "")
             if count
             else ""
         )
+
+    def _missing(self, ids: list[str], busy: dict[str, str], enter: bool = False) -> str:
+        """Every step still missing before the button acts, in one line (HTML)."""
+        phrase = confirm_phrase(len(ids))
+        steps = []
+        if self.typed.value != phrase:
+            steps.append(f"type <code>{phrase}</code>")
+        if busy and not self.busy_ack.value:
+            steps.append(f"tick “{ACK_WORDS} the work …” above")
+        if not steps:
+            return "Ready: press Enter or click <b>Delete selected</b>."
+        said = "<b>Enter: nothing was sent.</b> " if enter else ""
+        return f"{said}To enable the button, {' and '.join(steps)}."
+
+    def _on_submit(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """Enter in the box acts as the button when it is enabled, else says what is missing."""
+        if not (isinstance(content, dict) and content.get("event") == "submit"):
+            return
+        if not self.delete_button.disabled:
+            self._on_delete(self.delete_button)
+        elif self.run is None and not self.checking and self.selected():
+            self.hint.value = self.hint.value.replace(
+                self._missing(self.selected(), self.busy()),
+                self._missing(self.selected(), self.busy(), enter=True))
 
     # -- deletion --------------------------------------------------------------------------
 
@@ -727,7 +756,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         names = {pool.id: pool.display_name or pool.id for pool in self.pools}
         shown = [f"{names[pid]} ({what})" for pid, what in list(busy.items())[:10]]
         more = f" and {len(busy) - 10} more" if len(busy) > 10 else ""
-        self.acknowledgement.say(f"Also stop the work on {len(busy)} pool(s): "
+        self.acknowledgement.say(f"{ACK_WORDS} the work on {len(busy)} pool(s): "
                                  + "; ".join(shown) + more)
         self.confirm_row.children = (self.acknowledgement.row, *row)
 
@@ -775,7 +804,8 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         self.reload()
 
     def _show(self, *children: widgets.Widget) -> None:
-        self.children = children
+        """The panel's parts, after the line that says so once its kernel is gone."""
+        self.children = (self.gone, *children)
 
     def _on_progress(self, run: Run) -> None:
         now = time.monotonic()
@@ -821,13 +851,13 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             checks, self.checks = list(self.checks.values()), {}
         super().close()
         boxes = [self.rows, self.toolbar, self.confirm_row, self.progress_row]
-        parts = [self.title, self.search, self.select_all, self.select_none, self.refresh_button,
-                 self.count, self.head, self.confirmation, self.typed, self.delete_button,
-                 self.hint, self.progress, self.progress_text, self.stop_button, self.stop_note,
-                 self.back_button, self.status]
+        parts = [self.gone, self.title, self.search, self.select_all, self.select_none,
+                 self.refresh_button, self.count, self.head, self.confirmation, self.typed,
+                 self.delete_button, self.hint, self.progress, self.progress_text,
+                 self.stop_button, self.stop_note, self.back_button, self.status]
         if self._ack is not None:
             boxes.append(self._ack.row)
-            parts += [self._ack.box, self._ack.label]
+            parts.append(self._ack.box)
         for widget in [*boxes, *checks, *parts]:
             widget.close()
         for model in [self._plain, self._wrap, self._auto, self._row_layout, self._row_style,

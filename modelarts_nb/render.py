@@ -153,8 +153,8 @@ def consequences(pool: Pool, impact: Impact | None = None) -> str:
 def confirm_prompt_html(pool: Pool, impact: Impact | None = None) -> str:
     name = pool.display_name or pool.id
     return (
-        f"<div class='mnb-consequences'><b>{_esc(consequences(pool, impact))}</b> Type "
-        f"<code>{_esc(name)}</code> or the pool id to enable Delete (Enter confirms).</div>"
+        f"<div class='mnb-consequences'><b>{_esc(consequences(pool, impact))}</b> To delete "
+        f"it, type <code>{_esc(name)}</code> or the pool id below.</div>"
     )
 
 

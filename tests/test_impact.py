@@ -86,8 +86,8 @@ def test_the_panel_waits_for_the_checks_then_needs_the_acknowledgement(sb):
     panel.typed.value = "train-gpu"
     assert panel.delete_button.disabled and "checking" in panel.impact.value
     until(lambda: panel.flow.impact_checked.is_set(), what="the checks")
-    assert panel.acknowledgement.row in panel.children and panel.ack.description == ""
-    assert panel.acknowledgement.text == "Stop 3 training jobs and 1 sub-pool (infer-cpu)"
+    assert panel.acknowledgement.row in panel.children
+    assert panel.acknowledgement.text == "Also end 3 training jobs and 1 sub-pool (infer-cpu)"
     assert panel.delete_button.disabled  # the name alone is not enough
     panel.ack.value = True
     assert not panel.delete_button.disabled

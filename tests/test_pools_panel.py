@@ -361,7 +361,7 @@ def test_panel_excludes_prepaid_and_stop_sends_nothing_more(sb):
     until(lambda: not panel.checking, what="the checks")
     # the two team-shared pools hold a yearly/monthly node: unticked; the rest is confirmed anew
     assert not any(panel.checks[i].value for i in ids["team-shared"])
-    assert "Also stop the work on 4 pool(s): train-gpu (3 training jobs and 1 sub-pool " \
+    assert "Also end the work on 4 pool(s): train-gpu (3 training jobs and 1 sub-pool " \
         "(infer-cpu)); infer-cpu (1 inference service and 1 notebook); pool-21 " \
         "(1 training job); pool-22 (1 notebook)" == panel.acknowledgement.text
     assert "runs 1 training job" in plain(panel.checks[ids["pool-21"][0]].description)
@@ -517,7 +517,7 @@ def test_a_panel_and_a_batch_never_both_delete_a_pool(sb):
 
 def test_server_names_in_the_acknowledgement_are_text_not_html(sb):
     """ipywidgets 7 renders a checkbox description as HTML: server words reach one only
-    escaped (rows), and the acknowledgement keeps them in an escaped HTML label."""
+    escaped (rows), and the acknowledgement keeps them as escaped text in its description."""
     body = copy.deepcopy(sb.pool_json(sb.display_names()["pool-01"][0]))
     body["metadata"]["name"] = "pool-99-" + "9" * 32
     body["metadata"]["labels"]["os.modelarts/name"] = "<img src=x onerror=alert(1)>"
@@ -530,10 +530,35 @@ def test_server_names_in_the_acknowledgement_are_text_not_html(sb):
     panel.typed.value = "delete 1 pool"
     panel.delete_button.click()
     until(lambda: not panel.checking, what="the checks")
-    assert panel.busy_ack.description == ""
-    label = panel.acknowledgement.label.value
+    label = panel.busy_ack.description  # escaped HTML: ipywidgets 7 renders it as HTML
     assert "<img" not in label and "&lt;img src=x onerror=alert(1)&gt;" in label
     description = panel.checks[pool_id].description
     assert "<script>" not in description and "<img" not in description
     assert "runs 1 training job" in plain(description)
     assert sb.count(method="DELETE") == 0
+
+
+def test_the_hint_names_every_missing_step_and_enter_says_what_is_missing(sb):
+    """Typed right but the work not acknowledged: the hint no longer says "type …", it says to
+    tick the box; Enter then says nothing was sent, and once ticked Enter deletes."""
+    client = make_client(sb)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
+    train = sb.display_names()["train-gpu"][0]
+    panel.checks[train].value = True
+    assert "To enable the button, type delete 1 pool." in plain(panel.hint.value)
+    panel.typed.value = "delete 1 pool"
+    assert "Ready: press Enter or click Delete selected." in plain(panel.hint.value)
+    panel._on_submit(panel.typed, {"event": "submit"}, [])  # Enter: the first click's check
+    until(lambda: not panel.checking and panel.plan is not None, what="the check")
+    hint = plain(panel.hint.value)
+    assert "To enable the button, tick “Also end the work …” above." in hint, hint
+    assert "type delete" not in hint and panel.delete_button.disabled
+    panel._on_submit(panel.typed, {"event": "submit"}, [])
+    assert "Enter: nothing was sent. To enable the button, tick" in plain(panel.hint.value)
+    assert panel.acknowledgement.text.startswith("Also end the work on 1 pool(s): train-gpu")
+    assert panel.acknowledgement.row.children == (panel.busy_ack,)  # the sentence toggles it
+    panel.busy_ack.value = True
+    panel._on_submit(panel.typed, {"event": "submit"}, [])
+    until(lambda: panel.run is not None and panel.run.finished.is_set(), what="the deletion")
+    assert sb.accepted_deletes(train) == 1 and sb.count(method="DELETE") == 1
+    panel.close()

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import finish, panels_over, until
+from conftest import finish, make_client, panels_over, until
 
+from modelarts_nb.display import html_plain
 from modelarts_nb.flow import Step
 from modelarts_nb.render import PANEL_STYLE
 from modelarts_nb.retry import RetryPolicy
@@ -195,10 +196,10 @@ def test_elapsed_time_freezes_once_the_pool_is_gone(open_panel, sb):
 
 def test_cancel_removes_the_hint_and_every_button(open_panel, sb):
     panel = open_panel("pool-02")
-    assert "to enable Delete" in visible_text(panel)
+    assert "To enable Delete, type pool-02" in visible_text(panel)
     panel.cancel_button.click()
     text = visible_text(panel)
-    assert "to enable Delete" not in text and "Type" not in text
+    assert "To enable Delete" not in text and "type pool-02" not in text
     assert not buttons(panel) and panel.confirm_row not in panel.children
     assert status(panel).startswith("CANCELLED: pool pool-02") and "nothing was deleted" in text
     assert sb.count(method="DELETE") == 0
@@ -435,3 +436,53 @@ def test_buttons_never_shrink_and_rows_wrap(open_panel, sb):
     for row in (panel.confirm_row, panel.watch_row):
         assert row.layout.flex_flow == "row wrap"
     assert ".mnb-panel .widget-button{width:auto;min-width:max-content" in PANEL_STYLE
+
+
+# -- the confirmation says every step still missing -------------------------------------------
+
+
+def test_the_confirmation_names_every_missing_step_and_enter_says_what_is_missing(sb):
+    """A pool that runs work needs its name typed and the work acknowledged: the line under
+    the box says which of the two is still missing, Enter says so instead of doing nothing,
+    and the acknowledgement is one checkbox whose whole sentence toggles it."""
+    from modelarts_nb.flow import DeleteFlow
+    from modelarts_nb.panel import DeletePanel
+
+    client = make_client(sb)
+    train = client.resolve("train-gpu")
+    panel = DeletePanel(DeleteFlow(client, train, interval=0.05))
+    panel.flow.check_impact()
+    missing = lambda: html_plain(panel.missing.value)  # noqa: E731
+    assert "To enable Delete, type train-gpu (or the pool id) in the box and tick" in missing()
+    panel.typed.value = "train-gpu"
+    assert missing().startswith("To enable Delete, tick “Also end") and "type" not in missing()
+    panel._on_text_msg(panel.typed, {"event": "submit"}, [])  # Enter
+    assert missing().startswith("Enter: nothing was sent.") and panel.delete_button.disabled
+    assert panel.acknowledgement.row.children == (panel.ack,)  # the sentence is its label
+    sentence = panel.acknowledgement.text
+    assert sentence.startswith("Also end 3 training jobs") and "Stop" not in sentence
+    assert panel.stop_button.description == "Stop"  # the words differ from the button's
+    panel.ack.value = True
+    assert missing() == "Ready: press Enter or click Delete pool."
+    panel._on_text_msg(panel.typed, {"event": "submit"}, [])  # Enter now deletes
+    assert finish(panel) is Step.DELETED and sb.count(method="DELETE") == 1
+    assert missing() == ""
+
+
+def test_a_refresh_after_an_outage_replaces_the_stale_line_with_what_it_read(open_panel, sb):
+    """A watch that lost the API stops ("could not connect … continues on the server"); once
+    the API is back and the pool reads Running, the line says so, not the old error."""
+    panel = open_panel("pool-01")
+    panel.typed.value = "pool-01"
+    panel.delete_button.click()
+    until(lambda: panel.flow.step is Step.WATCHING, what="the watch")
+    sb.inject(Fault(method="GET", drop="before", times=1000))  # the watch cannot read it
+    sb.set_phase(panel.flow.pool.id, "Running")  # and the deletion does not take
+    assert finish(panel) is Step.STOPPED
+    assert "continues on the server" in status(panel)
+    sb.clear_faults()
+    panel.refresh_button.click()
+    until(lambda: not panel.flow.refreshing, what="the check")
+    line = status(panel)
+    assert "the pool is still there (Running) and not being deleted" in line, line
+    assert "connect" not in line and "continues on the server" not in line
