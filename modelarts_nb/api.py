@@ -16,6 +16,8 @@ import logging
 import ssl
 import threading
 import time
+import weakref
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -29,6 +31,7 @@ from .keys import KeyChain, refusal_hint
 from .models import Pool, Tags, Workspace, parse_tags
 from .names import check_pool_id, check_workspace_id, is_loopback_host
 from .responses import (
+    MAX_BODY,
     api_error,
     error_fields,
     read_json,
@@ -41,7 +44,7 @@ from .settings import Settings, resolve_settings
 from .signer import canonical_query
 from .text import one_line
 
-__all__ = ["PoolsApi", "DEFAULT_TIMEOUT", "TENANT_HEADER"]
+__all__ = ["PoolsApi", "DEFAULT_TIMEOUT", "TENANT_HEADER", "stop_every_client"]
 
 log = logging.getLogger("modelarts_nb")
 _Api = TypeVar("_Api", bound="PoolsApi")
@@ -51,6 +54,24 @@ _JSON = {"Content-Type": "application/json"}  # sent (and signed) on every call,
 # pool, the two calls whose pages document it (FACTS §1.1); nowhere else (docs/tenant-and-
 # details.md says why).
 TENANT_HEADER = "X-ModelArts-User-ID"
+# Every client built in this process, held weakly: kernel exit stops them all at once.
+_LIVE: weakref.WeakSet[PoolsApi] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_every_client() -> None:
+    """Set every live client's ``cancel`` and close it, so that at kernel exit no wait holds
+    the kernel and no request leaves after. Never raises: it runs in an exit hook, where one
+    client's failure must not spare the others."""
+    with _LIVE_LOCK:
+        clients = list(_LIVE)
+    for client in clients:  # every wait ends first; closing may take a moment each
+        client.cancel.set()
+    for client in clients:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001
+            log.debug("closing %r at exit failed", client, exc_info=True)
 
 
 class PoolsApi:
@@ -78,19 +99,22 @@ class PoolsApi:
         # set by Stop, closing a view or an interrupt: every wait ends, no request follows
         self.cancel = threading.Event()
         self._local = threading.local()  # a run's own stop event, per thread (see cancelled_by)
-        self.throttle = Throttle(self._pause, clock)
+        self.throttle = Throttle(self._pause, clock, self.retry.max_retry_after)
         self._options: dict[str, Any] = dict(
             timeout=timeout,
             verify=_verify_for(settings),
             transport=transport,
             # loopback (the sandbox) must never be routed through an environment proxy
             trust_env=not is_loopback_host(urlsplit(settings.endpoint).hostname or ""),
-            headers={"User-Agent": f"modelarts-nb/{__version__}"},
+            # only what _decoded inflates step by step (httpx would also offer br and zstd)
+            headers={"User-Agent": f"modelarts-nb/{__version__}", "Accept-Encoding": "gzip"},
             follow_redirects=False,
         )
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
         self._workspaces: dict[str, str] = {}  # pool id -> its workspace, as last read
+        with _LIVE_LOCK:
+            _LIVE.add(self)
 
     @property
     def settings(self) -> Settings:
@@ -179,6 +203,7 @@ class PoolsApi:
     def list_workspaces(self) -> list[Workspace]:
         """GET every workspace of the project, 1,000 a page until a short page (FACTS-2 §6)."""
         found: dict[str, Workspace] = {}
+        received = 0
         for page in range(_MAX_PAGES):
             query = canonical_query([("limit", "1000"), ("offset", str(page * 1000))])
             body = self._get(f"/v1/{self.settings.project_id}/workspaces", query,
@@ -186,6 +211,7 @@ class PoolsApi:
             items = body.get("workspaces") if isinstance(body, dict) else None
             if not isinstance(items, list):
                 raise errors.ApiError(status=200, what="the workspace list has no 'workspaces'")
+            received = _counted(received, items, "workspaces")
             known = len(found)
             for workspace in filter(None, map(Workspace.from_api, items)):
                 found.setdefault(workspace.id, workspace)
@@ -210,11 +236,13 @@ class PoolsApi:
         ``offset`` is read as a page number ("start page"; UNCONFIRMED): a page that brings no
         new key ends the loop either way."""
         tags: dict[str, tuple[str, ...]] = {}
+        received = 0
         for page in range(_MAX_PAGES):
             query = canonical_query([("limit", "200"), ("offset", str(page))])
             body = self._get(f"/v1/{self.settings.project_id}/pools/tags", query,
                              what="the pool tags")
             items = body.get("tags") if isinstance(body, dict) else None
+            received = _counted(received, items, "pool tags")
             known = len(tags)
             for key, values in (parse_tags(items, "tags", [], strict=False) or {}).items():
                 tags[key] = tuple(dict.fromkeys(tags.get(key, ()) + values))
@@ -235,6 +263,7 @@ class PoolsApi:
             body = self._get(f"{self._pool_path(check_pool_id(pool_id))}/workloads", query,
                              what=f"the workloads of pool {pool_id}")
             page = _items(body, "workload list")
+            _counted(len(items), page, f"workloads of pool {pool_id}")
             items += page
             if len(page) < _PAGE:
                 return items
@@ -249,7 +278,9 @@ class PoolsApi:
             params = [("limit", str(_PAGE))] + ([("continue", token)] if token else [])
             body = self._get(f"{self._pool_path(check_pool_id(pool_id))}/nodes",
                              canonical_query(params), what=f"the nodes of pool {pool_id}")
-            items += _items(body, "node list")
+            page = _items(body, "node list")
+            _counted(len(items), page, f"nodes of pool {pool_id}")
+            items += page
             meta = body.get("metadata") if isinstance(body, dict) else None
             following = meta.get("continue") if isinstance(meta, dict) else None
             if not following or not isinstance(following, str) or following == token:
@@ -265,8 +296,9 @@ class PoolsApi:
 
         Returns the accepted pool, or None when the outcome is unknown: no answer, a gateway's
         502/503/504, a 2xx with an unreadable body (maybe not even from ModelArts) or one about
-        another pool, or a 404 to a ``first=False`` resend (our earlier DELETE did it). Deciding
-        what to do then — read the pool back, send again — is the engine's job, not this one's.
+        another pool, an answer over ``MAX_BODY`` (whatever its status: it was not read), or a
+        404 to a ``first=False`` resend (our earlier DELETE did it). Deciding what to do then —
+        read the pool back, send again — is the engine's job, not this one's.
         ``on_wire(True)`` is called just before a DELETE leaves, ``on_wire(False)`` when the
         gateway refused it unprocessed (401, 429) or it never left (no connection could be
         made: tried again within the retry budget, then ConnectionFailed says nothing was
@@ -275,24 +307,30 @@ class PoolsApi:
         """
         path = self._pool_path(check_pool_id(pool_id))
         wire = on_wire or (lambda _sent: None)
+        hear = on_answer or (lambda _request_id: None)
+        started = self._clock()
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 response = self._send("DELETE", path, before=lambda: wire(True), pool=pool_id)
+            except _TooLarge as exc:
+                hear(exc.request_id)
+                return None
             except _NotWritten as exc:
                 wire(False)  # it never left: trying again is no resend
-                if attempt < self.retry.attempts:
-                    self._pause(self.retry.delay(attempt))
+                wait = self._next_wait(started, attempt)
+                if wait is not None:
+                    self._pause(wait)
                     continue
                 raise errors.ConnectionFailed(f"{exc}; " + (
                     "nothing was sent" if first else "this second DELETE was not sent (the "
                     "first one's answer was lost)")) from None
             except errors.ConnectionFailed:
                 return None
-            if on_answer is not None:
-                on_answer(response.headers.get("X-Request-Id"))
+            hear(response.headers.get("X-Request-Id"))
             if response.status_code in (401, 429):
                 wire(False)
-            if response.status_code == 429 and attempt < self.retry.attempts:
+            if response.status_code == 429 and self._next_wait(started, attempt, response) \
+                    is not None:
                 continue  # an explicit refusal: resent after the throttle's pause
             if response.status_code in (502, 503, 504):
                 return None
@@ -320,19 +358,24 @@ class PoolsApi:
         """GET with retries on transport errors, 429/502/503/504 and unreadable bodies;
         ``pool``: the GET of that one pool (it carries the tenant id)."""
         url = f"{path}?{query}" if query else path
+        started = self._clock()
         for attempt in range(1, self.retry.attempts + 1):
-            last = attempt == self.retry.attempts
             try:
                 response = self._send("GET", url, pool=pool)
+            except _TooLarge as exc:  # not asked again: it would cost another 32 MB
+                raise exc.reading(what) from None
             except errors.ConnectionFailed:
-                if last:
+                wait = self._next_wait(started, attempt)
+                if wait is None:
                     raise
-                self._pause(self.retry.delay(attempt))
+                self._pause(wait)
                 continue
-            if response.status_code in RETRYABLE_STATUS and not last:
-                if response.status_code != 429:  # the throttle already paused for a 429
-                    self._pause(self.retry.delay(attempt, retry_after(response)))
-                continue
+            if response.status_code in RETRYABLE_STATUS:
+                wait = self._next_wait(started, attempt, response)
+                if wait is not None:
+                    if response.status_code != 429:  # the throttle pauses for a 429 itself
+                        self._pause(wait)
+                    continue
             if not response.is_success:
                 raise self._error(response, f"reading {what} failed", pool=pool)
             if response.status_code == 204:
@@ -340,14 +383,29 @@ class PoolsApi:
             try:
                 return read_json(response)
             except ValueError:
-                if last:
+                wait = self._next_wait(started, attempt)
+                if wait is None:
                     raise errors.ApiError(
                         status=response.status_code,
                         request_id=response.headers.get("X-Request-Id"),
                         what=f"reading {what} failed: the answer was not valid JSON",
                     ) from None
-                self._pause(self.retry.delay(attempt))
+                self._pause(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _next_wait(self, started: float, attempt: int,
+                   response: httpx.Response | None = None) -> float | None:
+        """The wait before try ``attempt + 1``, or None when there is none: ``attempt`` was the
+        last, or the wait would end past the policy's ``budget`` (counted from ``started``).
+        After a 429 the wait is the throttle's, which ``_send`` keeps; else the back-off or
+        the answer's Retry-After."""
+        if attempt >= self.retry.attempts:
+            return None
+        if response is not None and response.status_code == 429:
+            wait = self.throttle.pending()
+        else:
+            wait = self.retry.delay(attempt, retry_after(response) if response else None)
+        return wait if self.retry.affords(self._clock() - started, wait) else None
 
     def _send(
         self, method: str, url: str, before: Callable[[], None] | None = None,
@@ -372,15 +430,7 @@ class PoolsApi:
                 target = self.settings.endpoint + url  # absolute: a base_url parses twice
                 headers = self._headers(pool is not None)
                 try:
-                    client = self._client()
-                    try:
-                        response = client.request(method, target, headers=headers,
-                                                  auth=used.auth)
-                    except RuntimeError:  # closed by a watch ending in another thread, before
-                        if not client.is_closed:  # the send: nothing left, so once more
-                            raise
-                        response = self._client().request(method, target, headers=headers,
-                                                          auth=used.auth)
+                    response = self._exchange(method, target, headers, used.auth)
                 except httpx.HTTPError as exc:
                     raise self._unreachable(method, url, exc) from None
                 self._answered(method, url, response, started)
@@ -392,6 +442,44 @@ class PoolsApi:
             if key is None:
                 return response
         return response
+
+    def _exchange(self, method: str, target: str, headers: dict[str, str],
+                  auth: httpx.Auth | None) -> httpx.Response:
+        """Send one request (``auth`` signs it) and read its answer within ``MAX_BODY``."""
+        client = self._client()
+        try:
+            response = client.send(client.build_request(method, target, headers=headers),
+                                   auth=auth, stream=True)
+        except RuntimeError:  # closed by a watch ending in another thread, before the send:
+            if not client.is_closed:  # nothing left, so once more
+                raise
+            client = self._client()
+            response = client.send(client.build_request(method, target, headers=headers),
+                                   auth=auth, stream=True)
+        try:
+            self._read_body(response)
+        finally:
+            response.close()  # unread (refused, stopped): the connection is dropped, not reused
+        return response
+
+    def _read_body(self, response: httpx.Response) -> None:
+        """Read the body as it arrives and refuse it before it passes ``MAX_BODY`` (or at once,
+        when its Content-Length says it will): read whole, a 300 MB answer cost the kernel
+        600 MB and an endless one all of it. A Stop ends a slow body between chunks.
+
+        The body is then kept where httpx's own ``Response.read()`` keeps it (``_content``),
+        so ``response.content`` and ``.json()`` work as for an answer read whole."""
+        if _declared_length(response) > MAX_BODY:
+            raise _TooLarge.of(response)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in _decoded(response):
+            self._check_cancel()
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise _TooLarge.of(response)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)  # noqa: SLF001 - as Response.read() does
 
     def _headers(self, about_a_pool: bool) -> dict[str, str]:
         """The request's own headers: JSON always, the tenant id on a pool's GET and DELETE."""
@@ -480,12 +568,64 @@ class _NotWritten(errors.ConnectionFailed):
     """The request failed before any of it was written: it certainly never left."""
 
 
+class _TooLarge(errors.ApiError):
+    """An answer over ``MAX_BODY``, refused before more of it was read."""
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> _TooLarge:
+        return cls(status=response.status_code, request_id=response.headers.get("X-Request-Id"),
+                   what=f"the answer was larger than {MAX_BODY // 2**20} MB; nothing further "
+                   "was read")
+
+    def reading(self, what: str) -> errors.ApiError:
+        """The error a read of ``what`` raises: a plain ApiError, in one line."""
+        return errors.ApiError(status=self.status, request_id=self.request_id,
+                               what=f"reading {what} failed: {self.what}")
+
+
+def _declared_length(response: httpx.Response) -> int:
+    """The answer's Content-Length, or 0 when it has none (h11 has refused a malformed one)."""
+    try:
+        return int(response.headers.get("Content-Length", "0"))
+    except ValueError:
+        return 0
+
+
+_STEP = 1 << 20  # inflated bytes at most per step, so the cap is checked as a gzip bomb grows
+_WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+
+
+def _decoded(response: httpx.Response) -> Iterator[bytes]:
+    """The body's bytes, inflated ``_STEP`` at a time: httpx's own decoders inflate a whole
+    network read at once (up to 1,000 times its size, and brotli far more). An encoding we
+    did not ask for is a DecodingError, as a corrupt one is."""
+    if hasattr(response, "_content"):  # built in memory (a test's transport): already read
+        yield response.content
+        return
+    coding = response.headers.get("Content-Encoding", "").strip().lower()
+    if coding in ("", "identity"):
+        yield from response.iter_raw()
+        return
+    if coding not in _WBITS:
+        raise httpx.DecodingError(f"unasked encoding {coding[:40]!r}", request=response.request)
+    inflate = zlib.decompressobj(_WBITS[coding])
+    try:
+        for data in response.iter_raw():
+            while data:
+                yield inflate.decompress(data, _STEP)
+                data = inflate.unconsumed_tail
+        yield inflate.flush()
+    except zlib.error as exc:
+        raise httpx.DecodingError(str(exc), request=response.request) from None
+
+
 # raised before a byte of the request is written: connecting (TLS included: httpx reports a
 # failed handshake as ConnectError), a proxy refusing the tunnel, no free connection, a bad URL
 _BEFORE_WRITING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError, httpx.PoolTimeout,
                    httpx.UnsupportedProtocol)
 _PAGE = 500  # the most the service returns at once (FACTS-2 §2, §3.1)
 _MAX_PAGES = 200  # 100,000 items: beyond that a server is looping, not paging
+_MAX_ITEMS = _PAGE * _MAX_PAGES  # in all, however long the pages a server sends
 
 
 def _items(body: Any, what: str) -> list[Any]:
@@ -496,8 +636,17 @@ def _items(body: Any, what: str) -> list[Any]:
 
 
 def _too_many(what: str) -> errors.ApiError:
-    return errors.ApiError(status=200, what=f"reading the {what} did not end after "
-                           f"{_MAX_PAGES} pages; the server keeps paging")
+    return errors.ApiError(status=200, what=f"reading the {what} did not end within "
+                           f"{_MAX_PAGES} pages or {_MAX_ITEMS:,} items; the server keeps paging")
+
+
+def _counted(received: int, page: object, what: str) -> int:
+    """Items received so far, this page's included; past ``_MAX_ITEMS`` the reading ends
+    (pages longer than asked for would otherwise pile up 200 times)."""
+    received += len(page) if isinstance(page, list) else 0
+    if received > _MAX_ITEMS:
+        raise _too_many(what)
+    return received
 
 
 def _verify_for(settings: Settings) -> ssl.SSLContext | bool:

@@ -9,6 +9,7 @@ odd is recorded in ``Pool.problems`` so the UI can say so instead of crashing.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,6 +32,10 @@ DEFAULT_WORKSPACE = "0"
 MAX_TAGS = 100  # a pool holds at most 20 (UNCONFIRMED); more is a server gone wrong
 _MAX_ANNOTATION = 64 * 1024  # 20 tags of 128 + 255 characters fit many times over
 _EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)  # before ModelArts: a server's "unknown"
+# Counts (nodes, per flavor, per zone) above this are a server gone wrong, not a pool: read as
+# unknown, so no sum, table column (pandas Int64) or text grows without bound.
+MAX_COUNT = 1_000_000
+_MAX_CONTROL_MODE = 2**31 - 1  # a bit field; a larger value is unreadable (deletion refused)
 
 # TMS tags: key → its values (one, as a rule; the SDK's shape allows a list).
 Tags = Mapping[str, tuple[str, ...]]
@@ -66,7 +71,10 @@ class Workspace:
         if not isinstance(body, Mapping) or body.get("id") in (None, ""):
             return None
         notes: list[str] = []  # the doc writes the default id as the number 0: compare str(id)
-        return cls(id=str(body["id"]), name=_text(body.get("name"), "name", notes) or "",
+        workspace_id = body["id"]
+        if isinstance(workspace_id, bool) or not isinstance(workspace_id, (str, int)):
+            return None  # NaN, true, 1e308: no id anyone could list by
+        return cls(id=str(workspace_id), name=_text(body.get("name"), "name", notes) or "",
                    status=_text(body.get("status"), "status", notes) or "")
 
 
@@ -185,7 +193,14 @@ def _mapping(value: object, where: str, notes: list[str], required: bool = True)
 
 
 def _kind(value: object) -> str:
+    if _number(value) and not _finite(value):
+        return "not a finite number"  # never "nan" or "inf" in what a view prints
     return "missing" if value is None else f"a {type(value).__name__}"
+
+
+def _shown(value: object) -> str:
+    """A server's odd value, quoted for a note (NaN and infinity described, not printed)."""
+    return _kind(value) if _number(value) and not _finite(value) else quoted(value, 40)
 
 
 def _text(value: object, where: str, notes: list[str]) -> str | None:
@@ -193,10 +208,22 @@ def _text(value: object, where: str, notes: list[str]) -> str | None:
         return value
     if isinstance(value, str):
         return _whole(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _finite(value):
         return str(value)
     notes.append(f"{where} is {_kind(value)}, expected text")
     return None
+
+
+def _number(value: object) -> bool:
+    """An int or float, a bool excluded (JSON's true is no number)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite(value: object) -> bool:
+    """A number that prints as one: not NaN or infinite (Python's JSON reads both)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return _number(value)  # an int: math.isfinite would overflow on a huge one
 
 
 def _whole(text: str) -> str:
@@ -210,17 +237,26 @@ def _whole(text: str) -> str:
 
 
 def _int(value: object, where: str, notes: list[str]) -> int | None:
+    """A count between 0 and ``MAX_COUNT``, from a number or its digits; else None (unknown),
+    with a note: a negative, huge, fractional, infinite or boolean count is no count."""
     if value is None:
         return None
     if isinstance(value, bool):
         notes.append(f"{where} is a bool, expected a number")
         return None
-    if isinstance(value, int):
-        return value
+    number = value if isinstance(value, int) else _digits(value)
+    if number is None or not 0 <= number <= MAX_COUNT:
+        notes.append(f"{where} is {_shown(value)}, expected a count from 0 to {MAX_COUNT:,}")
+        return None
+    return number
+
+
+def _digits(value: object) -> int | None:
+    """The whole number a short text (or float) spells, as ``int(str(value))`` reads it."""
+    text = str(value) if isinstance(value, (str, float)) else ""
     try:
-        return int(str(value))
+        return int(text) if len(text) <= 20 else None
     except ValueError:
-        notes.append(f"{where} is {value!r:.40}, expected a number")
         return None
 
 
@@ -228,9 +264,9 @@ def _control_mode(value: object, notes: list[str]) -> int | None:
     """Bit flags; missing means 0 (no restriction), anything but a whole number ≥ 0 is None."""
     if value is None:
         return 0
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_CONTROL_MODE:
         return value
-    notes.append(f"spec.controlMode is {quoted(value, 40)}, expected a whole number")
+    notes.append(f"spec.controlMode is {_shown(value)}, expected a whole number")
     return None
 
 
@@ -240,9 +276,13 @@ def _time(value: object, where: str, notes: list[str]) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        notes.append(f"{where} {value!r:.40} is not a timestamp")
+        notes.append(f"{where} is {_shown(value)}, not a timestamp")
         return None
-    if moment.tzinfo is None or moment < _EARLIEST:  # no zone, or Go's/Unix's zero time
+    try:  # in UTC, as every view shows it; year 9999 at -23:59 is past datetime's range
+        usable = moment.tzinfo is not None and moment.astimezone(timezone.utc) >= _EARLIEST
+    except OverflowError:
+        usable = False
+    if not usable:  # no zone, Go's/Unix's zero time, or beyond year 9999 in UTC
         notes.append(f"{where} {value!r:.40} is no usable time")
         return None
     return moment
@@ -254,7 +294,8 @@ def _scope(value: object, notes: list[str]) -> tuple[str, ...]:
     if not isinstance(value, list):
         notes.append(f"spec.scope is {_kind(value)}, expected a list")
         return ()
-    return tuple(str(item) for item in value if isinstance(item, (str, int)))
+    return tuple(str(item) for item in value
+                 if isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)))
 
 
 def _lines(value: object, where: str, notes: list[str]) -> tuple[ResourceLine, ...]:
@@ -437,10 +478,10 @@ def _plain(value: object) -> str:
         return ""
     if isinstance(value, str):
         return _whole(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _finite(value):
         return str(value)
-    try:
-        return _whole(json.dumps(value, ensure_ascii=False, default=str)[:2000])
+    try:  # allow_nan=False: a NaN or infinity inside is unreadable, not "NaN"
+        return _whole(json.dumps(value, ensure_ascii=False, default=str, allow_nan=False)[:2000])
     except (TypeError, ValueError, RecursionError):
         return "(unreadable)"
 

@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 __all__ = [
+    "DECAY_SECONDS",
+    "MAX_INTERVAL",
     "QUIET_SECONDS",
     "RETRYABLE_STATUS",
     "RetryPolicy",
@@ -28,6 +30,13 @@ __all__ = [
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 QUIET_SECONDS = 60.0  # a minute without a 429 and requests are no longer paced
+DECAY_SECONDS = 10.0  # each 10 s without a 429 halves the spacing
+# The widest spacing a 429 that names no limit can cause. Such a 429 only says "slower":
+# 2 s between requests is 30 a minute, half the "60 calls per minute per user" another
+# Huawei service documents, and the 2-5 s Huawei advises waiting after APIG.0308 (FACTS §5).
+# Whatever a gateway wants beyond that it says with Retry-After, which pauses everyone anyway.
+MAX_INTERVAL = 2.0
+_MIN_INTERVAL = 0.05  # the spacing after a first 429 that names no limit
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,16 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 8.0
     max_retry_after: float = 60.0  # never sleep longer than this on a server's say-so
+    # Seconds one GET (or one DELETE's resends) may take from its first try, waits included:
+    # a retry whose wait would end later is not made. One full Retry-After (60 s) still fits;
+    # three in a row (3 min of a busy kernel) do not.
+    budget: float = 90.0
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def affords(self, spent: float, wait: float) -> bool:
+        """Whether a retry after ``wait`` more seconds ends within the budget, ``spent``
+        seconds after the first try started."""
+        return spent + wait <= self.budget
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""
@@ -108,35 +126,63 @@ class Throttle:
 
     After a 429 nobody sends before ``Retry-After`` has passed, and from then on requests are
     spaced to 90 % of the limit the gateway named (or, when it named none, twice as far apart
-    as before) instead of each worker hammering the API on its own schedule. After
-    ``QUIET_SECONDS`` without a 429 the pacing ends, so one busy minute does not slow the
-    client down for the rest of its life.
+    as before, up to ``MAX_INTERVAL``) instead of each worker hammering the API on its own
+    schedule. Every ``DECAY_SECONDS`` without a 429 halve the spacing, and after
+    ``QUIET_SECONDS`` the pacing ends, so one busy minute does not slow the client down for
+    the rest of its life. No turn is ever further away than ``max_pause`` (the policy's
+    ``max_retry_after``): the server's numbers are data, not orders.
     """
 
-    def __init__(self, sleep: Callable[[float], object], clock: Callable[[], float]) -> None:
+    def __init__(self, sleep: Callable[[float], object], clock: Callable[[], float],
+                 max_pause: float = 60.0) -> None:
         self._sleep = sleep
         self._clock = clock
+        self._max_pause = max_pause
         self._lock = threading.Lock()
         self._resume_at = 0.0
         self._next_slot = 0.0
         self._last_429: float | None = None
+        self._calm_since = 0.0  # the last 429, or the last halving since
         self.interval = 0.0  # seconds between two requests; 0 until the first 429
 
     def wait(self) -> None:
         """Block until this request's turn."""
         with self._lock:
             now = self._clock()
-            if self._last_429 is not None and now - self._last_429 > QUIET_SECONDS:
-                self.interval, self._last_429 = 0.0, None  # the gateway has calmed down
-            turn = max(now, self._resume_at, self._next_slot)
+            self._relax(now)
+            turn = min(max(now, self._resume_at, self._next_slot), now + self._max_pause)
             self._next_slot = turn + self.interval
         if turn > now:
             self._sleep(turn - now)
 
+    def pending(self) -> float:
+        """Seconds until the next request may leave (0 when it may leave now)."""
+        with self._lock:
+            now = self._clock()
+            return min(max(0.0, self._resume_at - now, self._next_slot - now), self._max_pause)
+
     def throttled(self, retry_after: float, rate_limit: float | None) -> None:
         """Record a 429: pause everyone for ``retry_after`` s and pace from then on."""
         with self._lock:
-            self._last_429 = self._clock()
-            self._resume_at = max(self._resume_at, self._clock() + retry_after)
-            paced = 1.0 / (0.9 * rate_limit) if rate_limit else max(0.05, self.interval * 2)
+            now = self._clock()
+            self._last_429 = self._calm_since = now
+            pause = min(max(retry_after, 0.0), self._max_pause)
+            self._resume_at = min(max(self._resume_at, now + pause), now + self._max_pause)
+            if rate_limit:
+                paced = min(1.0 / (0.9 * rate_limit), self._max_pause)
+            else:
+                paced = min(max(_MIN_INTERVAL, self.interval * 2), MAX_INTERVAL)
             self.interval = max(self.interval, paced)
+
+    def _relax(self, now: float) -> None:
+        """Halve the spacing for each ``DECAY_SECONDS`` without a 429, and end it after
+        ``QUIET_SECONDS``: a gateway that stopped refusing gets our speed back step by step."""
+        if self._last_429 is None:
+            return
+        if now - self._last_429 > QUIET_SECONDS:
+            self.interval, self._last_429 = 0.0, None  # the gateway has calmed down
+            return
+        steps = int((now - self._calm_since) // DECAY_SECONDS)
+        if steps > 0:
+            self.interval /= 2.0 ** steps  # steps <= 6: QUIET_SECONDS / DECAY_SECONDS
+            self._calm_since += steps * DECAY_SECONDS

@@ -61,6 +61,14 @@ __all__ = ["SandboxServer"]
 
 JSON = "application/json"
 _ADMIN = "/_sandbox/"
+# The API takes no large bodies (a DELETE has none; an admin call a few hundred bytes): a body
+# over this is refused with 413 before it is read, so no request can take the server's memory.
+MAX_REQUEST_BODY = 1024 * 1024
+_LINE = 1024  # the longest chunk-size or trailer line read; a longer one is no HTTP
+
+
+class _TooLarge(Exception):
+    """A request body over ``MAX_REQUEST_BODY``."""
 
 
 @dataclass
@@ -172,24 +180,36 @@ class _Handler(BaseHTTPRequestHandler):
             self._api(path, query, body)
 
     def _read_body(self) -> bytes | None:
-        """Read Content-Length or chunked bodies; None after answering 400 to a broken one."""
+        """Read Content-Length or chunked bodies; None after answering 400 to a broken one, or
+        413 to one over ``MAX_REQUEST_BODY`` (not read: the connection is closed instead)."""
         try:
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                 return self._read_chunked()
             length = int(self.headers.get("Content-Length") or 0)
             if length < 0:
                 raise ValueError(length)
+            if length > MAX_REQUEST_BODY:
+                raise _TooLarge
         except ValueError:
             self.send_error(400, "Bad request body framing.")
+            return None
+        except _TooLarge:
+            self.send_error(413)
             return None
         return self.rfile.read(length) if length else b""
 
     def _read_chunked(self) -> bytes:
-        chunks = []
-        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+        """The chunks, counted before each is read: past ``MAX_REQUEST_BODY`` it is _TooLarge."""
+        chunks, total = [], 0
+        while size := int(self.rfile.readline(_LINE).split(b";")[0].strip() or b"0", 16):
+            total += size
+            if size < 0:
+                raise ValueError(size)
+            if total > MAX_REQUEST_BODY:
+                raise _TooLarge
             chunks.append(self.rfile.read(size))
-            self.rfile.readline()
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            self.rfile.readline(_LINE)
+        while self.rfile.readline(_LINE) not in (b"\r\n", b"\n", b""):
             pass
         return b"".join(chunks)
 
