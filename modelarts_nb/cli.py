@@ -322,7 +322,7 @@ def _say_plan(out: Out, plan: Plan, path: str) -> None:
 
 def run_history(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
     """``history``: the receipts file, read locally; needs no settings, sends nothing."""
-    from .receipts import location, read_history
+    from .receipts import location, read_history, shown
 
     try:
         rows, notes = read_history(args.pool, args.since)  # parses --since
@@ -335,7 +335,7 @@ def run_history(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
     for row in rows:
         out.line(_receipt_line(row))
     if not rows and not notes:
-        out.line(f"(no receipts match; they are kept in {location()})")
+        out.line(f"(no receipts match; they are kept in {shown(location(), 400)})")
     return PARTIAL if any(note.startswith("Cannot read") for note in notes) else OK
 
 

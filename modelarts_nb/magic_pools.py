@@ -66,7 +66,7 @@ _NOT_WITH_HISTORY = ("delete", "yes", "force", *_SELECTORS, "project_id", "regio
 def run_history(args: Any) -> Any:
     """``%pools --history [--pool NAME] [--since WHEN]``: the receipts, newest first, as a
     DataFrame. Reads one local file: needs no credentials and sends no request."""
-    from .receipts import frame, location, read_history
+    from .receipts import frame, location, read_history, shown
 
     if not args.history:
         raise UsageError("--pool and --since go with --history (to select pools to list, use "
@@ -84,7 +84,7 @@ def run_history(args: Any) -> Any:
     if rows:
         return frame(rows)
     if not any(note.startswith(("No receipts yet", "Cannot read")) for note in notes):
-        print(one_line(f"(no receipts match; they are kept in {location()})", 500))
+        print(f"(no receipts match; they are kept in {shown(location(), 400)})")
     return None
 
 

@@ -9,10 +9,13 @@ Support`` on macOS; ``%LOCALAPPDATA%`` on Windows).
 
 How: JSON Lines, appended, never rewritten. A ``sent`` event when a DELETE left (so a kernel
 that dies mid-watch still leaves a record), a ``final`` event with each outcome; both carry the
-receipt id. Each event is ONE ``os.write`` of one line on a file opened ``O_APPEND`` (0o600,
-its directory 0o700), under ``flock`` where there is one: two kernels appending at once never
-interleave (on a local file system; network file systems may not honour either). A receipt
-that cannot be written never stops a deletion: it is said once per file, in one line.
+receipt id. Each event is ONE ``os.write`` of one line on a file opened ``O_APPEND`` and never
+through a symbolic link (kept 0o600, directories it creates 0o700), under ``flock`` where there
+is one: two kernels appending at once never interleave (on a local file system; network file
+systems may not honour either). Under that lock a line that would follow a fragment (a write
+cut short by a full disk or a kill) starts with a newline, so the fragment costs only itself.
+A receipt that cannot be written never stops a deletion: it is said once per file, in one
+line, the path's credentials masked.
 
 Never a secret: no key, token, header or URL is written, only the endpoint's host; server
 strings are capped at 300 characters, and any credential value of the client is masked even
@@ -23,6 +26,7 @@ Stdlib only; ``history()`` imports pandas when called.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -41,7 +45,7 @@ from urllib.parse import urlsplit
 
 from .errors import ModelArtsError, WaitTimeout
 from .steps import Step
-from .text import masked, one_line
+from .text import known_secrets, masked, one_line
 
 if TYPE_CHECKING:
     import pandas
@@ -56,7 +60,7 @@ except ImportError:  # Windows: O_APPEND alone
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["COLUMNS", "ENV", "Receipt", "append", "frame", "history", "location", "parse_since",
-           "read_history"]
+           "read_history", "shown"]
 
 log = logging.getLogger("modelarts_nb")
 ENV = "MODELARTS_NB_RECEIPTS"
@@ -68,6 +72,10 @@ COLUMNS = ["time", "pool", "name", "outcome", "phase", "phase_seen", "server_del
            "detail", "receipt"]
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+# O_NONBLOCK: a FIFO named by mistake fails at once instead of holding the deletion
+_FLAGS = (os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+          | _NOFOLLOW)
 
 
 def location(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
@@ -99,25 +107,102 @@ def append(event: Mapping[str, Any], path: Path | None = None) -> bool:
     target = Path(os.environ.get(ENV, "").strip() or "receipts.jsonl")  # named in a warning
     try:
         target = path or location()
-        if not target.parent.exists():  # a file there: os.open says "Not a directory"
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # O_NONBLOCK: a FIFO named by mistake fails at once instead of holding the deletion
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-                     | getattr(os, "O_NONBLOCK", 0), 0o600)
+        _make_parents(target.parent)  # a file there: os.open says "Not a directory"
+        fd = _open(target)
         try:
             try:
                 _lock(fd)
             except KeyboardInterrupt:  # Ctrl-C while waiting: the line still goes in
-                os.write(fd, line)
+                _add(fd, line)
                 raise
-            if os.write(fd, line) != len(line):
-                raise OSError(0, "the disk took only part of the line (full?)")
+            _add(fd, line)
         finally:
             os.close(fd)
     except OSError as exc:
-        _warn_once(target, exc.strerror or type(exc).__name__)
+        _warn_once(target, _why(exc, target))
         return False
     return True
+
+
+def _make_parents(directory: Path) -> None:
+    """Create the missing directories, each 0700: receipts say what was deleted where, and
+    ``mkdir`` leaves the mode to the umask (for the upper ones of ``parents=True`` entirely)."""
+    missing = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for made in reversed(missing):
+        try:
+            made.mkdir(mode=0o700)
+        except FileExistsError:  # another writer made it first, or a dangling link: os.open says
+            continue
+        os.chmod(made, 0o700)
+
+
+def _open(target: Path) -> int:
+    """The file, to append to; never through a symbolic link (its target may be any file of
+    the user's), never blocking (``O_NONBLOCK``: a FIFO with no reader fails at once). Read and
+    write, so that ``_add`` can look at the last byte; a FIFO is opened again write-only, or
+    one with no reader would swallow the line instead of saying ENXIO."""
+    if not _NOFOLLOW and os.path.islink(target):  # no O_NOFOLLOW (Windows): looked at first
+        raise OSError(errno.ELOOP, "a symbolic link")
+    try:
+        fd = os.open(target, _FLAGS | os.O_RDWR, 0o600)
+    except PermissionError:  # writable, not readable: appended without a look at its end
+        return os.open(target, _FLAGS | os.O_WRONLY, 0o600)
+    try:
+        fifo = stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not fifo:
+        return fd
+    os.close(fd)
+    return os.open(target, _FLAGS | os.O_WRONLY, 0o600)
+
+
+def _add(fd: int, line: bytes) -> None:
+    """Write ``line`` (under the lock): the file kept at 0600, and the line started on a line
+    of its own. A write cut short (a full disk, a killed process) leaves a fragment with no
+    newline; a line appended to it would be read as part of it, and lost."""
+    info = os.fstat(fd)
+    if stat.S_ISREG(info.st_mode):  # not /dev/full or /dev/null: theirs to keep as they are
+        _private(fd, info)
+        if info.st_size and not _ends_a_line(fd):
+            line = b"\n" + line
+    while line:  # a short write goes on: the disk's own error (ENOSPC) is the one said
+        done = os.write(fd, line)
+        if done <= 0:
+            raise OSError(errno.ENOSPC, "the disk took only part of the line (full?)")
+        line = line[done:]
+
+
+def _private(fd: int, info: os.stat_result) -> None:
+    """0600, whatever the file had (an older version, a copy, a umask that took the owner's
+    write bit): ``fchmod`` on the open file, so no link swapped in meanwhile is changed."""
+    if info.st_mode & 0o777 == 0o600 or not hasattr(os, "fchmod"):
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:  # another user's file: the receipt still goes in
+        log.debug("receipts: could not make the file 0600", exc_info=True)
+
+
+def _ends_a_line(fd: int) -> bool:
+    """Whether the (non-empty) file's last byte is a newline; True when it cannot be read."""
+    try:
+        os.lseek(fd, -1, os.SEEK_END)
+        return os.read(fd, 1) in (b"\n", b"")
+    except OSError:  # opened write-only (``_open``): appended as before
+        return True
+
+
+def _why(exc: OSError, target: Path) -> str:
+    """The reason a warning gives; a link refused by ``O_NOFOLLOW`` said as one (its errno
+    reads "Too many levels of symbolic links")."""
+    if exc.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(target):
+        return "it is a symbolic link, and receipts are never written through one"
+    return exc.strerror or type(exc).__name__
 
 
 def _lock(fd: int) -> None:
@@ -139,13 +224,19 @@ def _lock(fd: int) -> None:
             return
 
 
+def shown(path: str | Path, limit: int = 300) -> str:
+    """A receipts path as printed: every credential this kernel has used masked (a user may
+    name a file after a key), on one line, capped."""
+    return one_line(masked(str(path), known_secrets()), limit)
+
+
 def _warn_once(path: Path, why: str) -> None:
     with _warned_lock:
         if str(path) in _warned:
             return
         _warned.add(str(path))
-    message = (f"modelarts-nb: could not write a deletion receipt to {one_line(str(path), 200)}: "
-               f"{one_line(why, 100)}; the deletion goes on (set {ENV} to a writable file)")
+    message = (f"modelarts-nb: could not write a deletion receipt to {shown(path, 200)}: "
+               f"{shown(why, 100)}; the deletion goes on (set {ENV} to a writable file)")
     # unconfigured logging already prints it to stderr (its last resort): then once is enough;
     # configured logging sends it elsewhere, so the user is told here too
     by_logging = (not log.hasHandlers() and logging.lastResort is not None
@@ -349,7 +440,8 @@ def _where() -> Path:
 def _write(receipt: Receipt, event: str, fields: dict[str, Any]) -> None:
     record = {**receipt.common, "event": event, "time": _iso(datetime.now(timezone.utc)),
               **fields}
-    append(_capped(_masked(record, receipt.secrets)))
+    # the client's credentials, and every other one this kernel has used (a renewed token)
+    append(_capped(_masked(record, (*receipt.secrets, *known_secrets()))))
 
 
 def _capped(value: Any) -> Any:
@@ -425,31 +517,25 @@ def read_history(pool: str | None = None, since: str | datetime | None = None,
         where = Path(path).expanduser() if path is not None else location()
     except (OSError, RuntimeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return [], [f"Cannot read the receipts: {one_line(why, 300)}."]
+        return [], [f"Cannot read the receipts: {shown(why)}."]
     try:
         if not stat.S_ISREG(where.stat().st_mode):  # a FIFO or a terminal would block forever
             raise OSError(0, "not a regular file")
         handle = where.open("rb")  # read line by line: a long history never sits in memory twice
     except FileNotFoundError:
-        return [], [f"No receipts yet: they are kept in {one_line(str(where), 300)} "
+        return [], [f"No receipts yet: they are kept in {shown(where)} "
                     f"(set {ENV} to use another file)."]
     except OSError as exc:
-        return [], [f"Cannot read the receipts in {one_line(str(where), 300)}: "
+        return [], [f"Cannot read the receipts in {shown(where)}: "
                     f"{one_line(exc.strerror or type(exc).__name__, 100)}."]
     merged: dict[str, dict[str, Any]] = {}
     skipped = 0
     with handle:
         for raw in handle:
-            event = _event(raw)
-            if event is None:
-                skipped += bool(raw.strip())
-                continue
-            row = merged.setdefault(event["receipt"], {"outcome": NO_FINAL})
-            if event["event"] == "sent":
-                row.update({k: v for k, v in event.items() if k != "time"}, time=event["time"])
-            else:
-                row.update({k: v for k, v in event.items() if k != "time" and v is not None})
-                row.setdefault("time", event["time"])
+            found, bad = _events(raw)
+            skipped += bad
+            for event in found:
+                _merge(merged, event)
     wanted = None if pool is None else pool.strip()
     rows = [_row(r) for r in merged.values() if wanted is None
             or wanted in [_flat(v) for v in (r.get("pool"), r.get("name")) if isinstance(v, str)]]
@@ -457,9 +543,19 @@ def read_history(pool: str | None = None, since: str | datetime | None = None,
         rows = [r for r in rows if r["time"] is not None and r["time"] >= start]
     rows.sort(key=lambda r: r["time"] or datetime.min.replace(tzinfo=timezone.utc),
               reverse=True)
-    notes = [f"Skipped {skipped} unreadable line(s) in {one_line(str(where), 300)}."] * bool(
+    notes = [f"Skipped {skipped} unreadable line(s) in {shown(where)}."] * bool(
         skipped)
     return rows, notes
+
+
+def _merge(merged: dict[str, dict[str, Any]], event: dict[str, Any]) -> None:
+    """Add one event to its receipt's row: ``sent`` gives the time, ``final`` the outcome."""
+    row = merged.setdefault(event["receipt"], {"outcome": NO_FINAL})
+    if event["event"] == "sent":
+        row.update({k: v for k, v in event.items() if k != "time"}, time=event["time"])
+    else:
+        row.update({k: v for k, v in event.items() if k != "time" and v is not None})
+        row.setdefault("time", event["time"])
 
 
 def history(pool: str | None = None, since: str | datetime | None = None,
@@ -517,6 +613,24 @@ def _parse_iso(text: str) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+_START = b'{"v": '  # how every event ``_write`` makes starts; never inside a JSON string
+
+
+def _events(raw: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The events of one line, and how many unreadable pieces it held. A line is one event;
+    one that is not may be a fragment with a whole event glued after it (by a version that
+    did not start each event on a line of its own): it is cut where each event starts."""
+    if not raw.strip():
+        return [], 0
+    event = _event(raw)
+    if event is not None:
+        return [event], 0
+    head, *tails = raw.split(_START)
+    pieces = [p for p in (head, *(_START + tail for tail in tails)) if p.strip()]
+    found = [e for e in map(_event, pieces) if e is not None]
+    return found, len(pieces) - len(found)
 
 
 def _event(raw: bytes) -> dict[str, Any] | None:

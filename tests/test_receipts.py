@@ -8,10 +8,12 @@ receipts file and ``%pools --history`` / ``history()`` then say, and what they n
 from __future__ import annotations
 
 import copy
+import errno
 import inspect
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -24,7 +26,7 @@ import httpx
 import pytest
 from conftest import make_client, pools_panel, until
 
-from modelarts_nb import PoolsClient, history, receipts
+from modelarts_nb import PoolsClient, history, receipts, text
 from modelarts_nb.api import PoolsApi
 from modelarts_nb.flow import DeleteFlow, Step
 from modelarts_nb.panel import DeletePanel
@@ -523,7 +525,8 @@ def test_hostile_display_names_stay_one_json_line_each(sb):
     assert raw.isascii() and "\u2028".encode() not in raw
     assert raw.count(b"\n") == len(events()) == 3 * len(names)
     recorded = {e["pool"]: e["name"] for e in events() if e["event"] == "sent"}
-    assert recorded[ids[0]] == "two\nlines" and recorded[ids[3]] == names[3]
+    # cleaned where they entered (responses.read_json): a line break is a space
+    assert recorded[ids[0]] == "two lines" and recorded[ids[3]] == "para graph "
     assert len(recorded[ids[2]]) == receipts.CAP and recorded[ids[2]].endswith("…")
     frame = history()
     assert len(frame) == len(names)
@@ -675,3 +678,295 @@ def test_magic_history_without_receipts_says_where_they_are_kept(shell, capsys):
     assert result.success and result.result is None
     out = capsys.readouterr().out
     assert "No receipts yet" in out and str(receipts.location()) in out
+
+
+# -- issue #19: each event on a line of its own, no link followed, 0600, no credential shown --
+
+FRAGMENT = b'{"v": 1, "receipt": "torn", "event": "sent", "time": "2026-11-30T08:0'
+AK_IN_PATH = "HPUAK7Q2ZR4M9XW1LDE3"  # an access key, as a user might name a folder after it
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """A registry of credentials of the test's own: what it remembers is forgotten after."""
+    monkeypatch.setattr(text, "_known", {})
+    return text
+
+
+def whole_lines(path: Path) -> list[dict]:
+    """The lines of ``path`` that are whole events (a fragment is not)."""
+    found = []
+    for line in path.read_bytes().split(b"\n"):
+        try:
+            found.append(json.loads(line))
+        except ValueError:
+            pass
+    return found
+
+
+def test_an_event_after_a_fragment_starts_its_own_line_and_history_reads_it(sb, capsys):
+    where = receipts.location()
+    where.write_bytes(FRAGMENT)  # a write cut short: no newline at the end
+    with make_client(sb) as client:
+        items = client.delete_many(["pool-01"])
+        client.watch_many(items, interval=0.05)
+    frame = history()
+    assert list(frame["pool"]) == [pool_id(sb, "pool-01")]
+    assert list(frame["outcome"]) == ["deleted"]
+    assert "Skipped 1 unreadable line(s)" in capsys.readouterr().out
+    assert where.read_bytes().startswith(FRAGMENT + b"\n{")
+
+
+def cut_short_once(monkeypatch) -> list[bytes]:
+    """The next receipt ``os.write`` writes half its line, then the disk is full."""
+    real, cut = os.write, []
+
+    def write(fd, data):
+        if cut or b'"receipt"' not in data:
+            return real(fd, data)
+        cut.append(bytes(data[: len(data) // 2]))
+        real(fd, cut[0])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", write)
+    return cut
+
+
+def test_a_write_cut_short_by_a_full_disk_warns_in_one_line_and_the_next_event_lands(
+        sb, monkeypatch, capsys):
+    cut = cut_short_once(monkeypatch)
+    with make_client(sb) as client:
+        items = client.delete_many(["pool-02"])
+        client.watch_many(items, interval=0.05)
+    assert items[0].step is Step.DELETED and len(cut) == 1
+    warned = [line for line in capsys.readouterr().err.splitlines() if "receipt" in line]
+    assert len(warned) == 1 and "No space left on device" in warned[0]
+    assert "the deletion goes on" in warned[0]
+    (row,) = receipts.read_history()[0]
+    assert row["pool"] == pool_id(sb, "pool-02") and row["outcome"] == "deleted"
+    assert [e.get("outcome") for e in whole_lines(receipts.location())] == [
+        "deletion accepted, not watched", "deleted"]  # the sent event was the one cut short
+
+
+def test_a_record_glued_to_a_fragment_by_an_older_version_is_still_read(tmp_path):
+    path = tmp_path / "old.jsonl"
+    whole = {"v": 1, "receipt": "r-whole", "event": "sent", "time": "2026-11-30T08:00:00Z",
+             "pool": "pool-x"}
+    path.write_bytes(FRAGMENT + json.dumps(whole).encode() + b"\n")
+    rows, notes = receipts.read_history(path=path)
+    assert [r["receipt"] for r in rows] == ["r-whole"]
+    assert notes == [f"Skipped 1 unreadable line(s) in {path}."]
+
+
+def test_two_threads_appending_after_a_fragment_lose_no_record(tmp_path):
+    path = tmp_path / "both.jsonl"
+    path.write_bytes(FRAGMENT)
+    go = threading.Event()
+
+    def writer(who: str) -> None:
+        go.wait()
+        for i in range(200):
+            assert receipts.append({"v": 1, "receipt": f"{who}-{i}", "event": "sent",
+                                    "time": "2026-11-30T08:00:00Z", "pool": "p"}, path)
+
+    threads = [threading.Thread(target=writer, args=(who,)) for who in "ab"]
+    for thread in threads:
+        thread.start()
+    go.set()
+    for thread in threads:
+        thread.join(60)
+    rows, notes = receipts.read_history(path=path)
+    assert sorted(r["receipt"] for r in rows) == sorted(
+        f"{who}-{i}" for who in "ab" for i in range(200))
+    assert notes == [f"Skipped 1 unreadable line(s) in {path}."]
+
+
+@pytest.mark.parametrize("nofollow", [True, False], ids=["O_NOFOLLOW", "no O_NOFOLLOW (Windows)"])
+@pytest.mark.parametrize("dangling", [False, True], ids=["to a file", "dangling"])
+def test_a_symlink_at_the_receipts_path_is_refused_and_its_target_left_alone(
+        sb, tmp_path, monkeypatch, capsys, dangling, nofollow):
+    if not nofollow:
+        monkeypatch.setattr(receipts, "_FLAGS", receipts._FLAGS & ~os.O_NOFOLLOW)  # noqa: SLF001
+        monkeypatch.setattr(receipts, "_NOFOLLOW", 0)
+    target = tmp_path / "elsewhere" / "precious.txt"
+    target.parent.mkdir()
+    if not dangling:
+        target.write_bytes(b"the user's own file\n")
+        target.chmod(0o644)
+    link = tmp_path / "receipts-link.jsonl"
+    link.symlink_to(target)
+    monkeypatch.setenv(receipts.ENV, str(link))
+    with make_client(sb) as client:
+        items = client.delete_many(["pool-03"])
+        client.watch_many(items, interval=0.05)
+    assert items[0].step is Step.DELETED
+    warned = [line for line in capsys.readouterr().err.splitlines() if "receipt" in line]
+    assert len(warned) == 1 and str(link) in warned[0] and "symbolic link" in warned[0]
+    if dangling:
+        assert not target.exists()
+    else:
+        assert target.read_bytes() == b"the user's own file\n"
+        assert stat.S_IMODE(os.stat(target).st_mode) == 0o644
+    assert link.is_symlink()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o666, 0o400 | 0o200 | 0o020])
+def test_an_existing_file_with_looser_permissions_is_made_0600_when_written(tmp_path, mode):
+    path = tmp_path / "receipts.jsonl"
+    path.write_bytes(b"")
+    path.chmod(mode)
+    assert receipts.append({"v": 1, "receipt": "r", "event": "sent", "time": "t"}, path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert [e["receipt"] for e in whole_lines(path)] == ["r"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o277])
+def test_a_new_file_is_0600_and_every_directory_made_for_it_0700_whatever_the_umask(
+        tmp_path, umask):
+    path = tmp_path / "made" / "for" / "receipts" / "receipts.jsonl"
+    before = os.umask(umask)
+    try:
+        assert receipts.append({"v": 1, "receipt": "r", "event": "sent", "time": "t"}, path)
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    for made in (tmp_path / "made", tmp_path / "made" / "for", path.parent):
+        assert stat.S_IMODE(os.stat(made).st_mode) == 0o700, made
+
+
+def test_a_device_named_as_the_receipts_file_keeps_its_own_mode(monkeypatch):
+    before = os.stat("/dev/null")
+    monkeypatch.setenv(receipts.ENV, "/dev/null")  # a user turning receipts off
+    assert receipts.append({"v": 1, "receipt": "r", "event": "sent", "time": "t"})
+    assert stat.S_IMODE(os.stat("/dev/null").st_mode) == stat.S_IMODE(before.st_mode)
+
+
+PACKAGE_ROOT = str(Path(receipts.__file__).resolve().parents[1])
+NOBODY = """
+import os, sys
+from pathlib import Path
+from modelarts_nb import receipts
+if os.geteuid() == 0:
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+print(receipts.append({"v": 1, "receipt": "r", "event": "sent", "time": "t"}, Path(sys.argv[1])))
+"""
+
+
+def test_a_file_in_a_read_only_directory_warns_in_one_line_and_writes_nothing():
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="mnb-readonly-"))  # nobody must reach it: not tmp_path
+    try:
+        shared.chmod(0o555)  # read-only for everyone (root: dropped to nobody in the child)
+        done = subprocess.run([sys.executable, "-c", NOBODY, str(shared / "receipts.jsonl")],
+                              capture_output=True, text=True, timeout=60,
+                              cwd="/", env={**os.environ, "PYTHONPATH": PACKAGE_ROOT})
+        assert done.stdout == "False\n", done.stderr
+        (line,) = done.stderr.splitlines()
+        assert "Permission denied" in line and str(shared) in line
+        assert list(shared.iterdir()) == []
+    finally:
+        shared.chmod(0o700)
+        shared.rmdir()
+
+
+@pytest.mark.parametrize("shape", ["one long name", "many names"])
+def test_a_long_path_with_newlines_and_escapes_is_one_line_in_every_message(
+        shell, capsys, monkeypatch, tmp_path, shape):
+    odd = "d\n\x1b[31m"
+    if shape == "one long name":  # too long for the file system: the warning says so
+        path = tmp_path / (odd * 300)[:2000] / "receipts.jsonl"
+    else:  # a path that works: the reader's lines name it
+        path = tmp_path.joinpath(*[(odd + "x" * 200)[:200]] * 10) / "receipts.jsonl"
+    monkeypatch.setenv(receipts.ENV, str(path))
+    said = receipts.append({"v": 1, "receipt": "r", "event": "sent", "time": "t"})
+    assert said is (shape == "many names")
+    shell.run_cell("%pools --history --pool nobody")
+    captured = capsys.readouterr()
+    for stream in (captured.out, captured.err):
+        assert "\x1b" not in stream
+    lines = [x for x in (captured.out + captured.err).splitlines() if x.strip()]
+    assert lines and all(len(x) < 700 for x in lines)
+    if not said:
+        assert any("File name too long" in x for x in lines)
+
+
+# -- no credential in the receipts path ------------------------------------------------------
+
+
+def test_the_write_warning_masks_a_credential_in_the_path(sb, tmp_path, monkeypatch, capsys,
+                                                          caplog, registry):
+    registry.remember_secrets(sb.ak)
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(receipts.ENV, str(tmp_path / "a-file" / sb.ak / "receipts.jsonl"))
+    with make_client(sb) as client:
+        items = client.delete_many(["pool-04"])
+    assert items[0].step is Step.ACCEPTED
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "receipt" in x]
+    assert "a-file/***/receipts.jsonl" in line and "Not a directory" in line
+    assert sb.ak not in line and sb.ak not in caplog.text
+
+
+def test_the_write_warning_masks_the_key_of_the_client_that_deleted(sb, tmp_path, monkeypatch,
+                                                                     capsys, registry):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(receipts.ENV, str(tmp_path / "a-file" / sb.ak / "receipts.jsonl"))
+    with make_client(sb) as client:  # registers its credentials (settings)
+        client.delete_many(["pool-05"])
+    err = capsys.readouterr().err
+    assert "could not write" in err and "a-file/***/receipts.jsonl" in err and sb.ak not in err
+
+
+def test_magic_history_masks_a_credential_in_the_path(shell, capsys, monkeypatch, tmp_path,
+                                                      registry):
+    registry.remember_secrets(AK_IN_PATH)
+    where = tmp_path / AK_IN_PATH / "receipts.jsonl"
+    monkeypatch.setenv(receipts.ENV, str(where))
+    shell.run_cell("%pools --history")  # no file yet: says where it would be
+    where.parent.mkdir()
+    write_history(where)  # damage, and no receipt of "nobody"
+    shell.run_cell("%pools --history --pool nobody")
+    out = capsys.readouterr().out
+    assert "No receipts yet" in out and "Skipped 4 unreadable" in out
+    assert "(no receipts match" in out and out.count(f"{tmp_path}/***/receipts.jsonl") == 3
+    assert AK_IN_PATH not in out
+
+
+def test_magic_history_masks_the_key_of_a_deletion_made_in_this_kernel(
+        shell, capsys, monkeypatch, tmp_path, env_sandbox, registry):
+    sb = env_sandbox
+    monkeypatch.setenv(receipts.ENV, str(tmp_path / sb.ak / "receipts.jsonl"))
+    shell.run_cell("%pool_delete pool-01 --no-widgets --yes --interval 0.1")
+    capsys.readouterr()
+    shell.run_cell("%pools --history --pool nobody")
+    out = capsys.readouterr().out
+    assert f"(no receipts match; they are kept in {tmp_path}/***/receipts.jsonl)" in out
+    assert sb.ak not in out
+
+
+def test_command_history_masks_a_credential_in_the_path(tmp_path):
+    where = tmp_path / AK_IN_PATH / "receipts.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "MODELARTS_"))}
+    env.update(HUAWEICLOUD_SDK_AK=AK_IN_PATH, MODELARTS_NB_RECEIPTS=str(where),
+               HUAWEICLOUD_SDK_CREDENTIALS_FILE=str(tmp_path / "none"))
+    command = Path(sys.executable).with_name("modelarts-nb")
+    done = subprocess.run([str(command), "history"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert "No receipts yet" in done.stdout and f"{tmp_path}/***/receipts.jsonl" in done.stdout
+    assert AK_IN_PATH not in done.stdout + done.stderr
+
+
+def test_a_credential_this_kernel_used_before_is_masked_in_the_receipt_too(sb, registry):
+    renewed = "renewed-token-7fQ2xK9mWd4LpZs8NvB3cHy6"  # one the client no longer holds
+    registry.remember_secrets(renewed)
+    victim = pool_id(sb, "pool-06")
+    sb.inject(Fault(method="DELETE", pool=victim, status=500, body={
+        "error_code": "ModelArts.0001", "error_msg": f"token {renewed} expired"}))
+    with make_client(sb) as client:
+        client.delete_many(["pool-06"])
+    raw = receipts.location().read_text()
+    assert renewed not in raw and renewed[:8] not in raw
+    _, (final,) = one_receipt(victim)
+    assert "token *** expired" in final["detail"]
