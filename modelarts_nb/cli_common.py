@@ -23,7 +23,7 @@ from .client import PoolsClient
 from .engine import Deletion, Target
 from .policy import Verdict
 from .steps import Step
-from .text import masked, one_line
+from .text import known_secrets, masked, one_line
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -34,8 +34,6 @@ __all__ = ["GRACE", "INTERRUPTED", "OK", "PARTIAL", "REFUSED", "Out", "Progress"
 
 OK, PARTIAL, REFUSED, INTERRUPTED = 0, 1, 2, 130  # the exit codes: see cli
 GRACE = 0.6  # seconds a run gets, after a signal, to finish what is on the wire
-_SECRET_VARS = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-                "MODELARTS_AUTH_TOKEN")
 
 
 def terminal() -> bool:
@@ -46,15 +44,19 @@ def terminal() -> bool:
 class Out:
     """Every line the command writes: never a credential (even one a server echoed back),
     each message on one line. ``--quiet`` keeps stdout silent, ``--json`` keeps it for the
-    one document; errors always go to stderr."""
+    one document; errors always go to stderr.
+
+    Server strings arrive clean (``responses.read_json``); what is written is masked again
+    with every credential the process knows (``text.known_secrets``: the environment's, the
+    client's, renewed ones), because a line may also quote a path or a local error."""
 
     def __init__(self, *, quiet: bool = False, as_json: bool = False) -> None:
         self.quiet, self.as_json = quiet, as_json
-        self.secrets = tuple(v for v in map(os.environ.get, _SECRET_VARS) if v)
+        self.secrets: tuple[str, ...] = ()  # more to mask, beyond known_secrets()
         self._drawn = ""
 
     def know(self, secrets: Iterable[str]) -> None:
-        """Mask these too (the credentials the client actually uses)."""
+        """Mask these too (credentials not in the process's registry)."""
         self.secrets = tuple(dict.fromkeys([*self.secrets, *secrets]))
 
     @property
@@ -101,7 +103,7 @@ class Out:
             self._write(sys.stdout, "\r\x1b[K" + one_line(text, 200))
 
     def _write(self, stream: TextIO, text: str) -> None:
-        stream.write(masked(text, self.secrets))
+        stream.write(masked(text, (*known_secrets(), *self.secrets)))
         stream.flush()
 
 
@@ -236,11 +238,10 @@ def concurrency(text: str) -> int:
 
 
 def client_for(args: argparse.Namespace, out: Out) -> PoolsClient:
-    """The client of the settings chain; its credentials are masked in everything printed."""
-    client = PoolsClient.from_env(project_id=args.project_id, region=args.region,
-                                  endpoint=args.endpoint, user_id=args.user_id)
-    out.know(client.settings.credentials.secrets())
-    return client
+    """The client of the settings chain; its credentials (in the registry since its settings
+    were built) are masked in everything printed."""
+    return PoolsClient.from_env(project_id=args.project_id, region=args.region,
+                                endpoint=args.endpoint, user_id=args.user_id)
 
 
 def held_doc(plan: Plan) -> list[dict[str, str]]:

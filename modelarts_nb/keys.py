@@ -24,6 +24,7 @@ import httpx
 from . import errors
 from .auth import AkSkAuth, TokenAuth
 from .settings import EXPLICIT, Credentials, Settings, reread_credentials
+from .text import remember_secrets
 
 __all__ = ["Key", "KeyChain", "auth_for", "refusal_hint"]
 
@@ -123,6 +124,7 @@ class KeyChain:
                 log.debug("401: %s gave no new credentials", creds.source)
                 key.stale = True
                 return None
+            remember_secrets(*fresh.secrets())  # before they are sent: an echo is masked
             settings = dataclasses.replace(key.settings, credentials=fresh)
             self.current = Key(settings, auth_for(settings), renewed=True)
             log.debug("401: renewed %s from %s; sending once more", fresh.kind, fresh.source)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -33,7 +32,7 @@ from .render import (
     pool_text,
     subscription_text,
 )
-from .text import masked
+from .text import known_secrets, masked
 
 __all__ = ["PoolMagics", "DebugError", "UnexpectedError"]
 
@@ -148,6 +147,7 @@ def _one_line_errors(args: Any, call: Callable[[], Any]) -> Any:
     try:
         return call()
     except ModelArtsError as exc:
+        exc.args = tuple(_safe(a) if isinstance(a, str) else a for a in exc.args)
         if args.debug:
             raise DebugError(str(exc)) from exc
         raise
@@ -265,12 +265,11 @@ class PoolMagics(Magics):
         return _one_line_errors(args, lambda: run_pools(args, self.shell, terminal=terminal))
 
 
-_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("modelarts_nb_secrets", default=())
-
-
 def _safe(text: str) -> str:
-    """Printed text never holds a credential, even one a hostile server echoed back."""
-    return masked(text, _SECRETS.get())
+    """Printed text never holds a credential. Server strings come masked already (the edge:
+    ``responses.read_json``); this also covers what we built around them — a path, a local
+    error — with every credential the process knows, renewed ones included."""
+    return masked(text, known_secrets())
 
 
 def _say(text: str, **kw: Any) -> None:
@@ -282,15 +281,7 @@ def run(args: Any, shell: Any) -> Any:
         project_id=args.project_id, region=args.region, endpoint=args.endpoint,
         user_id=args.user_id,
     )
-    secrets = client.settings.credentials.secrets()
-    token = _SECRETS.set(secrets)
-    try:
-        return _run(args, shell, client)
-    except ModelArtsError as exc:
-        exc.args = (masked(str(exc), secrets),)  # its one line quotes server strings
-        raise
-    finally:
-        _SECRETS.reset(token)
+    return _run(args, shell, client)
 
 
 def _run(args: Any, shell: Any, client: PoolsClient) -> Any:

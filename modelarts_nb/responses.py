@@ -1,6 +1,10 @@
 """Reading HTTP answers: the error fields, request ids, ``Retry-After`` and clock skew.
 
 Pure functions of an ``httpx.Response``, so the client's retry and delete logic stays short.
+This is the edge every server string crosses: ``read_json`` gives the body with each string
+through ``text.clean``, and ``header`` does the same for the header values we show (request
+id, content type), so no view, print, log, receipt or exception downstream ever holds a
+terminal escape, a control character or a credential the server echoed.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import httpx
 from . import errors
 from .retry import parse_retry_after
 from .settings import EXPLICIT, NOTEBOOK_SESSION, USER_ID_ENV
-from .text import one_line
+from .text import clean, clean_json, one_line
 
-__all__ = ["api_error", "error_fields", "read_json", "retry_after", "transport_reason",
-           "workspace_hint"]
+__all__ = ["FIELD_LIMIT", "api_error", "error_fields", "header", "read_json", "request_id",
+           "retry_after", "transport_reason", "workspace_hint"]
 
 _STATUS_ERRORS: dict[int, type[errors.ApiError]] = {
     401: errors.AuthenticationError,
@@ -94,16 +98,31 @@ def api_error(
 
 
 MAX_BODY = 32 * 1024 * 1024  # a list of 500 pools is about 2 MB
+# The longest string a pool holds is its tag annotation: JSON of up to 20 tags of 128 + 255
+# characters. Longer strings are cut (views cut much shorter).
+FIELD_LIMIT = 16 * 1024
 
 
 def read_json(response: httpx.Response) -> Any:
-    """The body as JSON; ValueError for junk, for nesting too deep to parse, or over MAX_BODY."""
+    """The body as JSON, every string in it (keys too, at any depth) through ``text.clean``;
+    ValueError for junk, for nesting too deep to parse, or over MAX_BODY."""
     if len(response.content) > MAX_BODY:
         raise ValueError(f"the answer is larger than {MAX_BODY // 2**20} MB")
     try:
-        return response.json()
+        return clean_json(response.json(), FIELD_LIMIT)
     except RecursionError:
         raise ValueError("the answer is nested too deeply to read") from None
+
+
+def header(response: httpx.Response, name: str, limit: int = 200) -> str | None:
+    """A header's value, cleaned as body strings are (``text.clean``); None when absent."""
+    value = response.headers.get(name)
+    return None if value is None else clean(value, limit)
+
+
+def request_id(response: httpx.Response) -> str | None:
+    """The answer's ``X-Request-Id``, cleaned: what errors and receipts quote."""
+    return header(response, "X-Request-Id", 200) or None
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -112,22 +131,22 @@ def retry_after(response: httpx.Response) -> float | None:
 
 def error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
     """(error_code, error_msg, request id) from the body forms the SDK accepts."""
-    request_id = response.headers.get("X-Request-Id")
+    given = request_id(response)
     try:
         body = read_json(response)
     except ValueError:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        kind = (header(response, "Content-Type", 100) or "no content type").split(";")[0]
         why = f"the answer was not JSON ({kind}); a proxy or gateway may be in the way"
-        return None, why, request_id
+        return None, why, given
     if not isinstance(body, dict):
-        return None, None, request_id
+        return None, None, given
     code = body.get("error_code") or body.get("errorCode") or body.get("code")
     message = body.get("error_msg") or body.get("errorMsg") or body.get("message")
-    request_id = request_id or body.get("request_id")
+    given = given or body.get("request_id")  # a string in it is clean; a number is no risk
     return (
         str(code) if code is not None else None,
         str(message) if message is not None else None,
-        str(request_id) if request_id else None,
+        str(given) if given else None,
     )
 
 

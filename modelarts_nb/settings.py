@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import ConfigError, InvalidName, quoted
 from .names import check_endpoint, check_project_id, check_region
+from .text import remember_secrets
 
 __all__ = [
     "Credentials",
@@ -114,13 +115,15 @@ class Settings:
     def __post_init__(self) -> None:
         """Built by hand or by resolve_settings, settings get the same checks: no plain http
         off loopback, no project id that could change the URL, no tenant id that could break
-        or bend a header."""
+        or bend a header. Their credentials join the process's registry (``text``): every
+        string shown is masked with it, whichever client, panel or run shows it."""
         object.__setattr__(self, "endpoint", check_endpoint(self.endpoint))
         check_project_id(self.project_id)
         if self.region is not None:
             check_region(self.region)
         if self.user_id is not None:
             check_user_id(self.user_id)
+        remember_secrets(*self.credentials.secrets())  # masked wherever a server echoes them
 
     def describe(self) -> str:
         """One line saying where each setting came from, without any secret (a tenant id is

@@ -1,6 +1,9 @@
 """Pure functions turning a Pool's resources into pandas DataFrames.
 
-pandas is imported inside the functions so that ``import modelarts_nb`` stays light.
+pandas is imported inside the functions so that ``import modelarts_nb`` stays light. Every
+text cell and column name goes through ``text.clean`` once more: a frame is printed as it is
+(``text/plain``, ``to_string``), and a Pool is not always built from an answer that crossed
+the edge (``responses.read_json``) — ``Pool.from_api`` takes any dict.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .models import STATUS_STATES, Pool, ResourceLine
-from .text import printable
+from .text import clean, clean_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +45,7 @@ def _row(line: ResourceLine) -> dict[str, object]:
 def _frame(rows: list[dict[str, object]], columns: list[str]) -> pd.DataFrame:
     import pandas as pd
 
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(clean_json(rows), columns=columns)
     for name in ("count", "maxCount"):
         frame[name] = frame[name].astype("Int64")  # nullable: a missing count stays visible
     return frame
@@ -83,7 +86,7 @@ def pools_table(pools: list[Pool], now: datetime | None = None,
     rows = [
         {
             "id": pool.id,
-            "display name": printable(pool.display_name or ""),
+            "display name": pool.display_name or "",
             "phase": pool.phase or "unknown",
             "type": pool.type or "",
             "flavors": ", ".join(f"{line.flavor}×{line.count}" for line in pool.spec_resources),
@@ -91,20 +94,21 @@ def pools_table(pools: list[Pool], now: datetime | None = None,
             "workspace": pool.workspace_id,
             "created": pool.created.strftime("%Y-%m-%d %H:%M") if pool.created else "",
             "age": age_text(now, pool.created),
-            **({} if decisions is None else {"decision": printable(decisions.get(pool.id, ""))}),
-            **{named[k]: printable("|".join(values)) for k, values in (pool.tags or {}).items()},
+            **({} if decisions is None else {"decision": decisions.get(pool.id, "")}),
+            **{named[k]: "|".join(values) for k, values in (pool.tags or {}).items()},
         }
         for pool in pools
     ]
-    return pd.DataFrame(rows, columns=fixed + [named[key] for key in keys])
+    return pd.DataFrame(clean_json(rows), columns=fixed + [named[key] for key in keys])
 
 
 def _tag_columns(keys: list[str], fixed: list[str]) -> dict[str, str]:
     """Each tag key's column: the key, or ``tag:<key>`` (prefixed again until free) when a
-    pool column or an earlier key has that name; control characters shown as U+FFFD."""
+    pool column or an earlier key has that name; cleaned (``text.clean``), so two keys that
+    differ only in control characters get two columns."""
     used, named = set(fixed), {}
     for key in keys:
-        name = printable(key)
+        name = clean(key)
         while name in used:
             name = f"tag:{name}"
         used.add(name)

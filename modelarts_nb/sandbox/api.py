@@ -12,8 +12,9 @@ when it is omitted or empty.
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -105,10 +106,21 @@ class Service:
     carried: Carried = field(default_factory=Carried)
     workspaces: WorkspaceBook = field(default_factory=WorkspaceBook)
     ignore_filters: frozenset[str] = frozenset()  # list query parameters dropped (see core.py)
+    # A hostile server: every answer's body (a copy) passes through it with the request's
+    # headers, e.g. to echo the caller's credentials into every field (``sb.service.rewrite``)
+    rewrite: Callable[[dict[str, Any], Mapping[str, str]], dict[str, Any]] | None = None
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str],
                body: bytes, request_id: str) -> Reply:
         """Answer one API request; ``headers`` maps lower-case names to values."""
+        reply = self._answer(method, path, query, headers, body, request_id)
+        if self.rewrite is None:
+            return reply
+        return Reply(reply.status, self.rewrite(copy.deepcopy(reply.body), headers), reply.auth,
+                     reply.accepted)
+
+    def _answer(self, method: str, path: str, query: str, headers: Mapping[str, str],
+                body: bytes, request_id: str) -> Reply:
         where = route(path)
         if where.kind is None or method not in _ALLOWED[where.kind]:
             return Reply(404, apig_error(404, "APIG.0101", NO_API, request_id))
