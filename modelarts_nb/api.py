@@ -35,6 +35,7 @@ from .responses import (
     api_error,
     error_fields,
     read_json,
+    request_id,
     retry_after,
     transport_reason,
     workspace_hint,
@@ -326,7 +327,7 @@ class PoolsApi:
                     "first one's answer was lost)")) from None
             except errors.ConnectionFailed:
                 return None
-            hear(response.headers.get("X-Request-Id"))
+            hear(request_id(response))
             if response.status_code in (401, 429):
                 wire(False)
             if response.status_code == 429 and self._next_wait(started, attempt, response) \
@@ -387,7 +388,7 @@ class PoolsApi:
                 if wait is None:
                     raise errors.ApiError(
                         status=response.status_code,
-                        request_id=response.headers.get("X-Request-Id"),
+                        request_id=request_id(response),
                         what=f"reading {what} failed: the answer was not valid JSON",
                     ) from None
                 self._pause(wait)
@@ -532,7 +533,7 @@ class PoolsApi:
             method,
             url,
             response.status_code,
-            response.headers.get("X-Request-Id"),
+            request_id(response),
             (time.perf_counter() - started) * 1000,
         )
 
@@ -573,7 +574,7 @@ class _TooLarge(errors.ApiError):
 
     @classmethod
     def of(cls, response: httpx.Response) -> _TooLarge:
-        return cls(status=response.status_code, request_id=response.headers.get("X-Request-Id"),
+        return cls(status=response.status_code, request_id=request_id(response),
                    what=f"the answer was larger than {MAX_BODY // 2**20} MB; nothing further "
                    "was read")
 

@@ -27,9 +27,11 @@ from .text import one_line
 
 __all__ = ["ACK_WORDS", "GONE_STYLE", "Acknowledgement", "StaticCopy", "html_text"]
 
+# One wording for every panel, live (the exit hook's line) or reopened (``kernel_gone_html``).
 KERNEL_GONE = (
     "The kernel that drew this panel has stopped: nothing here acts any more. Run the cell "
-    "again to see the pool as it is now; %pools --history lists what was deleted."
+    "again to see the pools as they are now; %pools --history lists what was deleted (the "
+    "receipts)."
 )
 NOTE_HELP = (
     "The live panel needs the kernel that drew it: run the cell again to see the pool as it is "
@@ -41,7 +43,7 @@ log = logging.getLogger("modelarts_nb")
 # For both panels (class ``mnb-gone-aware``): once their kernel is gone — restarted, shut down,
 # or a notebook reopened from its saved widget state — ipywidgets marks every view
 # ``.jupyter-widgets-disconnected`` and puts a red broken-link icon before each (one per row of
-# a 500-pool list). The panel says it once instead (``render.kernel_gone_html``), every
+# a 500-pool list). The panel says it once instead (``kernel_gone_html``), every
 # control looks and is inert, and the acknowledgement's sentence wraps and toggles its box.
 GONE_STYLE = (
     "<style>"
@@ -58,9 +60,9 @@ GONE_STYLE = (
     ".mnb-gone-aware.jupyter-widgets-disconnected :is(.widget-button,input,.widget-text)"
     "{opacity:.45}"
     ".mnb-gone-aware .mnb-ack-box{max-width:100%}"
-    ".mnb-gone-aware .mnb-ack-box .widget-label-basic,.mnb-gone-aware .mnb-ack-box label"
-    "{white-space:normal!important;overflow:visible!important;height:auto!important;"
-    "cursor:pointer;line-height:1.4}"
+    ".mnb-gone-aware .mnb-ack-box,.mnb-gone-aware .mnb-ack-box :is(label,span)"
+    "{white-space:normal!important;overflow:visible!important;text-overflow:clip!important;"
+    "height:auto!important;max-width:100%;cursor:pointer;line-height:1.4}"
     "</style>"
 )
 
@@ -77,6 +79,13 @@ def html_text(value: object, limit: int = 300) -> str:
     if "$" in escaped or "\\" in escaped:
         escaped = escaped.replace("$", "<span>&#36;</span>").replace("\\", "<span>&#92;</span>")
     return escaped
+
+
+def kernel_gone_html() -> str:
+    """The line a panel shows only once its kernel is gone (``GONE_STYLE``)."""
+    text = html.escape(KERNEL_GONE).replace(
+        "%pools --history", "<code style='white-space:nowrap'>%pools --history</code>")
+    return f"<div class='mnb-kernel-gone'>{text}</div>"
 
 
 def html_plain(value: str) -> str:
@@ -207,12 +216,12 @@ def _on_kernel_exit() -> None:
     read and wait of ours ends (no request after), then every panel still displayed turns
     inert. Jupyter kills a kernel that has not exited 5 s after it was asked to, so nothing
     here may wait for a request."""
-    from . import api
+    from .api import stop_every_client
     from .engine import stop_all
     from .stops import stop_everything
 
     stop_everything()
-    getattr(api, "stop_every_client", lambda: None)()  # every client's waits end, sockets close
+    stop_every_client()  # every client's waits end and its connections close
     panels = [panel for panel in list(_shown) if getattr(panel, "comm", None) is not None]
     if not panels:
         return

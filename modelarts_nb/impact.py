@@ -130,11 +130,11 @@ def read_impact(api: PoolsApi, pool: Pool) -> Impact:
     """The four reads, at once (``fan_out``: the caller's stop event reaches them, and a Ctrl-C
     returns at once instead of waiting for reads in back-off). A read that fails leaves its
     part unchecked, with why; a Stop raises ``Cancelled``."""
-    reads: dict[str, Callable[[], Any]] = {
-        "workload counts": lambda: _counts(api.workload_statistics(pool.id)),
-        "workloads": lambda: [Workload.from_api(w) for w in api.list_workloads(pool.id)],
-        "nodes": lambda: [Node.from_api(n) for n in api.list_nodes(pool.id)],
-        "sub-pools": partial(_subpools, api, pool),  # one frame fewer to the wire
+    reads: dict[str, Callable[[], Any]] = {  # each one frame above the HTTP layer
+        "workload counts": partial(api.workload_statistics, pool.id),
+        "workloads": partial(api.list_workloads, pool.id),
+        "nodes": partial(api.list_nodes, pool.id),
+        "sub-pools": partial(_subpools, api, pool),
     }
 
     def run(read: Callable[[], Any]) -> tuple[Any, str | None]:
@@ -151,10 +151,16 @@ def read_impact(api: PoolsApi, pool: Pool) -> Impact:
         if failed is not None:
             impact.unchecked[name] = failed
         else:
-            setattr(impact, _FIELDS[name], value)
+            setattr(impact, _FIELDS[name], _MADE[name](value))
     return impact
 
 
+_MADE: dict[str, Callable[[Any], Any]] = {  # the answers as the model reads them
+    "workload counts": lambda body: _counts(body),
+    "workloads": lambda items: [Workload.from_api(w) for w in items],
+    "nodes": lambda items: [Node.from_api(n) for n in items],
+    "sub-pools": lambda pools: pools,
+}
 _FIELDS = {"workload counts": "counts", "workloads": "workloads", "nodes": "nodes",
            "sub-pools": "subpools"}
 

@@ -11,7 +11,7 @@ import html
 from collections import Counter
 from datetime import datetime
 
-from .display import html_text
+from .display import KERNEL_GONE, html_text, kernel_gone_html
 from .errors import DeletionFailed, WaitTimeout
 from .flow import DeleteFlow, Step
 from .impact import Impact
@@ -24,8 +24,10 @@ from .text import one_line
 __all__ = [
     "KERNEL_GONE",
     "kernel_gone_html",
+    "on_dark",
     "PANEL_STYLE",
     "PHASE_COLOURS",
+    "button_colours",
     "candidates_html",
     "confirm_prompt_html",
     "consequences",
@@ -43,6 +45,7 @@ __all__ = [
     "refusal_html",
     "server_took",
     "subscription_text",
+    "table_rules",
     "tables_html",
 ]
 
@@ -71,29 +74,66 @@ def _dark(selector: str) -> str:
 
 _ERROR = ".mnb-s-failed,.mnb-s-refused,.mnb-consequences,.mnb-refused"
 _BORDER = "var(--jp-border-color2,rgba(128,128,128,.35))"
-KERNEL_GONE = ("The kernel that drew this panel has stopped: its buttons do nothing. Run the cell "
-               "again to see the pool as it is now; what was deleted is in %pools --history.")
 
 
-def kernel_gone_html() -> str:
-    """The note a panel shows only once its kernel is gone (see ``PANEL_STYLE``)."""
-    text = html.escape(KERNEL_GONE).replace(
-        "%pools --history", "<code style='white-space:nowrap'>%pools --history</code>")
-    return f"<div class='mnb-kernel-gone'>{text}</div>"
+def on_dark(selector: str) -> str:
+    """``selector`` under each dark theme's body (JupyterLab 3/4, Notebook 7, VS Code)."""
+    return _dark(selector)
+
+
+def table_rules(scopes: tuple[str, ...], part: str) -> str:
+    """Selectors for ``part`` (e.g. ``th``) of our tables under each scope, written to win over
+    the table styles of the page: pandas ships ``.dataframe thead th {text-align: right}`` with
+    every DataFrame shown (its ``<style scoped>`` applies to the whole page, and our resource
+    tables are DataFrames: class ``dataframe``), and JupyterLab right-aligns every cell of
+    rendered HTML (``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon th``): both weigh at
+    most two classes, our ``<scope> table.mnb-table th`` two classes and two elements."""
+    return ",".join(f"{scope} table.mnb-table {p.strip()}" for scope in scopes
+                    for p in part.split(","))
+
+
+def button_colours(scope: str) -> str:
+    """Stock ipywidgets buttons (7 and 8) put white on JupyterLab's mid-tone accents: 3.5:1 on
+    the info cyan (Refresh, Back), 2.7:1 on the warning orange (Stop). Within ``scope`` the info
+    buttons take the darker accent (white on it in light themes, black in dark ones) and the
+    warning buttons black text on their orange: every one at least 4.5:1 in both themes. A
+    disabled button (inactive: no contrast requirement in WCAG) keeps ipywidgets' dimming."""
+    info, warn, danger = (f"{scope} .jupyter-button.mod-{kind}"
+                          for kind in ("info", "warning", "danger"))
+    return (f"{info}{{background-color:var(--jp-info-color0,#006064);"
+            "color:var(--jp-ui-inverse-font-color0,#fff)}"
+            f"{warn}{{color:var(--jp-ui-font-color0,#000)}}"
+            f"{_dark(warn)},{_dark(danger)}{{color:var(--jp-ui-inverse-font-color0,#000)}}")
+
+
+_SCOPES = (".mnb-panel", ".mnb-card")
 # One stylesheet for the panel and the HTML copies: colours from JupyterLab's variables with
 # fallbacks for VS Code / classic Notebook; buttons never cut their labels (rows wrap); a panel
 # whose kernel is gone (ipywidgets marks each view .jupyter-widgets-disconnected) looks inert.
+# Narrow cells (700 px with the file browser open leaves ~330 px): the panel is as wide as its
+# cell and no wider (inline-size containment: its content never widens the output area), every
+# HTML part may shrink to it, and a resource table keeps one line a row and scrolls sideways in
+# its own box — so every row, the abnormal one too, stays in sight.
 PANEL_STYLE = (
     "<style>"
     ".mnb-panel,.mnb-card{color:var(--jp-ui-font-color1,inherit)}"
-    f".mnb-panel{{border:1px solid {_BORDER};padding:6px;box-sizing:border-box}}"
+    f".mnb-panel{{border:1px solid {_BORDER};padding:6px;box-sizing:border-box;"
+    "max-width:100%;contain:inline-size}"
+    ".mnb-panel .widget-html,.mnb-panel .widget-html-content{min-width:0;max-width:100%}"
     ".mnb-header{color:var(--jp-ui-font-color1,inherit);line-height:1.5}"
     ".mnb-table{border-collapse:collapse;font-size:12px;margin:2px 0 8px;color:inherit}"
-    f".mnb-table th,.mnb-table td{{padding:2px 8px;border-bottom:1px solid {_BORDER};"
-    "text-align:left;color:inherit}"
-    ".mnb-table th{background:var(--jp-layout-color2,rgba(128,128,128,.15));"
+    + table_rules(_SCOPES, "th,td")
+    + f"{{padding:2px 8px;border-bottom:1px solid {_BORDER};text-align:left;"
+    "vertical-align:top;color:inherit;line-height:1.4;max-width:none;"
+    "overflow-wrap:anywhere;white-space:normal}"
+    + table_rules(_SCOPES, "th")
+    + "{background:var(--jp-layout-color2,rgba(128,128,128,.15));"
     "color:var(--jp-ui-font-color1,inherit);position:sticky;top:0}"
-    ".mnb-scroll{max-height:320px;overflow:auto}"
+    + ",".join(f"{scope} table.mnb-table" for scope in _SCOPES)
+    + "{margin:2px 0 8px;table-layout:auto;font-size:12px}"
+    ".mnb-scroll{max-height:320px;max-width:100%;overflow:auto}"
+    + table_rules(tuple(f"{scope} .mnb-scroll" for scope in _SCOPES), "th,td")
+    + "{white-space:nowrap;overflow-wrap:normal}"
     ".mnb-status{color:var(--jp-ui-font-color1,inherit);line-height:1.5}"
     # ids, URLs and request ids are long words: they wrap rather than run out of a narrow cell
     ".mnb-status,.mnb-header,.mnb-refused,.mnb-consequences{overflow-wrap:anywhere;"
@@ -102,6 +142,7 @@ PANEL_STYLE = (
     f"{_ERROR}{{color:var(--jp-error-color0,#b71c1c)}}"
     f"{_dark('.mnb-s-deleted')}{{color:var(--jp-success-color2,#81c784)}}"
     f"{_dark(_ERROR)}{{color:var(--jp-error-color2,#e57373)}}"
+    + button_colours(".mnb-panel") +
     ".mnb-panel .widget-html-content{line-height:1.5}"
     ".mnb-panel .widget-button{width:auto;min-width:max-content;flex:0 0 auto}"
     ".mnb-panel .mnb-row{flex-flow:row wrap;gap:4px 0}"

@@ -127,7 +127,8 @@ class Throttle:
     After a 429 nobody sends before ``Retry-After`` has passed, and from then on requests are
     spaced to 90 % of the limit the gateway named (or, when it named none, twice as far apart
     as before, up to ``MAX_INTERVAL``) instead of each worker hammering the API on its own
-    schedule. Every ``DECAY_SECONDS`` without a 429 halve the spacing, and after
+    schedule. Every ``DECAY_SECONDS`` without a 429 halve the spacing (never below what a
+    named limit asks for: that one the gateway enforces), and after
     ``QUIET_SECONDS`` the pacing ends, so one busy minute does not slow the client down for
     the rest of its life. No turn is ever further away than ``max_pause`` (the policy's
     ``max_retry_after``): the server's numbers are data, not orders.
@@ -144,6 +145,7 @@ class Throttle:
         self._last_429: float | None = None
         self._calm_since = 0.0  # the last 429, or the last halving since
         self.interval = 0.0  # seconds between two requests; 0 until the first 429
+        self._named = 0.0  # the spacing a limit the gateway named asks for: no decay below it
 
     def wait(self) -> None:
         """Block until this request's turn."""
@@ -170,6 +172,7 @@ class Throttle:
             self._resume_at = min(max(self._resume_at, now + pause), now + self._max_pause)
             if rate_limit:
                 paced = min(1.0 / (0.9 * rate_limit), self._max_pause)
+                self._named = max(self._named, paced)
             else:
                 paced = min(max(_MIN_INTERVAL, self.interval * 2), MAX_INTERVAL)
             self.interval = max(self.interval, paced)
@@ -180,9 +183,10 @@ class Throttle:
         if self._last_429 is None:
             return
         if now - self._last_429 > QUIET_SECONDS:
-            self.interval, self._last_429 = 0.0, None  # the gateway has calmed down
+            self.interval, self._named, self._last_429 = 0.0, 0.0, None  # calm again
             return
         steps = int((now - self._calm_since) // DECAY_SECONDS)
         if steps > 0:
-            self.interval /= 2.0 ** steps  # steps <= 6: QUIET_SECONDS / DECAY_SECONDS
+            # steps <= 6 (QUIET_SECONDS / DECAY_SECONDS); never faster than a named limit
+            self.interval = max(self._named, self.interval / 2.0 ** steps)
             self._calm_since += steps * DECAY_SECONDS
