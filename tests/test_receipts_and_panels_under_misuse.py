@@ -462,7 +462,7 @@ def test_kernel_exit_twice_says_it_once(shell, env_sandbox):
         display._on_kernel_exit()
         display._on_kernel_exit()
         assert all(c.disabled for c in controls(panel))
-        assert panel.header.value.count("mnb-kernel-stopped") == 1  # the hidden note aside
+        assert panel.header.value.count("<div class='mnb-kernel-stopped'>") == 1
     finally:
         panel.close()
 
