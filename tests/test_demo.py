@@ -439,3 +439,52 @@ def test_the_sandbox_command_holds_the_seeded_pool_for_an_hour() -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+# -- the tutorials, Notebook 7, no prompt --------------------------------------------------------
+
+
+def _printed(found: Demo) -> list[str]:
+    """Every line the demo printed so far (the start read only up to the URL)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            found.out.append(found.lines.get(timeout=0.2))
+        except queue.Empty:
+            if any(line.startswith("Open the JupyterLab link") for line in found.out):
+                break
+    return found.out
+
+
+def test_the_demo_works_on_copies_and_never_writes_the_tutorials(tmp_path: Path) -> None:
+    """What a class saves (JupyterLab's autosave does) lands in the copies; the tracked
+    tutorials stay as they are, and a second start keeps the class's copies."""
+    tutorials = tmp_path / "tutorials"
+    tutorials.mkdir()
+    original = (ROOT / "notebooks" / "quickstart.ipynb").read_bytes()
+    (tutorials / "quickstart.ipynb").write_bytes(original)
+    copies = tmp_path / "copies"
+    found = _start(tmp_path, "--tutorials", str(tutorials), "--notebook-dir", str(copies))
+    try:
+        with found.lab() as lab:
+            model = lab.get("/api/contents/quickstart.ipynb").json()
+            model["content"]["cells"][0]["source"] = "edited by the class"
+            assert lab.put("/api/contents/quickstart.ipynb", json={
+                "type": "notebook", "format": "json", "content": model["content"]}
+            ).status_code == 200
+    finally:
+        _stop(found)
+    assert (tutorials / "quickstart.ipynb").read_bytes() == original
+    assert "edited by the class" in (copies / "quickstart.ipynb").read_text()
+    assert demo.copy_tutorials(tutorials, copies) == []  # a second start keeps the copies
+    assert "edited by the class" in (copies / "quickstart.ipynb").read_text()
+    assert any(f"Notebooks:   {copies}" in line for line in _printed(found))
+
+
+def test_notebook7_is_served_and_no_news_prompt_greets(running: Demo) -> None:
+    with running.lab() as lab:
+        assert lab.get("/tree").status_code == 200
+        news = lab.get("/lab/api/settings/@jupyterlab/apputils-extension:notification")
+    assert news.status_code == 200, news.text
+    assert news.json()["settings"]["fetchNews"] == "false"
+    assert any("Notebook 7:  http://127.0.0.1:" in line for line in _printed(running))

@@ -21,6 +21,12 @@ Why each part is the way it is:
 - **The seeded leaving-pool stays Deleting for an hour** (``--seeded-deleting-seconds``), so a
   class still finds it when the tutorial gets there; pools deleted in the demo go after
   ``--delete-seconds``.
+- **The tutorials are copies**: ``--tutorials`` (``notebooks/``) is copied into
+  ``--notebook-dir`` (``.venv/demo/notebooks``) where a copy is not there yet, so JupyterLab's
+  autosave writes the copies, never the tracked tutorials, and a second start keeps what the
+  class did. Delete that folder to start again.
+- **No prompt greets the class**: JupyterLab's "get notified about Jupyter news?" is answered
+  (no) in the demo's settings; Notebook 7 (``/tree``) is served beside JupyterLab.
 - **Ctrl-C (or SIGTERM/SIGHUP) stops both**: JupyterLab runs in its own session (the
   terminal's Ctrl-C reaches only us, so Jupyter's "Shutdown this server (y/[n])?" never
   blocks), gets SIGTERM, shuts its kernels down, and is killed if it has not exited in time.
@@ -33,6 +39,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,10 +51,11 @@ from types import FrameType
 
 from .core import Sandbox
 
-__all__ = ["lab_command", "lab_environment", "main", "prepare_state"]
+__all__ = ["copy_tutorials", "lab_command", "lab_environment", "main", "prepare_state"]
 
 TOKEN_VARIABLE = "MODELARTS_NB_DEMO_TOKEN"
 WIDGET_SETTINGS = Path("@jupyter-widgets", "jupyterlab-manager", "plugin.jupyterlab-settings")
+NEWS_SETTINGS = Path("@jupyterlab", "apputils-extension", "notification.jupyterlab-settings")
 # Popped by the server as it reads its configuration: the kernels it starts never inherit it.
 # Without the variable (someone reusing this config dir by hand) the token is random: closed.
 SERVER_CONFIG = f'''# Written by python -m modelarts_nb.sandbox.demo; holds no secret.
@@ -71,8 +79,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="JupyterLab's port (taken: the next free one; 0: any free)")
     parser.add_argument("--sandbox-port", type=int, default=8765,
                         help="the sandbox API's port (taken: any free one; 0: any free)")
-    parser.add_argument("--notebook-dir", default="notebooks" if Path("notebooks").is_dir()
-                        else ".", help="where JupyterLab opens (default: ./notebooks)")
+    parser.add_argument("--notebook-dir", default=".venv/demo/notebooks",
+                        help="where JupyterLab opens: the copies of the tutorials")
+    parser.add_argument("--tutorials", default="notebooks" if Path("notebooks").is_dir()
+                        else None, help="notebooks copied into --notebook-dir where missing "
+                        "(default: ./notebooks; the originals are never written)")
     parser.add_argument("--state-dir", default=".venv/demo",
                         help="the demo's Jupyter config, runtime and workspaces (mode 0700)")
     parser.add_argument("--settings-dir", default=".venv/demo-settings",
@@ -112,6 +123,10 @@ def prepare_state(state_dir: Path, settings_dir: Path) -> dict[str, str]:
     widget = settings_dir / WIDGET_SETTINGS
     widget.parent.mkdir(parents=True, exist_ok=True)
     widget.write_text(json.dumps({"saveState": True}, indent=2) + "\n", encoding="utf-8")
+    news = settings_dir / NEWS_SETTINGS  # "get notified about Jupyter news?" asked: no
+    news.parent.mkdir(parents=True, exist_ok=True)
+    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}, indent=2)
+                    + "\n", encoding="utf-8")
     return {
         "JUPYTER_CONFIG_DIR": str(config),
         "JUPYTER_RUNTIME_DIR": str(runtime),
@@ -120,6 +135,21 @@ def prepare_state(state_dir: Path, settings_dir: Path) -> dict[str, str]:
         # the demo's deletions are receipts of the demo, not of the user's real projects
         "MODELARTS_NB_RECEIPTS": str(state_dir / "receipts.jsonl"),
     }
+
+
+def copy_tutorials(tutorials: Path | None, notebook_dir: Path) -> list[str]:
+    """Copy each tutorial into ``notebook_dir`` unless a copy is there already (the class's
+    work survives a restart); the names copied now."""
+    notebook_dir.mkdir(parents=True, exist_ok=True)
+    if tutorials is None or tutorials.resolve() == notebook_dir.resolve():
+        return []
+    copied = []
+    for source in sorted(tutorials.glob("*.ipynb")):
+        target = notebook_dir / source.name
+        if not target.exists():
+            shutil.copyfile(source, target)
+            copied.append(source.name)
+    return copied
 
 
 def lab_environment(base: Mapping[str, str], jupyter: Mapping[str, str],
@@ -206,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_signal)
     jupyter = prepare_state(Path(args.state_dir), Path(args.settings_dir))
+    copy_tutorials(Path(args.tutorials) if args.tutorials else None, Path(args.notebook_dir))
     sandbox = _start_sandbox(args)
     try:
         _write_private(Path(args.state_dir) / "sandbox.env",
@@ -228,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"leaving-pool stays Deleting for {hold:g} min; keys in "
                   f"{args.state_dir}/sandbox.env)", flush=True)
             print(f"JupyterLab:  http://127.0.0.1:{port}/lab?token={token}", flush=True)
+            if importlib.util.find_spec("notebook") is not None:
+                print(f"Notebook 7:  http://127.0.0.1:{port}/tree?token={token}", flush=True)
+            print(f"Notebooks:   {args.notebook_dir} (copies of {args.tutorials or 'nothing'}; "
+                  "delete it to start again)", flush=True)
             print("Open the JupyterLab link (it carries this run's token). Ctrl-C stops both.",
                   flush=True)
             while not stop.wait(0.5):
