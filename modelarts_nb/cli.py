@@ -22,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ._version import __version__
 from .cli_common import (
@@ -321,8 +321,11 @@ def _say_plan(out: Out, plan: Plan, path: str) -> None:
 
 
 def run_history(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
-    """``history``: the receipts file, read locally; needs no settings, sends nothing."""
-    from .receipts import location, read_history, shown
+    """``history``: the receipts file, read locally; needs no settings, sends nothing. As
+    ``%pools --history`` shows it (``history_view``): one short line per deletion; ``--json``
+    has every field."""
+    from .history_view import FULL_COMMAND, text_view
+    from .receipts import COLUMNS, location, read_history, shown
 
     try:
         rows, notes = read_history(args.pool, args.since)  # parses --since
@@ -330,10 +333,11 @@ def run_history(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
         raise Refused(str(exc)) from None
     for note in notes:
         out.note(note)
-    if args.json:
-        out.data(json.dumps(rows, ensure_ascii=False, default=_iso))
-    for row in rows:
-        out.line(_receipt_line(row))
+    if args.json:  # the fields of the receipts, as the DataFrame's columns
+        out.data(json.dumps([{k: row[k] for k in COLUMNS} for row in rows],
+                            ensure_ascii=False, default=_iso))
+    if rows:
+        out.block(text_view(rows, FULL_COMMAND))
     if not rows and not notes:
         out.line(f"(no receipts match; they are kept in {shown(location(), 400)})")
     return PARTIAL if any(note.startswith("Cannot read") for note in notes) else OK
@@ -342,16 +346,3 @@ def run_history(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
 def _iso(value: object) -> str:
     """A receipt's times as ISO 8601 in the JSON (json cannot write a datetime)."""
     return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _receipt_line(row: dict[str, Any]) -> str:
-    """``2026-11-30 18:02:11 UTC  pool-01 (id)  deleted  via command  host  request …``."""
-    time = row["time"].strftime("%Y-%m-%d %H:%M:%S UTC") if row["time"] else "(no time)"
-    name = f"{row['name']} ({row['pool']})" if row.get("name") else str(row.get("pool"))
-    parts = [time, name, str(row.get("outcome")), f"via {row.get('via')}",
-             str(row.get("host") or "")]
-    if row.get("request_id"):
-        parts.append(f"request {row['request_id']}")
-    detail = f" — {row['detail']}" if row.get("detail") else ""
-    return "  ".join(part for part in parts if part) + detail
-

@@ -19,7 +19,7 @@ from IPython.utils.process import arg_split
 from IPython.utils.text import DollarFormatter
 
 from .client import PoolsClient
-from .errors import DeletionRefused, InvalidName, ModelArtsError
+from .errors import DeletionRefused, InvalidName, ModelArtsError, PoolNotFound
 from .flow import DeleteFlow, Step
 from .lookup import resolve
 from .render import (
@@ -291,6 +291,10 @@ def _run(args: Any, shell: Any, client: PoolsClient) -> Any:
         if exc.candidates and not (args.no_widgets or _is_terminal(shell)):
             _show_candidates(args.pool, exc.candidates)  # as a table (the error line says it)
         raise
+    except PoolNotFound:
+        if not _said_deleted_here(args.pool, client):
+            raise
+        return None
     except KeyboardInterrupt:
         _say("Interrupted while reading the pool: nothing was deleted.")
         raise
@@ -317,6 +321,23 @@ def _run(args: Any, shell: Any, client: PoolsClient) -> Any:
         _text_path(flow, args)
         return None
     return _widget_path(flow, args)
+
+
+def _said_deleted_here(name: str, client: PoolsClient) -> bool:
+    """The server has no pool ``name``: if the receipts (the file ``%pools --history`` reads)
+    show a DELETE of it sent from here to this endpoint and project, say so in one line —
+    deleted at …, or sent and never seen gone — and True: re-running a cell that deleted a
+    pool is an outcome, not an error. False (the PoolNotFound stands) otherwise. Reads the
+    local file only, no request."""
+    from .history_view import deleted_line
+    from .receipts import last_sent
+
+    settings = client.settings
+    row = last_sent(name, settings.endpoint, settings.project_id)
+    if row is None:
+        return False
+    _say(deleted_line(name, row))
+    return True
 
 
 def _show_candidates(name: str, pools: tuple[Any, ...]) -> None:

@@ -65,8 +65,11 @@ _NOT_WITH_HISTORY = ("delete", "yes", "force", *_SELECTORS, "project_id", "regio
 
 def run_history(args: Any) -> Any:
     """``%pools --history [--pool NAME] [--since WHEN]``: the receipts, newest first, as a
-    DataFrame. Reads one local file: needs no credentials and sends no request."""
-    from .receipts import frame, location, read_history, shown
+    DataFrame with every field, shown as one short line per deletion (``history_view``: when,
+    pool, outcome, what it held, how it was sent). Reads one local file: needs no credentials
+    and sends no request."""
+    from .history_view import view_frame
+    from .receipts import location, read_history, shown
 
     if not args.history:
         raise UsageError("--pool and --since go with --history (to select pools to list, use "
@@ -82,7 +85,7 @@ def run_history(args: Any) -> Any:
     for note in notes:
         print(note)
     if rows:
-        return frame(rows)
+        return view_frame(rows)
     if not any(note.startswith(("No receipts yet", "Cannot read")) for note in notes):
         print(f"(no receipts match; they are kept in {shown(location(), 400)})")
     return None

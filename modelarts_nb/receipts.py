@@ -59,14 +59,15 @@ try:
 except ImportError:  # Windows: O_APPEND alone
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["COLUMNS", "ENV", "Receipt", "append", "frame", "history", "location", "parse_since",
-           "read_history", "shown"]
+__all__ = ["COLUMNS", "ENV", "Receipt", "append", "frame", "history", "last_sent", "location",
+           "parse_since", "read_history", "shown"]
 
 log = logging.getLogger("modelarts_nb")
 ENV = "MODELARTS_NB_RECEIPTS"
 SCHEMA = 1
 CAP = 300  # characters of any server string
 NO_FINAL = "sent; no final state recorded"
+COUNTS = ("flavor_count", "workload_count")  # in each row of read_history; not frame columns
 COLUMNS = ["time", "pool", "name", "outcome", "phase", "phase_seen", "server_deletion", "via",
            "host", "project", "tenant", "flavors", "nodes", "workloads", "billing", "request_id",
            "detail", "receipt"]
@@ -548,6 +549,22 @@ def read_history(pool: str | None = None, since: str | datetime | None = None,
     return rows, notes
 
 
+def last_sent(name: str, endpoint: str, project_id: str | None) -> dict[str, Any] | None:
+    """The newest receipt of a DELETE sent from here for the pool ``name`` (its id or display
+    name) to this endpoint's host and this project, as a ``read_history`` row; None when
+    there is none or the receipts cannot be read. Reads the local file only: when the
+    server says it has no such pool, this tells whether it was deleted from here."""
+    try:
+        rows, _ = read_history(name)
+    except (OSError, ValueError):  # read_history says what it cannot read; here: not known
+        return None
+    host, project = _host(endpoint), None if project_id is None else _flat(str(project_id))
+    for row in rows:  # newest first
+        if row.get("host") == host and row.get("project") == project:
+            return row
+    return None
+
+
 def _merge(merged: dict[str, dict[str, Any]], event: dict[str, Any]) -> None:
     """Add one event to its receipt's row: ``sent`` gives the time, ``final`` the outcome."""
     row = merged.setdefault(event["receipt"], {"outcome": NO_FINAL})
@@ -647,8 +664,12 @@ def _event(raw: bytes) -> dict[str, Any] | None:
 
 
 def _row(merged: dict[str, Any]) -> dict[str, Any]:
-    """One receipt as a frame row: server strings on one line, lists as short text."""
+    """One receipt as a frame row: server strings on one line, lists as short text; and, not
+    a column, how many flavors and workloads it held (``COUNTS``: the joined text is capped,
+    so it cannot be counted back; None when not recorded)."""
     row: dict[str, Any] = {column: merged.get(column) for column in COLUMNS}
+    for count, key in zip(COUNTS, ("flavors", "workloads")):
+        row[count] = len(merged[key]) if isinstance(merged.get(key), list) else None
     row["time"] = _parse_iso(merged["time"]) if isinstance(merged.get("time"), str) else None
     for key in ("pool", "name", "outcome", "phase", "via", "host", "project", "tenant",
                 "billing", "request_id", "detail", "receipt", "server_deletion"):

@@ -12,6 +12,7 @@ import errno
 import inspect
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -970,3 +971,226 @@ def test_a_credential_this_kernel_used_before_is_masked_in_the_receipt_too(sb, r
     assert renewed not in raw and renewed[:8] not in raw
     _, (final,) = one_receipt(victim)
     assert "token *** expired" in final["detail"]
+
+
+# -- issue #20 item 8: history at a glance; a pool deleted here, named again ----------------
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    """The kernel's local time is UTC (views show local time with the zone's name)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def fifty_five_deletions(path: Path) -> None:
+    """55 receipts as the package writes them (a sent and a final event each): long display
+    names, a tenant id on some, flavors, workloads, request ids, details as users saw them,
+    every path and every outcome."""
+    start = datetime(2026, 12, 6, 18, 3, 11, tzinfo=timezone.utc)
+    outcomes = ["deleted", "deleted", "deleted", "failed", "deletion accepted, watch stopped",
+                "timed out", "interrupted", "deletion accepted, not watched", None]
+    vias = ["panel", "text", "batch", "python", "command"]
+    with path.open("w") as out:
+        for n in range(55):
+            receipt = f"{n:02d}" + "c0ffee" * 5
+            pool = f"student-{n:02d}-course-ml101-gpu-notebooks-{n:032x}"
+            common = {"v": 1, "receipt": receipt, "via": vias[n % 5],
+                      "host": "modelarts.cn-north-4.myhuaweicloud.com",
+                      "project": "5a4db0c5fa4e4a1d0000c0ffee5a4db0",
+                      "tenant": "9d18f8e83393f4421c339ead9c2f43ce" if n % 3 == 0 else None,
+                      "pool": pool, "name": pool[:-33]}
+            sent_at = start - timedelta(hours=7 * n)
+            out.write(json.dumps({**common, "event": "sent", "time": sent_at.isoformat(),
+                                  "region": "cn-north-4", "workspace": "0",
+                                  "billing": "pay-per-use",
+                                  "flavors": [{"flavor": "modelarts.vm.gpu.tnt004", "count": 4},
+                                              {"flavor": "modelarts.vm.cpu.8u", "count": 3}],
+                                  "nodes": 7, "workloads": None if n % 4 == 1 else [
+                                      {"type": "train", "name": f"job-{i}", "status": "Running"}
+                                      for i in range(n % 4)],
+                                  "request_id": f"{n:032x}"}) + "\n")
+            outcome = outcomes[n % len(outcomes)]
+            if outcome is not None:
+                out.write(json.dumps({
+                    **common, "event": "final", "time": (sent_at + timedelta(seconds=40))
+                    .isoformat(), "outcome": outcome, "phase": "Deleted",
+                    "detail": "deleting pool failed (ModelArts.50015001, HTTP 409, request id "
+                    f"{n:032x}): the pool is being updated; try again in a few minutes"
+                    if outcome == "failed" else "The pool is gone.",
+                    "phase_seen": sent_at.isoformat(), "server_deletion": None,
+                    "request_id": f"{n:032x}"}) + "\n")
+
+
+def cells(line: str) -> list[str]:
+    """A line of a text view, cut into its cells (two spaces or more between cells)."""
+    return re.split(r"\s{2,}", line.strip())
+
+
+def test_history_shows_one_short_line_per_deletion_and_returns_every_field(shell, utc):
+    """``%pools --history`` displays when, pool, outcome, what it held and how it was sent,
+    one line per receipt; what it returns is still the DataFrame of every field."""
+    write_history(receipts.location())
+    result = shell.run_cell("r = %pools --history\nr")
+    frame = shell.user_ns["r"]
+    assert list(frame.columns) == receipts.COLUMNS and list(frame["receipt"]) == [
+        "r3", "r2", "r1"]
+    lines = repr(result.result).splitlines()
+    assert [cells(line) for line in lines[:4]] == [
+        ["when (UTC)", "pool", "outcome", "held", "sent by"],
+        ["2026-11-30 09:00", "gamma (pool-c-3)", "deleted", "not recorded", "panel"],
+        ["2026-11-29 09:00", "beta (pool-b-2)", "sent, no final state", "1 workload",
+         "%pools --delete --yes"],
+        ["2026-11-28 09:00", "alpha (pool-a-1)", "deleted", "2 nodes · 1 flavor · work unread",
+         "%pool_delete --yes"]]
+    assert lines[4:] == [
+        "3 deletions (newest first)",
+        "Full records (request id, phase, flavors, workloads, detail): r = %pools --history is "
+        "the DataFrame of every field (r.iloc[0]: one receipt); so is modelarts_nb.history()"]
+    html = frame._repr_html_()  # noqa: SLF001 - what a notebook shows
+    assert html.count("<tr>") == 4 and "<br" not in html
+    assert html.count("white-space:nowrap") == html.count("<td ") + html.count("<th ") == 20
+    assert "<time datetime='2026-11-30T09:00Z'>2026-11-30 09:00</time>" in html
+    # what is derived from it shows every field again; history() is the plain full frame
+    assert "[3 rows x 18 columns]" in repr(frame.head()) and type(frame.head()) is type(history())
+    assert type(history()).__name__ == "DataFrame" and history().equals(frame)
+
+
+def test_history_of_55_deletions_is_one_line_each_at_most_160_characters(shell, utc):
+    """Measured (JupyterLab 4, 1400 px): the raw 18-column frame took 103 px (6.6 lines) a row
+    and 5,707 px for 55; the glance 18 px (one line) a row, 962 px wide: it fits beside the
+    open file browser (968 px). In text: 5.1 lines a row at 150 columns before, one now."""
+    fifty_five_deletions(receipts.location())
+    frame = shell.run_cell("%pools --history").result
+    lines = repr(frame).splitlines()
+    assert len(lines) == 1 + 55 + 2  # header, one line per deletion, the footer's two
+    rows = lines[1:-2]
+    assert max(len(line) for line in rows) <= 160, max(rows, key=len)
+    assert cells(rows[0]) == ["2026-12-06 18:03", "student-00-course-m… (00000000)",
+                              "deleted", "7 nodes · 2 flavors · no workloads",
+                              "panel · tenant 9d18f8e8"]
+    assert cells(rows[1])[3:] == ["7 nodes · 2 flavors · work unread", "%pool_delete --yes"]
+    assert "all to modelarts.cn-north-4.myhuaweicloud.com, project 5a4db0c5…" in lines[-2]
+    html = frame._repr_html_()  # noqa: SLF001
+    assert html.count("<tr>") == 56 and "<br" not in html
+    assert len(frame) == 55 and frame["request_id"][0] == f"{0:032x}"
+
+
+def test_history_names_the_endpoint_per_row_when_receipts_went_to_several(shell, utc):
+    path = receipts.location()
+    for n, host in enumerate(("a.example.com", "b.example.com")):
+        receipts.append({"v": 1, "receipt": f"r{n}", "event": "sent", "pool": f"p{n}",
+                         "host": host, "project": "proj", "via": "python",
+                         "time": f"2026-12-0{n + 1}T10:00:00Z"}, path)
+    text = repr(shell.run_cell("%pools --history").result)
+    assert cells(text.splitlines()[0])[-2:] == ["sent by", "sent to"]
+    assert cells(text.splitlines()[1])[-2:] == ["Python", "b.example.com, project proj"]
+    assert "all to" not in text
+
+
+def test_command_history_prints_the_same_glance(tmp_path):
+    where = tmp_path / "receipts.jsonl"
+    write_history(where)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "MODELARTS_"))}
+    env.update(MODELARTS_NB_RECEIPTS=str(where), TZ="UTC",
+               HUAWEICLOUD_SDK_CREDENTIALS_FILE=str(tmp_path / "none"))
+    command = Path(sys.executable).with_name("modelarts-nb")
+    done = subprocess.run([str(command), "history"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Skipped 4 unreadable line(s)")
+    assert cells(lines[1]) == ["when (UTC)", "pool", "outcome", "held", "sent by"]
+    assert cells(lines[2]) == ["2026-11-30 09:00", "gamma (pool-c-3)", "deleted", "not recorded",
+                               "panel"]
+    assert lines[-1] == ("Full records (request id, phase, flavors, workloads, detail): "
+                         "add --json")
+    as_json = subprocess.run([str(command), "history", "--json"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert [sorted(r) for r in json.loads(as_json.stdout)] == [sorted(receipts.COLUMNS)] * 3
+
+
+def deleted_here(sb, name: str, outcome: str | None, *, host: str | None = None,
+                 project: str | None = None) -> None:
+    """A receipt of ``name`` deleted from here at 18:03:11 UTC on 2026-12-06, and the pool
+    gone from the sandbox."""
+    common = {"v": 1, "receipt": "5eed0fd4" + "0" * 24, "via": "text",
+              "host": host or f"127.0.0.1:{sb.port}", "project": project or sb.project_id,
+              "pool": pool_id(sb, name), "name": name}
+    receipts.append({**common, "event": "sent", "time": "2026-12-06T18:03:11.000Z",
+                     "request_id": "ab" * 16})
+    if outcome is not None:
+        receipts.append({**common, "event": "final", "time": "2026-12-06T18:03:40.000Z",
+                         "outcome": outcome, "request_id": "ab" * 16})
+    sb.remove_pool(pool_id(sb, name))
+
+
+@pytest.mark.parametrize("line", [
+    "%pool_delete pool-01", "%pool_delete pool-01 --yes", "%pool_delete pool-01 --no-widgets",
+    "%pool_delete pool-01-a81ad477fb3675b89cdeb3e60870e15c --yes --no-widgets"])
+def test_pool_delete_of_a_pool_deleted_here_says_when_in_one_line(shell, capsys, env_sandbox,
+                                                                   utc, line):
+    sb = env_sandbox
+    deleted_here(sb, "pool-01", "deleted")
+    before = sb.count()
+    result = shell.run_cell(line)
+    captured = capsys.readouterr()
+    named = line.split()[1]
+    assert result.success and result.result is None and captured.err == ""
+    assert captured.out == (
+        f"pool {named} was deleted from here at 18:03 UTC on 2026-12-06 (receipt 5eed0fd4, "
+        f"request id {'ab' * 16}); %pools --history shows it\n")
+    assert sb.count(method="DELETE") == 0
+    # one read said it is gone (a LIST, or the GET by id and the LIST for the name hint)
+    assert sb.count() - before == (2 if named.startswith("pool-01-") else 1)
+
+
+@pytest.mark.parametrize("outcome,said", [
+    (None, "sent; no final state recorded"),
+    ("deletion accepted, watch stopped", "deletion accepted, watch stopped"),
+    ("failed", "failed")])
+def test_pool_delete_of_a_pool_sent_from_here_but_not_seen_gone_says_that(
+        shell, capsys, env_sandbox, utc, outcome, said):
+    deleted_here(env_sandbox, "pool-02", outcome)
+    result = shell.run_cell("%pool_delete pool-02")
+    out = capsys.readouterr().out
+    assert result.success and out == (
+        "pool pool-02: its DELETE was sent from here at 18:03 UTC on 2026-12-06 (receipt "
+        f"5eed0fd4, request id {'ab' * 16}) but the receipts never saw it gone ({said}); the "
+        "server has no such pool now; %pools --history shows it\n")
+
+
+@pytest.mark.parametrize("elsewhere", ["another host", "another project", "another pool",
+                                       "no receipts"])
+def test_pool_not_found_stands_unless_the_receipts_show_it_sent_here(
+        shell, capsys, env_sandbox, elsewhere):
+    sb = env_sandbox
+    if elsewhere == "another host":
+        deleted_here(sb, "pool-01", "deleted", host="modelarts.cn-north-4.myhuaweicloud.com")
+    elif elsewhere == "another project":
+        deleted_here(sb, "pool-01", "deleted", project="0" * 32)
+    elif elsewhere == "another pool":
+        deleted_here(sb, "pool-02", "deleted")
+        sb.remove_pool(pool_id(sb, "pool-01"))
+    else:
+        sb.remove_pool(pool_id(sb, "pool-01"))
+    result = shell.run_cell("%pool_delete pool-01")
+    assert not result.success and type(result.error_in_exec).__name__ == "PoolNotFound"
+    assert "deleted from here" not in capsys.readouterr().out
+
+
+def test_a_deletion_here_then_the_same_cell_again_over_real_http(shell, capsys, env_sandbox):
+    """The whole story: delete, then run the same cell again — the second run says when the
+    first deleted it, from the receipt the first wrote."""
+    shell.run_cell("%pool_delete pool-03 --no-widgets --yes --interval 0.1")
+    capsys.readouterr()
+    result = shell.run_cell("%pool_delete pool-03 --no-widgets --yes --interval 0.1")
+    out = capsys.readouterr().out
+    (row,) = receipts.read_history("pool-03")[0]
+    stamp = row["time"].astimezone()
+    assert result.success and out.startswith(
+        f"pool pool-03 was deleted from here at {stamp:%H:%M} ")
+    assert f"on {stamp:%Y-%m-%d} (receipt {row['receipt'][:8]}" in out
+    assert out.count("\n") == 1 and env_sandbox.count(method="DELETE") == 1
