@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +48,8 @@ def kernel_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(CLOUD_PREFIXES)}
     # settings chain step 3 (~/.huaweicloud/credentials) must not see a file of yours either
     env["HUAWEICLOUD_SDK_CREDENTIALS_FILE"] = str(ROOT / "tests" / "notebooks" / "no-profile")
+    # a tutorial's sandbox deletions are receipts of this run, never of your real history
+    env["MODELARTS_NB_RECEIPTS"] = os.path.join(tempfile.mkdtemp(prefix="mnb-nb-"), "receipts.jsonl")
     env.update(extra or {})
     return env
 
