@@ -43,12 +43,13 @@ from .display import ACK_WORDS, GONE_STYLE, Acknowledgement, StaticCopy, html_te
 from .models import Pool
 from .plan import Plan
 from .policy import Verdict, decide
-from .render import PHASE_COLOURS, kernel_gone_html
+from .render import PHASE_COLOURS, button_colours, kernel_gone_html, on_dark, table_rules
 from .steps import Step
 from .tables import age_text, pools_table
 from .text import one_line
 
-__all__ = ["PoolsPanel", "confirm_phrase", "confirmation_lines", "progress_text", "row_html"]
+__all__ = ["PoolsPanel", "confirm_phrase", "confirmation_lines", "ending", "progress_text",
+           "row_html", "twins_css"]
 
 log = logging.getLogger("modelarts_nb")
 _FIRST_ROWS = 20  # rows built with the panel (the box shows 14); then _CHUNK at a time
@@ -57,60 +58,108 @@ _STATIC_ROWS = 50  # pools in the static copy (text/plain, text/html) of the pan
 _RENDER_EVERY = 0.25  # seconds between two renders of the counts (a batch must not flood)
 _TABLE_EVERY = 200  # pools per second of delay between two renders of the per-pool table
 _NAMED = 10  # the confirmation names this many pools, then says "and K more"
-# (class, header, width in px): the row cells and the column headers share them.
+# (class, header, width in px): the row cells and the column headers share them. The note and
+# the tags are wide enough for what they usually say ("runs 3 training jobs and 1 sub-pool
+# (infer-cpu)", "course=ml101, student=s42"); longer ones end in "…", whole in the tooltip.
 COLUMNS = (
-    ("name", "pool", 170), ("phase", "phase", 136), ("note", "note", 220), ("tags", "tags", 170),
+    ("name", "pool", 170), ("phase", "phase", 136), ("note", "note", 340), ("tags", "tags", 220),
     ("age", "age", 84), ("nodes", "nodes", 170), ("billing", "billing", 112),
     ("type", "type", 80), ("id", "id", 330),
 )
 _ROW_PX = 24
 _BORDER = "var(--jp-border-color2, rgba(128, 128, 128, 0.35))"
+# Below this panel width the note (why a row cannot be ticked, what deleting it stops) would be
+# off to the right of pool and phase: it goes under them instead (see _NARROW).
+_NARROW_PX = 700
+_P = ".mnb-pools-panel"
+# Text colours, each at least 4.5:1 (WCAG AA) on the panel's backgrounds, a hovered row's
+# included, in JupyterLab's light and dark themes (tests/browser/test_browser_themes.py measures
+# them): no single theme red or orange reads on both white and #212121, so each theme gets its
+# own (render.on_dark); no theme orange reaches 4.5:1 on white at all (--jp-warn-color0 is
+# 3.8:1), so the light one is a fixed burnt orange (6.1:1 on white, 5.3:1 on a hovered row).
+_COLOURS = (
+    f"{_P} .mnb-why{{color:var(--jp-error-color0,#b71c1c)}}"
+    f"{on_dark(f'{_P} .mnb-why')}{{color:var(--jp-error-color2,#e57373)}}"
+    f"{_P} .mnb-work{{color:#a84300;font-weight:600}}"
+    f"{on_dark(f'{_P} .mnb-work')}{{color:var(--jp-warn-color2,#ffb74d)}}"
+    f"{_P} .mnb-muted{{color:var(--jp-ui-font-color2,inherit)}}"
+    + button_colours(_P)
+)
+# The panel is as wide as its cell and never wider (inline-size containment, as a container of
+# the query below): its rows scroll sideways inside their own box, the texts wrap. In a narrow
+# one (a 700 px window with the file browser open leaves ~330 px) each row puts its note on a
+# line of its own under the pool's name, as wide as the panel, so why a pool cannot be ticked
+# is in sight without scrolling; the other cells stay on the first line.
+_NARROW = (
+    f"@container mnb-pools (max-width:{_NARROW_PX}px){{"
+    f"{_P} .mnb-rows>.widget-checkbox{{height:auto!important;min-height:{_ROW_PX}px}}"
+    f"{_P} .mnb-rows .widget-label-basic{{height:auto;align-items:flex-start}}"
+    f"{_P} .mnb-rows input[type=checkbox]{{margin-top:5px;align-self:flex-start}}"
+    f"{_P} .mnb-row{{display:grid;grid-template-columns:repeat({len(COLUMNS) - 1},max-content);"
+    "align-items:center}"
+    f"{_P} .mnb-row>.mnb-c{{grid-row:1}}"
+    f"{_P} .mnb-c-name{{width:160px}}{_P} .mnb-c-phase{{width:126px}}"
+    f"{_P} .mnb-row>.mnb-c-note{{grid-row:2;grid-column:1/-1;width:auto;"
+    "max-width:calc(100cqw - 52px);white-space:normal;overflow-wrap:anywhere;"
+    "line-height:1.35;padding-bottom:4px}"
+    f"{_P} .mnb-row>.mnb-c-note:empty{{display:none}}"
+    f"{_P} .mnb-head .mnb-c-note{{display:none}}"
+    "}"
+)
 _STYLE = (
     "<style>"
-    ".mnb-pools-panel{color:var(--jp-ui-font-color1,inherit);"
-    f"border:1px solid {_BORDER};padding:6px;box-sizing:border-box}}"
-    f".mnb-pools-panel .mnb-rows{{border:1px solid {_BORDER};"
+    f"{_P}{{color:var(--jp-ui-font-color1,inherit);"
+    f"border:1px solid {_BORDER};padding:6px;box-sizing:border-box;width:100%;max-width:100%;"
+    "container-type:inline-size;container-name:mnb-pools}"
+    # (not the column headers: they are as wide as the rows, inside the rows' box)
+    f"{_P} .widget-html:not(.mnb-head),{_P} .widget-html:not(.mnb-head)>.widget-html-content"
+    "{min-width:0;max-width:100%}"
+    f"{_P} .mnb-pools-title .widget-html-content,{_P} .mnb-hint .widget-html-content,"
+    f"{_P} .mnb-bulk-confirmation .widget-html-content,{_P} .mnb-stop-note .widget-html-content"
+    "{white-space:normal;overflow-wrap:anywhere}"
+    f"{_P} .mnb-rows{{border:1px solid {_BORDER};"
     "background:var(--jp-layout-color1,transparent)}"
-    ".mnb-pools-panel .mnb-rows>.widget-checkbox{flex:0 0 auto!important;"
+    f"{_P} .mnb-rows>.widget-checkbox{{flex:0 0 auto!important;"
     f"width:max-content!important;min-width:100%;height:{_ROW_PX}px!important;margin:0;"
     f"padding:0;line-height:{_ROW_PX}px}}"
-    ".mnb-pools-panel .mnb-rows>.widget-checkbox:hover{"
-    "background:var(--jp-layout-color2,rgba(128,128,128,0.12))}"
-    ".mnb-pools-panel .mnb-rows .widget-label-basic{display:flex;align-items:center;"
+    f"{_P} .mnb-rows>.widget-checkbox:hover{{background:rgba(128,128,128,.12)}}"
+    f"{_P} .mnb-rows .widget-label-basic{{display:flex;align-items:center;"
     f"overflow:visible;height:{_ROW_PX}px;line-height:{_ROW_PX}px;color:inherit;"
     "font-size:var(--jp-ui-font-size1,13px);cursor:pointer}"
     # the checkbox's tooltip is the raw description: hovering goes to the row's own title
     # instead; a click on the box still reaches it through its label
-    ".mnb-pools-panel .mnb-rows input[type=checkbox]{pointer-events:none;flex:0 0 14px;"
+    f"{_P} .mnb-rows input[type=checkbox]{{pointer-events:none;flex:0 0 14px;"
     "width:14px;height:14px;margin:0 8px 0 6px}"
-    ".mnb-pools-panel .mnb-row{display:flex;align-items:center;white-space:nowrap}"
-    ".mnb-pools-panel .mnb-c{display:inline-block;overflow:hidden;text-overflow:ellipsis;"
+    f"{_P} .mnb-row{{display:flex;align-items:center;white-space:nowrap}}"
+    f"{_P} .mnb-c{{display:inline-block;overflow:hidden;text-overflow:ellipsis;"
     "white-space:nowrap;padding-right:10px;box-sizing:border-box;flex:0 0 auto}"
-    + "".join(f".mnb-pools-panel .mnb-c-{name}{{width:{px}px}}" for name, _, px in COLUMNS)
-    + ".mnb-pools-panel .mnb-row .mnb-c-name{font-weight:600}"
-    ".mnb-pools-panel .mnb-c-id{font-family:var(--jp-code-font-family,monospace);font-size:12px}"
-    ".mnb-pools-panel .mnb-head{position:sticky;top:0;z-index:2;flex:0 0 auto!important;"
+    + "".join(f"{_P} .mnb-c-{name}{{width:{px}px}}" for name, _, px in COLUMNS)
+    + f"{_P} .mnb-row .mnb-c-name{{font-weight:600}}"
+    f"{_P} .mnb-c-id{{font-family:var(--jp-code-font-family,monospace);font-size:12px}}"
+    f"{_P} .mnb-head{{position:sticky;top:0;z-index:2;flex:0 0 auto!important;"
     "width:max-content!important;min-width:100%;margin:0!important;"
     f"background:var(--jp-layout-color2,Canvas);border-bottom:1px solid {_BORDER}}}"
-    ".mnb-pools-panel .mnb-head .mnb-row{padding-left:28px;font-weight:600;"
+    f"{_P} .mnb-head .mnb-row{{padding-left:28px;font-weight:600;"
     f"line-height:{_ROW_PX}px}}"
-    ".mnb-pools-panel .mnb-phase{color:#fff;border-radius:8px;padding:1px 7px;font-weight:600;"
+    f"{_P} .mnb-phase{{color:#fff;border-radius:8px;padding:1px 7px;font-weight:600;"
     "font-size:12px;line-height:18px}"
-    ".mnb-pools-panel .mnb-why{color:var(--jp-error-color1,#d32f2f)}"
-    ".mnb-pools-panel .mnb-work{color:var(--jp-warn-color1,#e65100);font-weight:600}"
-    ".mnb-pools-panel .mnb-muted{color:var(--jp-ui-font-color2,inherit);opacity:0.85}"
-    ".mnb-pools-panel .mnb-table{border-collapse:collapse;font-size:12px;margin:2px 0 8px;"
+    + _COLOURS
+    + f"{_P} .mnb-table{{border-collapse:collapse;font-size:12px;margin:2px 0 8px;"
     "color:inherit}"
-    ".mnb-pools-panel .mnb-table th,.mnb-pools-panel .mnb-table td{padding:2px 8px;"
-    f"border-bottom:1px solid {_BORDER};text-align:left;white-space:nowrap;max-width:420px;"
-    "overflow:hidden;text-overflow:ellipsis}"
-    ".mnb-pools-panel .mnb-table th{background:var(--jp-layout-color2,Canvas);"
-    "position:sticky;top:0}"
-    ".mnb-pools-panel .widget-button{width:auto;min-width:max-content}"
+    + table_rules((_P,), "th,td")
+    + f"{{padding:2px 8px;border-bottom:1px solid {_BORDER};text-align:left;white-space:nowrap;"
+    "max-width:420px;overflow:hidden;text-overflow:ellipsis;vertical-align:middle}"
+    + table_rules((_P,), "th")
+    + "{background:var(--jp-layout-color2,Canvas);position:sticky;top:0}"
+    f"{_P} .mnb-status-scroll{{max-height:320px;max-width:100%;overflow:auto}}"
+    f"{_P} .mnb-summary{{white-space:pre-wrap;overflow-wrap:anywhere}}"
+    f"{_P} .widget-button{{width:auto;min-width:max-content}}"
+    f"{_P} .mnb-progress{{max-width:100%}}"
     # texts that wrap (title, confirmation, hints) read better at a line height of their own
-    ".mnb-pools-panel .widget-html-content{line-height:1.5;padding:2px 0}"
-    ".mnb-pools-panel .mnb-head .widget-html-content{padding:0}"
-    "</style>"
+    f"{_P} .widget-html-content{{line-height:1.5;padding:2px 0}}"
+    f"{_P} .mnb-head .widget-html-content{{padding:0}}"
+    + _NARROW
+    + "</style>"
 )
 
 
@@ -196,8 +245,8 @@ def row_html(pool: Pool, note: str = "", work: str = "", now: datetime | None = 
         _cell("name", _text(name, 80), name if len(name) > 16 else ""),
         _cell("phase", _badge(pool.phase), pool.phase or ""),
         _cell("note", " · ".join(notes), note_title),
-        _cell("tags", _text(tags, 120), "tags unknown: not in the pool's annotation"
-              if pool.tags is None else tags if len(tags) > 16 else ""),
+        _cell("tags", "<i>not read</i>", _tags_unread(pool)) if pool.tags is None else
+        _cell("tags", _text(tags, 120), tags),
         _cell("age", html.escape(age_text(now, pool.created))),
         _cell("nodes", _text(nodes, 120), nodes if len(nodes) > 18 else ""),
         _cell("billing", _text(pool.billing_label, 40)),
@@ -205,6 +254,42 @@ def row_html(pool: Pool, note: str = "", work: str = "", now: datetime | None = 
         _cell("id", _text(pool.id, 80), pool.id),
     ]
     return f'<span class="mnb-row" title="{_attr(pool.label)}">{"".join(cells)}</span>'
+
+
+def _tags_unread(pool: Pool) -> str:
+    """Why a row says its tags were "not read" (never a bare "?")."""
+    why = ("its tag annotation could not be read" if pool.annotated else
+           "the listing carries no tag annotation for this pool")
+    return (f"Tags not read: {why}. Filters on tags (--tag, --keep-tag) ask the tag API "
+            "instead, and never take unread tags as none.")
+
+
+_TAIL = 4  # characters of the id at least, after a display name that several pools share
+
+
+def twins_css(scope: str, pools: list[Pool]) -> str:
+    """A display name several listed pools share (two ``team-shared``) gets the end of each
+    one's id beside it in its row (``team-shared · 4dba``), as short as still tells them
+    apart: the rows differ at a glance, not only in the id column far to the right. Drawn by
+    the panel's stylesheet (``::after`` on row ``mnb-r<index>`` of ``scope``), so the rows
+    themselves stay as sent; only letters and digits of the id reach the CSS."""
+    groups: dict[str, list[int]] = {}
+    for index, pool in enumerate(pools):
+        if pool.display_name:
+            groups.setdefault(pool.display_name, []).append(index)
+    rules = []
+    for indexes in groups.values():
+        if len(indexes) < 2:
+            continue
+        ids = {i: "".join(c for c in pools[i].id if c.isascii() and c.isalnum())
+               for i in indexes}
+        size = _TAIL
+        while size < max(map(len, ids.values())) and len(
+                {ident[-size:] for ident in ids.values()}) < len(ids):
+            size += 1
+        rules += [f'.{scope} .mnb-r{i} .mnb-c-name::after{{content:" · {ids[i][-size:]}";'
+                  "font-weight:400}" for i in indexes if ids[i]]
+    return f"<style>{''.join(rules)}</style>" if rules else ""
 
 
 def _row_html(pool: Pool, reason: str | None, work: str = "") -> str:
@@ -258,8 +343,25 @@ def progress_text(run: Run) -> str:
         Step.STOPPED: "continue on the server", Step.ACCEPTED: "accepted",
         Step.WATCHING: "being deleted", Step.SENDING: "sending", Step.REVIEW: "waiting",
     }
-    parts += [f"{counts[step]} {word}" for step, word in words.items() if counts[step]]
+    singular = {Step.STOPPED: "continues on the server"}  # "1 continues", "2 continue"
+    parts += [f"{n} {singular.get(step, word) if n == 1 else word}"
+              for step, word in words.items() if (n := counts[step])]
     return ", ".join(parts)
+
+
+def ending(run: Run) -> tuple[str, str]:
+    """How a finished batch is titled, and the colour of its bar (which shows the pools
+    deleted out of all): "Finished" only when it ran to its end, success (green) when every
+    pool is gone, danger (red) when some failed or were refused; "Stopped" after Stop, Ctrl-C
+    or an error that ended the batch (pools left unsent or unwatched), warning (orange)."""
+    counts = run.counts()
+    if run.run_error is not None:
+        return "Stopped by an error", "danger"
+    if counts[Step.STOPPED] or counts[Step.CANCELLED]:
+        return "Stopped", "warning"
+    if counts[Step.DELETED] == len(run.targets):
+        return "Finished", "success"
+    return "Finished", "danger" if counts[Step.FAILED] or counts[Step.REFUSED] else "warning"
 
 
 def stop_text(run: Run) -> str:
@@ -417,7 +519,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         for check in old:  # a refresh must not leak the old rows' widget models
             check.close()
         held = len(self.notes)
-        self.title.value = _STYLE + (
+        self.title.value = _STYLE + twins_css(self._scope, pools) + (
             f"<b>{len(pools)} pool{'s' * (len(pools) != 1)}</b> in project "
             f"<code>{html.escape(self.reviewer.project_id)}</code>"
             + (f" <span class='mnb-muted'>({held} cannot be ticked: see their note)</span>"
@@ -813,8 +915,7 @@ class PoolsPanel(StaticCopy, widgets.VBox):
         if not finished and now - self._rendered_at < _RENDER_EVERY:
             return
         self._rendered_at = now
-        done = sum(n for step, n in run.counts().items() if step.final)
-        self.progress.value = min(done, self.progress.max)
+        self.progress.value = min(run.counts()[Step.DELETED], self.progress.max)
         self.progress_text.value = html.escape(progress_text(run))
         if finished or now - self._table_at >= len(run.targets) / _TABLE_EVERY:
             self._table_at = now
@@ -827,12 +928,11 @@ class PoolsPanel(StaticCopy, widgets.VBox):
             return
         self.stop_button.disabled = True
         counts = run.counts()
-        self.progress.bar_style = "success" if counts[Step.DELETED] == len(run.targets) else (
-            "danger" if counts[Step.FAILED] or run.run_error is not None else "warning")
+        said, self.progress.bar_style = ending(run)
         if counts[Step.STOPPED] or counts[Step.CANCELLED]:  # Stop, Ctrl-C or a 401
             self.stop_note.value = html.escape(stop_text(run))
         self.title.value = _STYLE + (
-            f"<b>Finished: {html.escape(progress_text(run))}</b> in project "
+            f"<b>{said}: {html.escape(progress_text(run))}</b> in project "
             f"<code>{html.escape(self.reviewer.project_id)}</code>.")
         self.progress_row.children = (self.progress, self.progress_text)  # nothing to stop
         self._show(self.title, self.progress_row, self.stop_note, self.status, self.back_button)
@@ -899,15 +999,21 @@ def _could_not(what: str, exc: Exception) -> str:
     return f"Could not {what}: {one_line(str(exc), 300) or type(exc).__name__}."
 
 
+# The outcome column in words: a pool whose turn has not come is "waiting", not "review".
+_OUTCOMES = {Step.REVIEW: "waiting"}
+
+
 def _status_table(items: list[Any]) -> str:
+    """The batch, pool by pool, in a box that scrolls (both ways) inside the panel."""
     rows = "".join(
         f"<tr><td title='{_attr(item.label)}'>{_text(item.label, 120)}</td>"
         f"<td>{_badge(item.phase)}</td>"
-        f"<td>{item.elapsed:.0f} s</td><td>{item.step.value}</td>"
+        f"<td>{item.elapsed:.0f} s</td><td>{_OUTCOMES.get(item.step, item.step.value)}</td>"
         f"<td title='{_attr(item.message)}'>{_text(item.message, 300)}</td></tr>"
         for item in items
     )
     return (
-        "<div style='max-height:320px;overflow:auto'><table class='mnb-table'><tr><th>pool</th>"
-        f"<th>phase</th><th>elapsed</th><th>outcome</th><th>details</th></tr>{rows}</table></div>"
+        "<div class='mnb-status-scroll' style='max-height:320px;max-width:100%;overflow:auto'>"
+        "<table class='mnb-table'><thead><tr><th>pool</th><th>phase</th><th>elapsed</th>"
+        f"<th>outcome</th><th>details</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )

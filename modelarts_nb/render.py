@@ -95,15 +95,18 @@ def table_rules(scopes: tuple[str, ...], part: str) -> str:
 def button_colours(scope: str) -> str:
     """Stock ipywidgets buttons (7 and 8) put white on JupyterLab's mid-tone accents: 3.5:1 on
     the info cyan (Refresh, Back), 2.7:1 on the warning orange (Stop). Within ``scope`` the info
-    buttons take the darker accent (white on it in light themes, black in dark ones) and the
-    warning buttons black text on their orange: every one at least 4.5:1 in both themes. A
-    disabled button (inactive: no contrast requirement in WCAG) keeps ipywidgets' dimming."""
+    buttons take the darker accent in light themes (white on it: 7.4:1), and the warning
+    buttons black text on their orange (7.8:1); in dark themes every coloured button has black
+    text on its stock accent (at least 5.7:1). A disabled button (inactive: no contrast
+    requirement in WCAG) keeps ipywidgets' dimming."""
     info, warn, danger = (f"{scope} .jupyter-button.mod-{kind}"
                           for kind in ("info", "warning", "danger"))
     return (f"{info}{{background-color:var(--jp-info-color0,#006064);"
             "color:var(--jp-ui-inverse-font-color0,#fff)}"
             f"{warn}{{color:var(--jp-ui-font-color0,#000)}}"
-            f"{_dark(warn)},{_dark(danger)}{{color:var(--jp-ui-inverse-font-color0,#000)}}")
+            f"{_dark(info)}{{background-color:var(--jp-info-color1,#00bcd4)}}"
+            f"{_dark(info)},{_dark(warn)},{_dark(danger)}"
+            "{color:var(--jp-ui-inverse-font-color0,#000)}")
 
 
 _SCOPES = (".mnb-panel", ".mnb-card")
@@ -111,14 +114,15 @@ _SCOPES = (".mnb-panel", ".mnb-card")
 # fallbacks for VS Code / classic Notebook; buttons never cut their labels (rows wrap); a panel
 # whose kernel is gone (ipywidgets marks each view .jupyter-widgets-disconnected) looks inert.
 # Narrow cells (700 px with the file browser open leaves ~330 px): the panel is as wide as its
-# cell and no wider (inline-size containment: its content never widens the output area), every
+# cell and no wider (inline-size containment: its content never widens the output area; and
+# width 100%, so that in a box that sizes to its content it still fills the cell), every
 # HTML part may shrink to it, and a resource table keeps one line a row and scrolls sideways in
 # its own box — so every row, the abnormal one too, stays in sight.
 PANEL_STYLE = (
     "<style>"
     ".mnb-panel,.mnb-card{color:var(--jp-ui-font-color1,inherit)}"
     f".mnb-panel{{border:1px solid {_BORDER};padding:6px;box-sizing:border-box;"
-    "max-width:100%;contain:inline-size}"
+    "width:100%;max-width:100%;contain:inline-size}"
     ".mnb-panel .widget-html,.mnb-panel .widget-html-content{min-width:0;max-width:100%}"
     ".mnb-header{color:var(--jp-ui-font-color1,inherit);line-height:1.5}"
     ".mnb-table{border-collapse:collapse;font-size:12px;margin:2px 0 8px;color:inherit}"

@@ -20,7 +20,7 @@ import pytest
 from conftest import make_client, pools_panel, until
 
 from modelarts_nb.models import Pool
-from modelarts_nb.pools_panel import PoolsPanel, confirmation_lines, row_html
+from modelarts_nb.pools_panel import PoolsPanel, confirmation_lines, row_html, twins_css
 from modelarts_nb.sandbox import Fault, start
 from modelarts_nb.selection import Filters, list_selected
 from modelarts_nb.steps import Step
@@ -270,6 +270,55 @@ def test_row_html_has_every_column_once_and_escapes_the_billing_mode():
     assert "runs 3 training jobs" in plain(row) and "why" in plain(row)
 
 
+def tags_cell(row: str) -> tuple[str, str]:
+    """The tags cell of a row: (its tooltip, its text)."""
+    found = re.search(r'<span class="mnb-c mnb-c-tags"(?: title="([^"]*)")?>(.*?)</span>', row)
+    assert found is not None, row
+    return html.unescape(found[1] or ""), plain(found[2])
+
+
+def test_unread_tags_say_not_read_and_why_and_read_tags_are_whole_in_the_tooltip():
+    """A pool whose tags were not read says so in words, and why in its tooltip (a bare "?"
+    told nobody anything); read tags are in the tooltip whole, however the cell cuts them."""
+    unread = Pool.from_api({"metadata": {"name": "pool-1", "labels": {"os.modelarts/name": "a"}}})
+    assert unread.tags is None
+    tip, text = tags_cell(row_html(unread))
+    assert text == "not read" and tip.startswith("Tags not read: the listing carries no tag "
+                                                 "annotation for this pool.")
+    assert "--tag" in tip
+    tagged = Pool.from_api({"metadata": {"name": "pool-2", "annotations": {
+        "os.modelarts/tms.tags": json.dumps([{"key": "course", "value": "ml101"},
+                                             {"key": "student", "value": "s42"}])}}})
+    tip, text = tags_cell(row_html(tagged))
+    assert text == tip == "course=ml101, student=s42"
+
+
+def test_a_display_name_two_listed_pools_share_shows_the_end_of_each_id(sb):
+    """The two ``team-shared`` rows differ at a glance: the panel's stylesheet puts the end of
+    each one's id after its name (as short as tells them apart), and only after theirs."""
+    client = make_client(sb)
+    panel = pools_panel(client, client.list_pools, interval=0.05)
+    twins = [i for i, pool in enumerate(panel.pools) if pool.display_name == "team-shared"]
+    assert len(twins) == 2
+    rules = dict(re.findall(r'\.mnb-r(\d+) \.mnb-c-name::after\{content:" · (\w+)"',
+                            panel.title.value))
+    assert set(rules) == {str(i) for i in twins}, rules
+    tails = [rules[str(i)] for i in twins]
+    assert len(set(tails)) == 2 and all(len(tail) >= 4 for tail in tails)
+    assert all(panel.pools[i].id.endswith(rules[str(i)]) for i in twins)
+    assert all(f".{panel._scope} .mnb-r{i} " in panel.title.value for i in twins)
+    panel.close()
+
+
+def test_twins_get_the_shortest_tails_that_differ_and_nothing_but_letters_and_digits():
+    one, two = (Pool.from_api({"metadata": {"name": name, "labels": {
+        "os.modelarts/name": "twin"}}}) for name in ('a-"}</style>x12345', 'b-"}</style>y12345'))
+    css = twins_css("scope", [one, two])
+    assert css.count("::after") == 2 and "</style>x" not in css and '"}' not in css
+    assert re.findall(r'content:" · (\w+)"', css) == ["x12345", "y12345"]
+    assert twins_css("scope", [one]) == ""
+
+
 # -- confirming and deleting ------------------------------------------------------------------
 
 
@@ -394,6 +443,37 @@ def test_panel_excludes_prepaid_and_stop_sends_nothing_more(sb):
         "DELETE.")
     assert f"{len(unsent)} got no DELETE" in panel.progress_text.value
     assert panel.progress.bar_style == "warning"
+
+
+def test_a_stopped_batch_says_stopped_and_its_bar_shows_the_pools_deleted(sb):
+    """While a batch starts, pools whose turn has not come read "waiting" (never "review", the
+    word for a pool nobody confirmed). After Stop the bar shows the pools deleted out of all —
+    none here, so it is empty, not full — in the warning colour, and the title says "Stopped",
+    not "Finished"."""
+    client = make_client(sb)
+    panel = pools_panel(client, lambda: class_pools(client), interval=5, concurrency=1)
+    for pool in panel.pools[:4]:
+        panel.checks[pool.id].value = True
+    panel.typed.value = "delete 4 pools"
+    tables = []
+    panel.status.observe(lambda change: tables.append(change["new"]), names="value")
+    sb.inject(Fault(method="DELETE", delay=0.5, times=100))
+    panel.delete_button.click()
+    until(lambda: panel.run is not None, what="the checks, then the run")
+    until(lambda: sb.count(method="DELETE") > 0 or any(t.sent for t in panel.run.targets),
+          what="a first DELETE")
+    panel.stop_button.click()
+    panel.run.join(10)
+    until(lambda: panel.back_button in panel.children, what="the end shown")
+    outcomes = {cell for table in tables
+                for cell in re.findall(r"<td>(\w[\w ]*)</td><td title=", table)}
+    assert "waiting" in outcomes and "review" not in outcomes, outcomes
+    deleted = panel.run.counts()[Step.DELETED]
+    assert deleted == 0 and panel.progress.value == deleted and panel.progress.max == 4
+    assert panel.progress.bar_style == "warning"
+    title = plain(panel.title.value)
+    assert title.startswith("Stopped: 0/4 deleted") and "Finished" not in title, title
+    assert "got no DELETE" in title
 
 
 def test_a_batch_that_cannot_even_list_says_why(sb):
