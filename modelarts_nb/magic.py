@@ -352,6 +352,7 @@ def _widget_path(flow: DeleteFlow, args: Any) -> Any:
 
     panel = DeletePanel(flow, region=flow.client.settings.region)
     if args.yes:
+        flow.via = "text"  # --yes sent it; the panel only shows it (its receipt says so)
         panel.show()
         _foreground(flow, wait=not args.no_wait, force=args.force)
     elif flow.pool.phase == "Deleting":

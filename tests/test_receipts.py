@@ -217,13 +217,22 @@ def test_the_request_id_is_the_one_the_server_answered(sb):
 
 
 @pytest.mark.parametrize("path", [
-    "text", "panel", "pools panel", "batch", "python"])
+    "text", "yes in a panel", "panel", "pools panel", "batch", "python"])
 def test_via_says_which_path_sent_it(shell, capsys, env_sandbox, path):
+    """What confirmed the DELETE: a typed name in a panel, ``--yes`` (shown in a panel or
+    not), ``%pools``, Python."""
     sb = env_sandbox
     if path == "text":
         shell.run_cell("%pool_delete pool-01 --no-widgets --yes --interval 0.1")
-    elif path == "panel":
+    elif path == "yes in a panel":
         shell.run_cell("p = %pool_delete pool-01 --yes --interval 0.1")
+    elif path == "panel":
+        panel = shell.run_line_magic("pool_delete", "pool-01 --interval 0.1")
+        panel.flow.impact_checked.wait(5)
+        panel.typed.value = "pool-01"
+        panel.delete_button.click()
+        panel.flow.join(10)
+        panel.close()
     elif path == "batch":
         shell.run_cell("%pools --name pool-01 --delete --yes --interval 0.1")
     elif path == "pools panel":
@@ -238,7 +247,7 @@ def test_via_says_which_path_sent_it(shell, capsys, env_sandbox, path):
         with PoolsClient.from_env() as client:
             client.delete_many(["pool-01"])
     sent, _ = one_receipt(pool_id(sb, "pool-01"))
-    assert sent["via"] == {"pools panel": "panel"}.get(path, path)
+    assert sent["via"] == {"pools panel": "panel", "yes in a panel": "text"}.get(path, path)
 
 
 # -- failures ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from .test_browser import (
     open_notebook,
     run_all,
 )
-from .test_browser_bulk import pool_row
+from .test_browser_bulk import DOCS, pool_row
 from .test_browser_reopen import ALLOWED, SAVE_WIDGET_STATE, reload
 
 NAME = "truth.ipynb"
@@ -163,4 +163,29 @@ def test_the_acknowledgement_sentence_toggles_and_enter_says_what_is_missing(tmp
         typed.press("Enter")
         expect(panel.locator(".mnb-status-line")).to_contain_text(
             "DELETED: pool train-gpu", timeout=60_000)
+    assert_clean(browser, server, allowed=ALLOWED)
+
+
+def test_history_shows_one_line_per_deletion_in_jupyterlab4(tmp_path):
+    """``%pools --history`` after two deletions: one line a row in the notebook, and the
+    README's picture of it (``make screenshots``)."""
+    cells = ("import os, tempfile\n"
+             "os.environ['MODELARTS_NB_RECEIPTS'] = os.path.join(tempfile.mkdtemp(), 'r.jsonl')",
+             "%pool_delete pool-01 --yes --interval 0.2",
+             "%pool_delete pool-02 --yes --interval 0.2",
+             "%pools --history")
+    server = server_for(notebook(tmp_path, *cells), None)
+    with server, browser_for(server, "history") as browser:
+        page = browser.page
+        open_notebook(page, server, f"/lab/tree/{NAME}")
+        run_all(page)
+        table = page.locator(".mnb-history table")
+        expect(table.locator("tbody tr")).to_have_count(2, timeout=120_000)
+        for row_box in table.locator("tbody tr").all():
+            box = row_box.bounding_box()
+            assert box is not None and box["height"] < 24, box  # one line of 12 px text
+        expect(table).to_contain_text("pool-01")
+        expect(table).to_contain_text("%pool_delete --yes")
+        DOCS.mkdir(exist_ok=True)
+        page.locator(".jp-Cell").last.screenshot(path=str(DOCS / "history.png"))
     assert_clean(browser, server, allowed=ALLOWED)
