@@ -52,8 +52,8 @@ _Api = TypeVar("_Api", bound="PoolsApi")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _JSON = {"Content-Type": "application/json"}  # sent (and signed) on every call, as the SDK does
 # The tenant id, for workspace authentication: sent (and signed) on the GET and DELETE of one
-# pool, the two calls whose pages document it (FACTS §1.1); nowhere else (docs/tenant-and-
-# details.md says why).
+# pool, the two calls whose pages document it (docs/modelarts-api.md §1.1); nowhere else
+# (docs/tenant-and-details.md says why).
 TENANT_HEADER = "X-ModelArts-User-ID"
 # Every client built in this process, held weakly: kernel exit stops them all at once.
 _LIVE: weakref.WeakSet[PoolsApi] = weakref.WeakSet()
@@ -183,8 +183,9 @@ class PoolsApi:
         parent: str | None = None, workspace: str | None = None,
     ) -> list[Pool]:
         """GET all pools of the project (the API has no pagination), optionally filtered;
-        ``parent`` lists a pool's logical sub-pools (FACTS-2 §4). Without ``workspace`` the
-        server may answer for workspace "0" only (UNCONFIRMED, FACTS-2 §6)."""
+        ``parent`` lists a pool's logical sub-pools (docs/modelarts-api.md §8). Without
+        ``workspace`` the server may answer for workspace "0" only (UNCONFIRMED,
+        docs/modelarts-api.md §2)."""
         if status is not None and status not in ("created", "failed", "creating"):
             raise errors.InvalidName(
                 f"invalid status filter {status!r}: use created, failed or creating"
@@ -202,7 +203,8 @@ class PoolsApi:
         return pools
 
     def list_workspaces(self) -> list[Workspace]:
-        """GET every workspace of the project, 1,000 a page until a short page (FACTS-2 §6)."""
+        """GET every workspace of the project, 1,000 a page until a short page
+        (docs/modelarts-api.md §10)."""
         found: dict[str, Workspace] = {}
         received = 0
         for page in range(_MAX_PAGES):
@@ -221,8 +223,8 @@ class PoolsApi:
         raise _too_many("workspaces")
 
     def pool_tags(self, pool_id: str) -> Tags:
-        """GET one pool's TMS tags (FACTS-2 §5.1): both tag shapes; an empty answer (the
-        documented 204) is an error, for "no tags" and "unreadable" must not look alike."""
+        """GET one pool's TMS tags (docs/modelarts-api.md §9.2): both tag shapes; an empty answer
+        (the documented 204) is an error, for "no tags" and "unreadable" must not look alike."""
         path = f"/v1/{self.settings.project_id}/pools/{check_pool_id(pool_id)}/tags"
         body = self._get(path, what=f"the tags of pool {pool_id}")
         notes: list[str] = []
@@ -252,12 +254,14 @@ class PoolsApi:
         raise _too_many("pool tags")
 
     def workload_statistics(self, pool_id: str) -> Any:
-        """GET the pool's workload counts by type and status (FACTS-2 §1), as sent."""
+        """GET the pool's workload counts by type and status (docs/modelarts-api.md §6.1), as
+        sent."""
         path = f"/v2/{self.settings.project_id}/statistics/pools/{check_pool_id(pool_id)}/workloads"
         return self._get(path, what=f"the workload statistics of pool {pool_id}")
 
     def list_workloads(self, pool_id: str) -> list[Any]:
-        """GET every workload of the pool, 500 a page until a short page (FACTS-2 §2)."""
+        """GET every workload of the pool, 500 a page until a short page (docs/modelarts-api.md
+        §6.2)."""
         items: list[Any] = []
         for _ in range(_MAX_PAGES):
             query = canonical_query([("limit", str(_PAGE)), ("offset", str(len(items)))])
@@ -271,8 +275,8 @@ class PoolsApi:
         raise _too_many(f"workloads of pool {pool_id}")
 
     def list_nodes(self, pool_id: str) -> list[Any]:
-        """GET every node of the pool, following ``metadata.continue`` (FACTS-2 §3.1); a
-        server that ignores paging answers everything at once."""
+        """GET every node of the pool, following ``metadata.continue`` (docs/modelarts-api.md
+        §7.1); a server that ignores paging answers everything at once."""
         items: list[Any] = []
         token = ""
         for _ in range(_MAX_PAGES):
@@ -380,7 +384,7 @@ class PoolsApi:
             if not response.is_success:
                 raise self._error(response, f"reading {what} failed", pool=pool)
             if response.status_code == 204:
-                return None  # "no content": nothing to retry for (FACTS-2 §5.1)
+                return None  # "no content": nothing to retry for (docs/modelarts-api.md §9.2)
             try:
                 return read_json(response)
             except ValueError:
@@ -624,7 +628,7 @@ def _decoded(response: httpx.Response) -> Iterator[bytes]:
 # failed handshake as ConnectError), a proxy refusing the tunnel, no free connection, a bad URL
 _BEFORE_WRITING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError, httpx.PoolTimeout,
                    httpx.UnsupportedProtocol)
-_PAGE = 500  # the most the service returns at once (FACTS-2 §2, §3.1)
+_PAGE = 500  # the most the service returns at once (docs/modelarts-api.md §6.2, §7.1)
 _MAX_PAGES = 200  # 100,000 items: beyond that a server is looping, not paging
 _MAX_ITEMS = _PAGE * _MAX_PAGES  # in all, however long the pages a server sends
 

@@ -39,7 +39,8 @@ _mask_in_httpx_reprs()
 
 
 # Signed when present. The tenant header is signed because the SDK signs every header it sends
-# (FACTS §3b step 4): a gateway may then tell that the tenant id was not changed on the way.
+# (docs/modelarts-api.md §3.1 step 4): a gateway may then tell that the tenant id was not changed
+# on the way.
 _SIGNED = ("content-type", "host", "x-modelarts-user-id", "x-project-id", "x-sdk-date",
            "x-security-token")
 

@@ -4,7 +4,7 @@ Why a module of its own: the command and the magics select idle pools the same w
 keep rule (``Listing.kept``) is how a selected pool is shown but never deleted — so a person
 sees *why* a busy pool stays ("kept: not idle — runs 1 notebook").
 
-What the API gives (FACTS-2 §1–2): the workload statistics count workloads per type and
+What the API gives (docs/modelarts-api.md §6): the workload statistics count workloads per type and
 status; the workload list gives each one's status, creation time and running or pending
 duration. Neither says when work last *ended* (no end time, no last-activity field), so "idle
 for 2 h" cannot be told and there is no ``--idle-for``. A pool is idle when its statistics and

@@ -1,8 +1,8 @@
 """What deleting a pool breaks, read from the API: its workloads, nodes and sub-pools.
 
-Four reads run at once, right after the pool itself (FACTS-2 §1–4). Each may fail on its own —
-a missing permission, an older region — and then says which check could not be made and why,
-while the others still count. Parsing is tolerant as the docs require: status keys in any case,
+Four reads run at once, right after the pool itself (docs/modelarts-api.md §6–8). Each may fail on
+its own — a missing permission, an older region — and then says which check could not be made and
+why, while the others still count. Parsing is tolerant as the docs require: status keys in any case,
 a missing count is 0, ``statics`` for ``statistics``, resource maps left open.
 """
 
@@ -27,7 +27,7 @@ ACTIVE = frozenset({"running", "pending", "queue", "creating"})
 _KINDS = {"train": ("training job", "training jobs"), "infer": ("inference service",
           "inference services"), "x-infer": ("inference service", "inference services"),
           "notebook": ("notebook", "notebooks")}
-_LOCK = "os.modelarts.node/lock.action"  # UNCONFIRMED key (FACTS-2 §3.2)
+_LOCK = "os.modelarts.node/lock.action"  # UNCONFIRMED key (docs/modelarts-api.md §7.2)
 
 
 @dataclass(frozen=True)

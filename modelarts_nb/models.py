@@ -27,7 +27,8 @@ PREPAID = "1"  # annotation os.modelarts/billing.mode: "0" pay-per-use, "1" year
 PAY_PER_USE = "0"
 FROZEN_BITS = 8 | 16  # spec.controlMode: 8 frozen, 16 frozen by public security
 _BILLING_NAMES = {"0": "pay-per-use", "1": "yearly/monthly"}
-TAGS_ANNOTATION = "os.modelarts/tms.tags"  # the pool's TMS tags, as a JSON string (FACTS-2 §5.3)
+# the pool's TMS tags, as a JSON string (docs/modelarts-api.md §9.2)
+TAGS_ANNOTATION = "os.modelarts/tms.tags"
 DEFAULT_WORKSPACE = "0"
 MAX_TAGS = 100  # a pool holds at most 20 (UNCONFIRMED); more is a server gone wrong
 _MAX_ANNOTATION = 64 * 1024  # 20 tags of 128 + 255 characters fit many times over
@@ -59,7 +60,7 @@ class ResourceLine:
 
 @dataclass(frozen=True)
 class Workspace:
-    """One ModelArts workspace (FACTS-2 §6); ``id`` is "0" for the default one."""
+    """One ModelArts workspace (docs/modelarts-api.md §10); ``id`` is "0" for the default one."""
 
     id: str
     name: str = ""
@@ -400,9 +401,9 @@ def _annotated_tags(value: object, notes: list[str]) -> dict[str, tuple[str, ...
     return parse_tags(decoded, TAGS_ANNOTATION, notes)
 
 
-# -- every documented field, for the Details views (DeletePool page; FACTS §1.2) ---------------
+# -- every documented field, for the Details views (docs/modelarts-api.md §1.2) ----------------
 
-_PERIOD_TYPES = {"2": "month", "3": "year"}  # os.modelarts/period.type (FACTS §1.2)
+_PERIOD_TYPES = {"2": "month", "3": "year"}  # os.modelarts/period.type (docs/modelarts-api.md §1.2)
 _ON_OFF = {"0": "off", "1": "on"}  # os.modelarts/auto.renew
 _LABEL_DETAILS = (("workspace id", "os.modelarts/workspace.id"),
                   ("resource id", "os.modelarts/resource.id"),

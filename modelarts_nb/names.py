@@ -26,10 +26,11 @@ __all__ = [
     "looks_like_pool_id",
 ]
 
-# FACTS.md: starts with a lowercase letter, only [a-z0-9-], does not end in '-', 36-63 chars.
+# docs/modelarts-api.md §1.1: starts with a lowercase letter, only [a-z0-9-], does not end in '-',
+# 36-63 chars.
 _POOL_ID = re.compile(r"[a-z][a-z0-9-]{34,61}[a-z0-9]")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-_WORKSPACE_ID = _PROJECT_ID  # "0" or 32 hex characters (FACTS-2 §6)
+_WORKSPACE_ID = _PROJECT_ID  # "0" or 32 hex characters (docs/modelarts-api.md §10)
 _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+){1,4}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Display names are matched locally, but path-like input is refused as a pool name could be.

@@ -32,8 +32,8 @@ _STATUS_ERRORS: dict[int, type[errors.ApiError]] = {
 _SKEW_WARN_SECONDS = 5 * 60
 
 
-# A notebook session acts through the agency ModelArts was given (FACTS-2 §7), so a 403 there is
-# fixed on the agency, not on the user (IAM action names: FACTS §1).
+# A notebook session acts through the agency ModelArts was given (docs/modelarts-api.md §4.2), so a
+# 403 there is fixed on the agency, not on the user (IAM action names: docs/modelarts-api.md §1.5).
 _AGENCY_HINT = (
     "this notebook acts through its ModelArts agency: add modelarts:pool:list and "
     "modelarts:pool:delete for this project to that agency (IAM > Agencies), or set your own "
@@ -41,9 +41,9 @@ _AGENCY_HINT = (
 )
 
 
-# 403 codes whose meaning is not workspace authentication (FACTS §1.4): project mismatch,
-# invalid AK/SK, arrears or suspension. Any other 403 to a request carrying the tenant id is
-# read as workspace authentication's; its own code is UNCONFIRMED (docs/tenant-and-details.md).
+# 403 codes whose meaning is not workspace authentication (docs/modelarts-api.md §5.2): project
+# mismatch, invalid AK/SK, arrears or suspension. Any other 403 to a request carrying the tenant id
+# is read as workspace authentication's; its own code is UNCONFIRMED (docs/tenant-and-details.md).
 NOT_WORKSPACE_403 = frozenset({"ModelArts.0210", "ModelArts.0206", "ModelArts.4116",
                                "ModelArts.4118", "ModelArts.5017"})
 _DROP = {EXPLICIT: "run it without --user-id",

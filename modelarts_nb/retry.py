@@ -33,8 +33,9 @@ QUIET_SECONDS = 60.0  # a minute without a 429 and requests are no longer paced
 DECAY_SECONDS = 10.0  # each 10 s without a 429 halves the spacing
 # The widest spacing a 429 that names no limit can cause. Such a 429 only says "slower":
 # 2 s between requests is 30 a minute, half the "60 calls per minute per user" another
-# Huawei service documents, and the 2-5 s Huawei advises waiting after APIG.0308 (FACTS §5).
-# Whatever a gateway wants beyond that it says with Retry-After, which pauses everyone anyway.
+# Huawei service documents, and the 2-5 s Huawei advises waiting after APIG.0308
+# (docs/modelarts-api.md §5.3). Whatever a gateway wants beyond that it says with Retry-After,
+# which pauses everyone anyway.
 MAX_INTERVAL = 2.0
 _MIN_INTERVAL = 0.05  # the spacing after a first 429 that names no limit
 

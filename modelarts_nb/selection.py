@@ -31,8 +31,9 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _MAX_AGE = 100 * 365 * 86400
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # What ``status=created|failed|creating`` asks the list for, by ``status.phase``. The docs name
-# the three groups (FACTS §1.1) and the phases (§1.2, status.phase), never which phase is in
-# which group: this is the sandbox's reading (sandbox/select.py), UNCONFIRMED. A phase in no
+# the three groups (docs/modelarts-api.md §2) and the phases (docs/modelarts-api.md §1.2,
+# status.phase), never which phase is in which group: this is the sandbox's reading
+# (sandbox/select.py), UNCONFIRMED. A phase in no
 # group (unknown, misspelt, missing) matches no --status: fails closed.
 _STATUS_PHASES: dict[str, frozenset[str]] = {
     "created": frozenset({"Running", "Abnormal", "Deleting", "Error"}),
@@ -300,10 +301,10 @@ _SLUGS = ("qqq", "zzzzzz9")  # ids of 36 and 40 characters, as the pool id gramm
 
 
 def _narrows_names(pattern: str | None) -> bool:
-    """Whether a ``--name`` glob can leave a pool out. A pool matches by display name or by
-    id, and ids are ``<slug>-<32 hex>`` (FACTS' example, the sandbox): the slug a person's
-    choice, the hex random. A glob that, for each of two unrelated slugs, matches some id with
-    that slug, whatever hex it takes, matches every pool (or all but a few, by chance): no
+    """Whether a ``--name`` glob can leave a pool out. A pool matches by display name or by id, and
+    ids are ``<slug>-<32 hex>`` (the example in docs/modelarts-api.md §1.1, the sandbox): the slug a
+    person's choice, the hex random. A glob that, for each of two unrelated slugs, matches some id
+    with that slug, whatever hex it takes, matches every pool (or all but a few, by chance): no
     filter. So ``*``, ``?*``, ``[a-z]*``, ``*-*``, ``*[0-9a-f]*`` and ``*0*`` are none, and
     ``student-*``, ``*ml101*``, ``pool-0?`` are filters."""
     if not pattern:

@@ -64,12 +64,13 @@ _SESSION_ATTRS = {
     "user_id": "user_id",
 }
 # Where ModelArts images keep the ``modelarts`` SDK when it is not on the kernel's path: the
-# read-only tools mount, and the Jupyter server's own conda env (FACTS-2 §7; community source).
+# read-only tools mount, and the Jupyter server's own conda env (docs/modelarts-api.md §4.2;
+# community source).
 SDK_DIRS = (
     "/modelarts/tools/sdk",
     "/modelarts/authoring/notebook-conda/envs/jp3/lib/python3.9/site-packages",
 )
-# The SDK's region table maps every region to .com except this one (FACTS.md §2).
+# The SDK's region table maps every region to .com except this one (docs/modelarts-api.md §4.4).
 _ENDPOINT_EXCEPTIONS = {"ap-southeast-1": "https://modelarts.ap-southeast-1.myhuaweicloud.cn"}
 
 

@@ -1,8 +1,8 @@
 """Huawei Cloud ``SDK-HMAC-SHA256`` request signing, as pure functions.
 
-This follows ``huaweicloudsdkcore.signer.Signer`` step by step (FACTS.md §3b) and is checked byte
-for byte against it in ``tests/test_signer.py``. It is shared by the client's ``httpx.Auth`` flow
-and by the sandbox, which verifies signatures the way the real API gateway does.
+This follows ``huaweicloudsdkcore.signer.Signer`` step by step (docs/modelarts-api.md §3.1) and is
+checked byte for byte against it in ``tests/test_signer.py``. It is shared by the client's
+``httpx.Auth`` flow and by the sandbox, which verifies signatures the way the real API gateway does.
 """
 
 from __future__ import annotations

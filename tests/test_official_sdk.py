@@ -180,7 +180,7 @@ def test_sdk_sees_gateway_faults(sb: Sandbox) -> None:
 
 
 def test_workload_statistics_workloads_and_nodes(sb: Sandbox) -> None:
-    """Huawei's SDK reads what a pool carries from the sandbox (FACTS-2 §1–3), every field kept."""
+    """Huawei's SDK reads what a pool carries from the sandbox (docs/modelarts-api.md §6–7), every field kept."""
     from huaweicloudsdkmodelarts.v1 import (
         ListPoolNodesRequest,
         ListWorkloadsRequest,
@@ -213,7 +213,7 @@ def test_workload_statistics_workloads_and_nodes(sb: Sandbox) -> None:
 
 def test_pool_tags(sb: Sandbox) -> None:
     """ShowPoolTags, BatchCreatePoolTags, BatchDeletePoolTags (DELETE with a JSON body) and
-    ListPoolTags, each parsed by the SDK's own models (FACTS-2 §5.1)."""
+    ListPoolTags, each parsed by the SDK's own models (docs/modelarts-api.md §9.1)."""
     from huaweicloudsdkmodelarts.v1 import (
         BatchCreatePoolTagsRequest,
         BatchDeletePoolTagsRequest,

@@ -52,7 +52,7 @@ PLANTED = [
     "notebooks/.ipynb_checkpoints/quickstart-checkpoint.ipynb",
     "tests/.env",
 ]
-# The kernel of ModelArts' notebook images (README "Where it runs", FACTS-2 §7).
+# The kernel of ModelArts' notebook images (README "Where it runs", docs/modelarts-api.md §11.2).
 IMAGE_STACK = {"pandas": "1.1.5", "numpy": "1.19.5", "ipython": "7.34.0", "ipykernel": "6.7.0",
                "ipywidgets": "7.6.5"}
 KERNEL_PACKAGES = tuple(IMAGE_STACK)

@@ -1,4 +1,4 @@
-"""The sandbox's TMS tags and workspaces over real loopback HTTP (FACTS-2 §5–6).
+"""The sandbox's TMS tags and workspaces over real loopback HTTP (docs/modelarts-api.md §9–10).
 
 Every route and every refusal: what a client sends, what it gets back, and that a refused
 request changed nothing. Requests are signed with the package's own ``AkSkAuth``.

@@ -112,7 +112,7 @@ def test_keep_tag_holds_beyond_the_hundredth_tag(shell, capsys, class_sb):
 
 
 def test_keep_tag_trusts_the_tag_api_over_a_stale_annotation(shell, capsys, class_sb):
-    """Whether the annotation follows ``tags/create`` is UNCONFIRMED (FACTS-2 §5.3). A teacher
+    """Whether the annotation follows ``tags/create`` is UNCONFIRMED (docs/modelarts-api.md §9.2). A teacher
     tags a pool keep=yes through the tag API; the pool list still shows the old annotation.
     The deletion must not rest on the annotation alone: the pool is deleted today."""
     sb = class_sb

@@ -19,8 +19,8 @@ Deleting, gone ``delete_seconds`` after start) and ``pools`` generic ``pool-01``
 TMS tags ``course=ml101`` and ``student=sNN`` (never as labels: real pools' labels are system
 keys). Credentials are fake and shaped like real ones.
 
-Tags and workspaces (FACTS-2 §5–6): the pool tag APIs (show, create, delete, list all:
-``tags.py``) and ``GET /v1/{project}/workspaces`` (``workspaces.py``); pools listed without
+Tags and workspaces (docs/modelarts-api.md §9–10): the pool tag APIs (show, create, delete, list
+all: ``tags.py``) and ``GET /v1/{project}/workspaces`` (``workspaces.py``); pools listed without
 ``workspaceId`` are workspace "0"'s only, and a research team's workspace holds three more.
 ``add_pool``/``add_pools``/``tag_pool(pool_id, tags, annotate=...)``/``add_workspace`` set them
 up from Python. ``export_env()`` can be undone (``with sb.export_env(): ...``, ``restore_env()``,

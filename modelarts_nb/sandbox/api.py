@@ -44,7 +44,7 @@ _ALLOWED = {"list": {"GET"}, "pool": {"GET", "DELETE"}, "workloads": {"GET"}, "n
             "statistics": {"GET"}, "all_tags": {"GET"}, "tags": {"GET"},
             "tags_create": {"POST"}, "tags_delete": {"DELETE"}, "workspaces": {"GET"}}
 
-# The query parameters that narrow GET /v2/{project}/pools (FACTS §1.1, FACTS-2 §4 and §6).
+# The query parameters that narrow GET /v2/{project}/pools (docs/modelarts-api.md §2).
 LIST_FILTERS = ("labelSelector", "parent", "status", "workspaceId")
 
 NO_API = "The API does not exist or has not been published in the environment"
@@ -178,7 +178,7 @@ class Service:
             except ValueError:
                 return 400, dict(BAD_REQUEST), False
             parent = params.get("parent")
-            if parent is not None:  # FACTS-2 §4: the sub-pools of a pool
+            if parent is not None:  # docs/modelarts-api.md §8: the sub-pools of a pool
                 items = [p for p in items if p.get("status", {}).get("parent") == parent]
             return 200, pool_list(items), False
         assert where.pool is not None

@@ -1,4 +1,4 @@
-"""What a pool carries: its workloads and its nodes, as FACTS-2 §1–3 describe them.
+"""What a pool carries: its workloads and its nodes, as docs/modelarts-api.md §6–7 describe them.
 
 Nodes are derived from the pool as the store renders it (``status.resources``), so a pool being
 deleted loses its nodes with its counts and a deleted pool has none; workloads are seeded per
@@ -33,7 +33,7 @@ SEEDED_WORKLOADS: dict[str, list[tuple[str, str, str, int]]] = {
     "pool-21": [("train", "Pending", "s21-homework", 0)],
     "pool-22": [("notebook", "Running", "s22-notebook", 1800)],
 }
-# display name → node index → annotations that differ from the pool's (FACTS-2 §3.2)
+# display name → node index → annotations that differ from the pool's (docs/modelarts-api.md §7.2)
 SEEDED_NODE_NOTES: dict[str, dict[int, dict[str, str]]] = {
     "train-gpu": {1: {"os.modelarts.node/lock.action": "delete"}},  # UNCONFIRMED key
     "team-shared": {1: {"os.modelarts/billing.mode": "1"}},  # a prepaid node, pay-per-use pool

@@ -26,7 +26,7 @@ _APIG_5XX = {
     503: ("APIG.0202", "Backend unavailable."),
     504: ("APIG.0203", "Backend timeout."),
 }
-# FACTS.md §5 / examples/error_429_apig_throttled.json.
+# docs/modelarts-api.md §5.3.
 _THROTTLED_MSG = (
     "The throttling threshold has been reached: policy user over ratelimit,limit:XX,time:1 minute"
 )

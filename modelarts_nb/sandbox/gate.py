@@ -1,4 +1,4 @@
-"""The API gateway's authentication, as Huawei's APIG does it (FACTS.md §1.4, §3b, §3c).
+"""The API gateway's authentication, as Huawei's APIG does it (docs/modelarts-api.md §3, §5.2).
 
 AK/SK signatures are recomputed from what actually arrived (method, raw path, raw query, the
 received values of the signed headers, the body) with the same pure functions the client uses,
@@ -35,7 +35,7 @@ EXPIRED = _PREFIX + "calc ak sk signature fail: signature expired"
 LOCKED = _PREFIX + "AK/SK locked for 5 minutes after repeated authentication failures"
 # The exact APIG text for a missing/wrong X-Security-Token is UNCONFIRMED.
 BAD_SECURITY_TOKEN = _PREFIX + "verify security token fail"
-TOKEN_EXPIRED = _PREFIX + "token expires"  # APIG.0301 (FACTS §1.4)
+TOKEN_EXPIRED = _PREFIX + "token expires"  # APIG.0301 (docs/modelarts-api.md §5.2)
 
 # Admin endpoints (``/_sandbox/...``): one line each, saying why and what to do instead.
 _HOW = "sign it with this sandbox's own AK/SK (modelarts_nb.sandbox.admin)"

@@ -162,7 +162,8 @@ def _set_status(pool: dict[str, Any], **groups: Nodes) -> dict[str, Any]:
 
 
 def seed_pools(project_id: str, seed: int, extra: int) -> Seeded:
-    """All seeded pools in a stable order (FACTS.md shapes; see the package docstring)."""
+    """All seeded pools in a stable order (docs/modelarts-api.md §1.2 shapes; see the package
+    docstring)."""
     m = _Maker(project_id, seed)
     train = m.pool(
         "train-gpu",
@@ -183,7 +184,8 @@ def seed_pools(project_id: str, seed: int, extra: int) -> Seeded:
                    nodes=[(CPU_8U, {"a": 1, "b": 1})], description="online inference")
     # The SDK models each status.resources key as an object, the docs as a list: both occur.
     infer["status"]["resources"] = {"available": _counts([(CPU_8U, {"a": 1, "b": 1})])[0]}
-    # infer-cpu is train-gpu's logical sub-pool (FACTS-2 §4): deleting train-gpu breaks it
+    # infer-cpu is train-gpu's logical sub-pool (docs/modelarts-api.md §8): deleting train-gpu
+    # breaks it
     infer["status"]["parent"] = infer["status"]["root"] = train["metadata"]["name"]
     train["metadata"]["annotations"]["os.modelarts.pool/subpools.count"] = "1"
     pools = [train, infer]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 __all__ = ["STATUS_GROUPS", "Term", "matches_labels", "parse_selector", "status_phases"]
 
-# OTC obtaining_resource_pools.rst: created / failed / creating (FACTS.md §1.1).
+# OTC obtaining_resource_pools.rst: created / failed / creating (docs/modelarts-api.md §2).
 STATUS_GROUPS: dict[str, frozenset[str]] = {
     "created": frozenset({"Running", "Abnormal", "Deleting", "Error"}),
     "failed": frozenset({"CreationFailed", "ScalingFailed"}),

@@ -30,13 +30,13 @@ from .workspaces import DEFAULT_WORKSPACE
 
 __all__ = ["Outcome", "PoolStore", "POOL_ID_RE", "iso"]
 
-POOL_ID_RE = re.compile(r"[a-z][a-z0-9-]{34,61}[a-z0-9]")  # FACTS.md §1.1
+POOL_ID_RE = re.compile(r"[a-z][a-z0-9-]{34,61}[a-z0-9]")  # docs/modelarts-api.md §1.1
 _RESOURCE_KEYS = ("creating", "available", "abnormal", "deleting")
 _COPY_KEYS = ("flavor", "count", "maxCount", "nodePool")
 
 NOT_FOUND = {"error_code": "ModelArts.50015001", "error_msg": "pool not found"}
 # UNCONFIRMED: the real code/text for DELETE on a yearly/monthly pool is not documented
-# (FACTS.md §1.4); this is our choice.
+# (docs/modelarts-api.md §1.4); this is our choice.
 PREPAID = {
     "error_code": "ModelArts.50015010",
     "error_msg": "Yearly/monthly pool cannot be deleted directly; "

@@ -1,4 +1,5 @@
-"""TMS tags of pools (FACTS-2 §5.1, §5.3): request validation, the annotation, the answer shapes.
+"""TMS tags of pools (docs/modelarts-api.md §9.1, §9.2): request validation, the annotation, the
+answer shapes.
 
 Rules as documented: a key is 1–128 characters and does not start with ``_sys_``; a value is
 0–255 characters; a pool holds at most 20 tags (COMM-KI, UNCONFIRMED officially). Which
@@ -137,7 +138,7 @@ def from_annotation(value: object) -> dict[str, str] | None:
 
 
 def annotation_text(tags: Mapping[str, str]) -> str:
-    """The annotation value: compact JSON ``[{"key":…,"value":…}]`` (examples/show_pool_running)."""
+    """The annotation value: compact JSON ``[{"key":…,"value":…}]`` (docs/modelarts-api.md §9.2)."""
     return json.dumps([{"key": k, "value": v} for k, v in tags.items()],
                       separators=(",", ":"), ensure_ascii=False)
 

@@ -1,4 +1,5 @@
-"""Workspaces (FACTS-2 §6): the records ``GET /v1/{project_id}/workspaces`` lists, and its query.
+"""Workspaces (docs/modelarts-api.md §10): the records ``GET /v1/{project_id}/workspaces`` lists,
+and its query.
 
 Pools live in a workspace (label ``os.modelarts/workspace.id``); the default one has id
 ``"0"``, others a 32-hex id. ``GET /v2/{project_id}/pools`` without ``workspaceId`` lists

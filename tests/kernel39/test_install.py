@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-# The kernel stack of the mindspore1.7.0 notebook image (FACTS-2 §7); numpy 1.19.5 stands for
+# The kernel stack of the mindspore1.7.0 notebook image (docs/modelarts-api.md §11.2); numpy 1.19.5 stands for
 # "whatever numpy the image's pandas 1.1.5 runs on".
 KERNEL_STACK = {
     "ipykernel": "6.7.0",
