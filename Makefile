@@ -8,8 +8,15 @@ COMPAT := .venv-compat
 COMPAT_STAMP := $(COMPAT)/.installed
 SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
+POOLS ?= 3
+# pytest-xdist workers of each suite in `make test` (2, the CI machine's cores; WORKERS=0 runs
+# each suite in one process) and in `make check` (its tests mostly wait on loopback sandboxes).
+WORKERS ?= 2
+CHECK_WORKERS ?= 4
 
-.PHONY: test lint bench demo clean compat kernel39 wheel dist
+.PHONY: test test-lanes screenshots lane-root lane-host lane-browser check lint bench demo clean compat kernel39 kernel39-root wheel dist lane-host \
+  lane-browser lane-root test-host test-browser test-browser-kernel39 test-kernel39 test-compat \
+  test-nbval test-serial
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +35,7 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 # in it too. The stamp keeps `make test` from re-running pip every time.
 $(COMPAT_STAMP): pyproject.toml tests/browser/compat_env.sh
 	PYTHON=$(PYTHON) COMPAT_VENV=$(COMPAT) bash tests/browser/compat_env.sh
+	$(COMPAT)/bin/pip install -q --disable-pip-version-check "pytest-xdist>=3.5"
 	touch $@
 
 compat: $(COMPAT_STAMP)
@@ -47,27 +55,91 @@ wheel:
 kernel39:
 	bash tests/kernel39/run.sh
 
+kernel39-root:  # the root built (once) and this checkout's wheel installed in its kernel
+	bash tests/kernel39/run.sh --if-possible --prepare
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check modelarts_nb tests benchmarks
 	$(BIN)/mypy modelarts_nb
 
-test: lint compat
-	bash tests/kernel39/run.sh --if-possible
-	$(BIN)/python -m pytest -q
-	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider tests/test_magic.py tests/test_panel.py tests/test_bulk.py tests/test_impact.py tests/test_completion.py tests/test_pools_panel.py tests/test_selection.py tests/test_receipts.py tests/test_single_pool_status_and_words.py tests/test_display.py tests/test_theme_contrast.py
+# The magic and panel tests again, on the oldest stack (.venv-compat).
+COMPAT_TESTS := tests/test_magic.py tests/test_panel.py tests/test_bulk.py tests/test_impact.py \
+  tests/test_completion.py tests/test_pools_panel.py tests/test_selection.py tests/test_receipts.py \
+  tests/test_single_pool_status_and_words.py tests/test_display.py tests/test_theme_contrast.py
+
+# The inner loop (under 2 minutes): lint, then the fast tests on this venv: all but the slow
+# ones (browsers, notebooks run in real kernels, packaging, the demo, and tests that take 3 s or
+# more) and the timing-sensitive `serial` ones; tests/conftest.py names them.
+check: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(CHECK_WORKERS) -m "not slow and not serial"
+
+# Everything, in every environment: the 3.9 root, this venv (browsers included), the compat
+# stack, and the notebooks against their stored outputs; one part after the other, each on
+# pytest-xdist's WORKERS, then, alone, the timing-sensitive tests marked `serial`. (The lanes
+# below run the same parts side by side: `make test-lanes`, faster on more cores, and flakier
+# on two.)
+test: lint compat kernel39-root
+	$(MAKE) --no-print-directory test-kernel39 test-host test-browser test-browser-kernel39 \
+	  test-compat test-nbval test-serial
+
+test-lanes:
+	$(MAKE) --no-print-directory -j3 -O lane-root lane-host lane-browser
+	$(MAKE) --no-print-directory test-serial
+
+lane-host: $(TEST_STAMP)
+	$(MAKE) --no-print-directory -k lint test-host test-nbval
+
+lane-browser: $(TEST_STAMP) $(COMPAT_STAMP)
+	$(MAKE) --no-print-directory -k test-browser
+
+lane-root: $(TEST_STAMP) $(COMPAT_STAMP) kernel39-root
+	$(MAKE) --no-print-directory -k test-kernel39 test-browser-kernel39 test-compat
+
+test-host: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not serial" --ignore=tests/browser
+
+test-browser: $(TEST_STAMP) $(COMPAT_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) -m "not serial and not kernel39_root" tests/browser
+
+# These two need the root that kernel39-root builds (run.sh --suite says so if it is missing).
+test-browser-kernel39: $(TEST_STAMP) $(COMPAT_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "kernel39_root" tests/browser
+
+test-kernel39:
+	bash tests/kernel39/run.sh --if-possible --suite
+
+test-compat: $(COMPAT_STAMP)
+	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider -n $(WORKERS) -m "not serial" $(COMPAT_TESTS)
+
+test-nbval: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks/
+
+# pytest exits 5 when no test is selected: an environment may hold none of the serial tests.
+# (The 3.9 root's are those of the kernel test-kernel39 installed.)
+test-serial: $(TEST_STAMP) $(COMPAT_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m serial || [ $$? = 5 ]
+	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider -m serial $(COMPAT_TESTS) || [ $$? = 5 ]
+	bash tests/kernel39/run.sh --if-possible --serial
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks
 	bash tests/kernel39/run.sh --bench
 
-# Starts the sandbox API and JupyterLab on notebooks/, both on 127.0.0.1 only, and prints a URL
+# Starts the sandbox API and JupyterLab, both on 127.0.0.1 only, and prints a URL
 # whose token opens JupyterLab directly (python -m modelarts_nb.sandbox.demo --help). The demo's
 # Jupyter config, runtime files and settings (widget state saved) stay under .venv/.
+# The class works on copies of the tutorials (.venv/demo/notebooks; the tracked ones are never
+# written); `make demo POOLS=500` seeds a class of 500.
 demo: $(DEMO_STAMP)
 	$(BIN)/python -m modelarts_nb.sandbox.demo --lab-port $(LAB_PORT) \
-	  --sandbox-port $(SANDBOX_PORT) --notebook-dir notebooks \
-	  --state-dir $(VENV)/demo --settings-dir $(VENV)/demo-settings
+	  --sandbox-port $(SANDBOX_PORT) --notebook-dir $(VENV)/demo/notebooks --tutorials notebooks \
+	  --pools $(POOLS) --state-dir $(VENV)/demo --settings-dir $(VENV)/demo-settings
+
+# The README's screenshots (docs/*.png), from the browser tests that take them; `make test`
+# writes its screenshots to test-artifacts/ and leaves the checkout as it found it.
+screenshots: $(TEST_STAMP) $(COMPAT_STAMP)
+	MODELARTS_NB_SCREENSHOTS=docs $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser \
+	  -k "500_pools or every_text or history_shows"
 
 clean:
 	rm -rf $(VENV) $(COMPAT) .kernel39 .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -147,9 +147,13 @@ def test_stopping_a_batch_watch_ends_its_back_off_within_a_second(sandbox, shell
 def test_stop_while_a_delete_waits_out_a_429_sends_nothing_more(sandbox, shell, how):
     """Stop (or Ctrl-C in another cell) while the confirmed DELETE waits out a 429 (which the
     gateway refused unprocessed): the wait ends within a second, the DELETE is never resent,
-    and the flow says truthfully that nothing was deleted; the pool stays unclaimed."""
+    and the flow says truthfully that nothing was deleted; the pool stays unclaimed.
+
+    The client's clock is real time plus an offset the test moves on after the stop: the rerun
+    comes after the Retry-After has passed, without the test waiting those 20 s out."""
     pool_id = pool_01(sandbox)
-    client = make_client(sandbox)
+    later = {"by": 0.0}
+    client = make_client(sandbox, clock=lambda: time.monotonic() + later["by"])
     flow = DeleteFlow(client, client.get_pool(pool_id), interval=0.1)
     sandbox.inject(Fault(method="DELETE", status=429, retry_after=20))
     flow.delete_now(background=True, wait=True)
@@ -165,6 +169,7 @@ def test_stop_while_a_delete_waits_out_a_429_sends_nothing_more(sandbox, shell, 
     assert time.monotonic() - stopped_at < 1.0 and not flow.running
     assert flow.step is Step.CANCELLED and flow.message == NOTHING_SENT
     assert sandbox.count(method="DELETE") == 1 and sandbox.accepted_deletes(pool_id) == 0
+    later["by"] = 21.0  # the Retry-After: 20 has passed
     rerun = DeleteFlow(client, client.get_pool(pool_id), interval=0.1)
     rerun.delete_now(background=False)
     assert rerun.step is Step.DELETED and sandbox.accepted_deletes(pool_id) == 1

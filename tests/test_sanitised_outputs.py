@@ -185,9 +185,10 @@ def frame_texts(frame) -> str:
 def widget_texts(panel) -> str:
     """Every string of the panel's widget state as a notebook saves it, and of its static
     copy (what shows without a kernel)."""
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state, embed_data
 
-    state = embed_data(views=[panel])["manager_state"]
+    # the panel's own models (as a notebook saves it): not those other tests left open
+    state = embed_data(views=[panel], state=dependency_state([panel]))["manager_state"]
     return "\n".join([*strings(state), *strings(panel.mimebundle())])
 
 

@@ -128,7 +128,7 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("one line per deletion: when (local time), the pool, how it ended, what it held "
               "and how it was sent", "%pools --history",
               shows=("when (…) pool outcome held sent by",
-                     "pool-01 (a81ad477) deleted 1 node · 1 flavor · no workloads panel",
+                     "pool-01 (a81ad477) deleted 1 node · 1 flavor · no workloads %pool_delete --yes",
                      "1 deletion (newest first), all to 127.0.0.1:",
                      "r = %pools --history is the DataFrame of every field")),
         Claim("What it returns is the DataFrame of every field", "deleted = %pools --history",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import selectors
+import socket
 import string
 import threading
 import time
@@ -127,9 +129,9 @@ class Sandbox:
         self._server = SandboxServer(port, self)
         self._stop_lock = threading.Lock()
         self._stopped = False
+        self._wake, self._waker = socket.socketpair()  # stop() writes to _waker: _serve returns
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"modelarts-sandbox-{self.port}", daemon=True,
+            target=self._serve, name=f"modelarts-sandbox-{self.port}", daemon=True,
         )
         self._thread.start()
 
@@ -156,10 +158,27 @@ class Sandbox:
                 return
             self._stopped = True
         self.restore_env()
-        self._server.shutdown()
+        self._waker.send(b"x")  # wake _serve now, not at its next poll
+        self._thread.join(timeout=5)
         self._server.server_close()
         self._server.close_connections()
-        self._thread.join(timeout=5)
+        self._wake.close()
+        self._waker.close()
+
+    def _serve(self) -> None:
+        """``serve_forever`` without its poll interval: the loop sleeps until a client connects
+        or :meth:`stop` writes to the wake-up socket, so a stop takes no time (a test suite
+        stops hundreds of sandboxes; ``serve_forever(poll_interval=0.05)`` made each stop wait
+        up to 50 ms, and a shorter interval would keep every idle sandbox spinning)."""
+        server = self._server
+        server.timeout = 0  # handle_request() below never blocks: it runs only when ready
+        with selectors.DefaultSelector() as selector:
+            selector.register(server, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            while not self._stopped:
+                ready = {key.fileobj for key, _ in selector.select()}
+                if server in ready and not self._stopped:
+                    server.handle_request()  # accept; a thread of its own serves the connection
 
     def __enter__(self) -> Sandbox:
         return self

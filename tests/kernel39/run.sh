@@ -6,6 +6,11 @@
 #   bash tests/kernel39/run.sh --if-possible # what `make test` runs: without root or debootstrap it
 #                                            # says so in one line (and fails when CI=true)
 #   bash tests/kernel39/run.sh --bench       # `make bench`: import and first-panel figures on 3.9
+#   bash tests/kernel39/run.sh --prepare     # only build the root and install the kernel; then
+#   bash tests/kernel39/run.sh --suite       # only the suite but its `serial` tests, and
+#   bash tests/kernel39/run.sh --serial      # only those, one at a time: `make test` runs the suite
+#                                            # beside the host's, and the serial ones last, alone
+#                                            # (--if-possible goes first)
 #
 # First build: debootstrap (~60 s) plus a venv /opt/stack with the kernel stack below (~60 s),
 # stamped so later runs skip both. Every run then copies /opt/stack to a fresh /opt/kernel,
@@ -19,9 +24,11 @@ cd "$(dirname "$0")/../.."
 TOP=$PWD
 DIR=${KERNEL39_DIR:-$TOP/.kernel39}
 ROOT=$DIR/root
-# As the mindspore1.7.0 notebook image ships them (FACTS-2 §7), numpy at the last 3.9 wheel of 1.19.
+# As the mindspore1.7.0 notebook image ships them (docs/modelarts-api.md §11.2), numpy at the last 3.9 wheel of 1.19.
 STACK="ipykernel==6.7.0 ipython==7.34.0 pandas==1.1.5 numpy==1.19.5 ipywidgets==7.6.5 jupyter-client==7.3.4 tornado==6.1"
-TOOLS="pytest hypothesis nbformat nbclient huaweicloudsdkcore==3.1.219 huaweicloudsdkmodelarts==3.1.219"
+TOOLS="pytest pytest-xdist hypothesis nbformat nbclient huaweicloudsdkcore==3.1.219 huaweicloudsdkmodelarts==3.1.219"
+# pytest-xdist workers (as `make test`'s WORKERS): the suite mostly waits on sandboxes and kernels
+WORKERS=${KERNEL39_WORKERS:-2}
 # Suites that need nothing but the package and its tools; tests/browser runs on the host.
 TESTS="tests/kernel39 tests/test_*.py"
 
@@ -98,18 +105,25 @@ install_kernel() {
     python -m pip install -q -c freeze-after.txt $TOOLS"
 }
 
-run_suite() {
+run_suite() {  # $1: pytest options that select the tests (markers: tests/conftest.py)
   in_root sh -ec "cd /work
     python -c 'import sys; print(\"kernel39: Python\", sys.version.split()[0])'
-    KERNEL39_FREEZE=/work python -m pytest -q -p no:cacheprovider $TESTS"
+    rc=0; KERNEL39_FREEZE=/work python -m pytest -q -p no:cacheprovider $1 $TESTS || rc=\$?
+    [ \$rc = 0 ] || [ \$rc = 5 ]  # 5: no test selected (no serial test among these)"
 }
+PARALLEL="-n $WORKERS -m 'not serial'"
+SERIAL="-m serial"
 
+if_possible=false
+if [ "${1:-}" = --if-possible ]; then if_possible=true; shift; fi
+step=${1:-all}  # all, --prepare, --suite, --serial or --bench
 if reason=$(missing_prerequisite) && [ -n "$reason" ]; then
-  if [ "${1:-}" = --if-possible ] && [ "${CI:-}" != true ]; then
-    echo "The 3.9 kernel suite did not run ($reason); run it with: sudo make kernel39"
+  if $if_possible && [ "${CI:-}" != true ]; then
+    case $step in --prepare | --serial) ;;  # said once, by --suite
+      *) echo "The 3.9 kernel suite did not run ($reason); run it with: sudo make kernel39" ;; esac
     exit 0
   fi
-  if [ "${1:-}" = --bench ]; then  # `make bench` as a plain user: the 3.11 figures stand
+  if [ "$step" = --bench ]; then  # `make bench` as a plain user: the 3.11 figures stand
     echo "No 3.9 figures ($reason); as root: bash tests/kernel39/run.sh --bench"
     exit 0
   fi
@@ -117,11 +131,19 @@ if reason=$(missing_prerequisite) && [ -n "$reason" ]; then
   exit 1
 fi
 t0=$SECONDS
-build_root
-install_kernel
-if [ "${1:-}" = --bench ]; then
-  in_root sh -ec "cd /work && python -m benchmarks --only imports,first_panel"
-  exit 0
-fi
-run_suite
+case $step in
+  --suite | --serial)
+    if [ ! -f "$ROOT/opt/kernel/pyvenv.cfg" ] || [ ! -d "$ROOT/work/tests" ]; then
+      echo "kernel39: no kernel installed in $ROOT: run tests/kernel39/run.sh --prepare first"
+      exit 1
+    fi ;;
+  *) build_root; install_kernel; echo "kernel39: root and kernel ready in $((SECONDS - t0)) s" ;;
+esac
+case $step in
+  --prepare) exit 0 ;;
+  --bench) in_root sh -ec "cd /work && python -m benchmarks --only imports,first_panel"; exit 0 ;;
+  --suite) run_suite "$PARALLEL" ;;
+  --serial) run_suite "$SERIAL" ;;
+  *) run_suite "$PARALLEL"; run_suite "$SERIAL" ;;
+esac
 echo "kernel39: done in $((SECONDS - t0)) s"
