@@ -512,7 +512,13 @@ class PoolsApi:
         or by the current run's stop event."""
         event = getattr(self._local, "event", None) or self.cancel
         if self._sleep is time.sleep:
-            event.wait(seconds)
+            # the run's own stop, and the client's cancel (kernel exit) too, within 0.1 s
+            deadline = time.monotonic() + seconds
+            while not (event.is_set() or self.cancel.is_set()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                event.wait(min(left, 0.1))
         else:
             self._sleep(seconds)  # a simulated clock (tests, benchmarks)
         self._check_cancel()

@@ -154,7 +154,8 @@ class DeleteFlow(Deletion):
 
     def _check_impact(self) -> None:
         try:
-            with self.api.cancelled_by(self._stop):  # closing the panel ends the reads too
+            # closing the panel ends the reads too, and an interrupt or kernel exit (stops)
+            with stops.working(self.api, self._stop):
                 impact = read_impact(self.api, self.pool)
         except Exception as exc:  # noqa: BLE001 - the generic warning stays; say why
             impact = Impact(unchecked={"what deleting breaks": f"{type(exc).__name__}"})
