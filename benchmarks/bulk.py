@@ -16,9 +16,9 @@ import time
 import httpx
 
 from modelarts_nb import PoolsClient
-from modelarts_nb.auth import AkSkAuth
+from modelarts_nb.gateway.auth import AkSkAuth
+from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.sandbox import Sandbox, start
-from modelarts_nb.settings import Credentials, Settings
 
 POOLS, CONCURRENCY, LATENCY = 100, 8, 0.05
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from modelarts_nb import PoolsClient
-from modelarts_nb.settings import Credentials, Settings
+from modelarts_nb.gateway.settings import Credentials, Settings
 
 _BODY = json.loads(
     (Path(__file__).parent.parent / "tests" / "fixtures" / "show_pool_deleting.json").read_text()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from modelarts_nb.completion import register, unregister
+from modelarts_nb.notebook.completion import register, unregister
 from modelarts_nb.sandbox import Fault, Sandbox, start
 
 POOLS = 500

@@ -27,7 +27,7 @@ import json, os, time
 t0 = time.perf_counter()
 import modelarts_nb, pandas, ipywidgets, httpx
 t1 = time.perf_counter()
-from modelarts_nb.auth import AkSkAuth
+from modelarts_nb.gateway.auth import AkSkAuth
 e = os.environ
 auth = AkSkAuth(e['HUAWEICLOUD_SDK_AK'], e['HUAWEICLOUD_SDK_SK'],
                 project_id=e['HUAWEICLOUD_SDK_PROJECT_ID'])

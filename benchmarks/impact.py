@@ -5,10 +5,10 @@ read and the table under 200 ms on loopback)."""
 from __future__ import annotations
 
 from modelarts_nb import PoolsClient
-from modelarts_nb.impact import read_impact
-from modelarts_nb.render import impact_lines
+from modelarts_nb.deletion.impact import read_impact
+from modelarts_nb.gateway.settings import Credentials, Settings
+from modelarts_nb.notebook.render import impact_lines
 from modelarts_nb.sandbox import Fault, start
-from modelarts_nb.settings import Credentials, Settings
 
 from .timing import median_ms
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import httpx
 
 from modelarts_nb import PoolsClient
-from modelarts_nb.auth import AkSkAuth
+from modelarts_nb.gateway.auth import AkSkAuth
+from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.sandbox import Sandbox, start
-from modelarts_nb.settings import Credentials, Settings
 
 
 def _ours(sb: Sandbox, pool_id: str) -> tuple[Callable[[], object], Callable[[], None]]:

@@ -23,10 +23,10 @@ _KERNEL_CODE = r"""
 import json, statistics, time
 import ipywidgets as widgets
 from modelarts_nb import PoolsClient
-from modelarts_nb.pools_panel import PoolsPanel, row_html
+from modelarts_nb.notebook.pools_panel import PoolsPanel, row_html
 from modelarts_nb.sandbox import start
-from modelarts_nb.settings import Credentials, Settings
-from modelarts_nb.tables import pools_table
+from modelarts_nb.gateway.settings import Credentials, Settings
+from modelarts_nb.notebook.tables import pools_table
 
 RUNS = __RUNS__
 sb = start(pools=500, delete_seconds=3600)

@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from modelarts_nb import receipts
+from modelarts_nb.deletion import receipts
 
 _EVENT = {
     "v": 1, "event": "sent", "time": "2026-12-01T00:00:00.000Z", "via": "batch",

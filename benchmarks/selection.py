@@ -7,9 +7,9 @@ import copy
 import json
 
 from modelarts_nb import PoolsClient
+from modelarts_nb.deletion.selection import Filters, list_selected
+from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.sandbox import Fault, start
-from modelarts_nb.selection import Filters, list_selected
-from modelarts_nb.settings import Credentials, Settings
 
 from .timing import median_ms
 

@@ -6,7 +6,7 @@ import statistics
 import time
 
 from modelarts_nb import Pool, spec_resources_table, status_resources_table
-from modelarts_nb.render import tables_html
+from modelarts_nb.notebook.render import tables_html
 
 
 def big_pool(flavors: int = 200) -> Pool:

@@ -9,9 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from ._version import __version__
-from .client import PoolsClient
-from .engine import Deletion, Target
-from .errors import (
+from .deletion.client import PoolsClient
+from .deletion.engine import Deletion, Target
+from .deletion.plan import Plan
+from .deletion.receipts import history  # the receipts of every DELETE sent (pandas when called)
+from .deletion.selection import Filters
+from .deletion.steps import Step
+from .gateway.errors import (
     ApiError,
     AuthenticationError,
     ConfigError,
@@ -27,11 +31,10 @@ from .errors import (
     WaitError,
     WaitTimeout,
 )
-from .models import Pool, ResourceLine
-from .receipts import history  # the receipts of every DELETE sent (imports pandas when called)
-from .settings import Credentials, Settings, resolve_settings
-from .steps import Step
-from .tables import spec_resources_table, status_resources_table
+from .gateway.models import Pool, ResourceLine
+from .gateway.retry import RetryPolicy
+from .gateway.settings import Credentials, Settings, resolve_settings
+from .notebook.tables import spec_resources_table, status_resources_table
 
 __all__ = [
     "load_ipython_extension",
@@ -42,15 +45,18 @@ __all__ = [
     "ConnectionFailed",
     "Credentials",
     "Deletion",
+    "Filters",
     "DeletionFailed",
     "DeletionRefused",
     "InvalidName",
     "ModelArtsError",
     "PermissionDenied",
+    "Plan",
     "Pool",
     "PoolNotFound",
     "PoolsClient",
     "ResourceLine",
+    "RetryPolicy",
     "ServerError",
     "Settings",
     "Step",
@@ -70,8 +76,8 @@ def _stop_watches_on_interrupt(result: Any) -> None:
     """A kernel interrupt also stops every background watch, check and Refresh, of panels and
     batches alike (never a confirmed DELETE already on the wire)."""
     if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
-        from .engine import stop_all
-        from .stops import stop_everything
+        from .deletion.engine import stop_all
+        from .gateway.stops import stop_everything
 
         stop_everything()
         stop_all()
@@ -80,9 +86,9 @@ def _stop_watches_on_interrupt(result: Any) -> None:
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext modelarts_nb``: registers ``%pool_delete`` and ``%pools`` and their tab
     completion; imports stay lazy until then."""
-    from .completion import register
-    from .interrupts import watch
-    from .magic import PoolMagics
+    from .notebook.completion import register
+    from .notebook.interrupts import watch
+    from .notebook.magic import PoolMagics
 
     ipython.register_magics(PoolMagics)
     register(ipython)
@@ -92,8 +98,8 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .completion import unregister
-    from .engine import stop_all
+    from .deletion.engine import stop_all
+    from .notebook.completion import unregister
 
     unregister(ipython)
     stop_all()

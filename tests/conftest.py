@@ -10,9 +10,9 @@ import threading
 import pytest
 
 from modelarts_nb import PoolsClient
-from modelarts_nb.retry import RetryPolicy
+from modelarts_nb.gateway.retry import RetryPolicy
+from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.sandbox import Sandbox, start
-from modelarts_nb.settings import Credentials, Settings
 
 # tests/kernel39 check an install inside the 3.9 root; tests/kernel39/run.sh runs them there.
 collect_ignore = [] if os.environ.get("KERNEL39_FREEZE") else ["kernel39"]
@@ -35,7 +35,7 @@ def _fresh_registry():
     """Each test is a fresh kernel for the one-DELETE registry: sandboxes reuse ports and seed
     the same pool ids, so a claim left by one test could otherwise stand for another's pool."""
     yield
-    from modelarts_nb.engine import _REGISTRY
+    from modelarts_nb.deletion.engine import _REGISTRY
 
     with _REGISTRY._lock:  # noqa: SLF001
         _REGISTRY._senders.clear()  # noqa: SLF001
@@ -45,7 +45,7 @@ def _fresh_registry():
 def _fresh_secrets():
     """Each test is a fresh kernel for the masking registry too (``text.remember_secrets``):
     one test's credentials must not mask another test's text."""
-    from modelarts_nb import text
+    from modelarts_nb.gateway import text
 
     with text._known_lock:  # noqa: SLF001
         text._known.clear()  # noqa: SLF001
@@ -57,7 +57,7 @@ def _receipts_in_tmp(monkeypatch, tmp_path):
     """No test writes a receipt into the real home: MODELARTS_NB_RECEIPTS names a file of the
     test's own, and the data directory fallback (a test may clear MODELARTS_* variables) is the
     test's too. Each test starts with no "could not write" warning said yet."""
-    from modelarts_nb import receipts
+    from modelarts_nb.deletion import receipts
 
     monkeypatch.setenv("MODELARTS_NB_RECEIPTS", str(tmp_path / "receipts.jsonl"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
@@ -83,8 +83,8 @@ def panels_over(sb: Sandbox, *, interval: float = 0.1, impact: bool = False, **c
     """A factory of single-pool panels, each over a client of its own; every panel and client
     is closed afterwards (an open widget stays in the kernel's widget state, which later tests
     dump whole; a closed panel stops its watch and its impact check)."""
-    from modelarts_nb.flow import DeleteFlow
-    from modelarts_nb.panel import DeletePanel
+    from modelarts_nb.deletion.flow import DeleteFlow
+    from modelarts_nb.notebook.panel import DeletePanel
 
     clients, panels = [], []
 
@@ -362,10 +362,10 @@ def pools_panel(client, lister, *, held=None, concurrency: int = 8, timeout: flo
                 interval: float | None = None):
     """A ``%pools`` panel over ``client`` listing ``lister()`` (``held(pool)``: why a pool is
     kept, as a keep rule says), built as the magic builds it: through a ``Reviewer``."""
-    from modelarts_nb.pools_panel import PoolsPanel
-    from modelarts_nb.review import Reviewer
-    from modelarts_nb.selection import Filters
-    from modelarts_nb.stops import working
+    from modelarts_nb.deletion.review import Reviewer
+    from modelarts_nb.deletion.selection import Filters
+    from modelarts_nb.gateway.stops import working
+    from modelarts_nb.notebook.pools_panel import PoolsPanel
 
     class Listed(Reviewer):
         def listing(self, stop=None):

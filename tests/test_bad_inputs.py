@@ -19,10 +19,10 @@ from modelarts_nb import (
     spec_resources_table,
     status_resources_table,
 )
-from modelarts_nb.names import check_endpoint, check_region, looks_like_pool_id
-from modelarts_nb.render import pool_html, pool_text
+from modelarts_nb.gateway.names import check_endpoint, check_region, looks_like_pool_id
+from modelarts_nb.gateway.settings import resolve_settings
+from modelarts_nb.notebook.render import pool_html, pool_text
 from modelarts_nb.sandbox import Fault, start
-from modelarts_nb.settings import resolve_settings
 
 POOL_ID = r"[a-z][a-z0-9-]{34,61}[a-z0-9]"
 HTTP = settings(
@@ -164,9 +164,9 @@ def test_hostile_payloads_never_crash_tables_or_text(junk, path):
 @given(junk=JSON, path=st.lists(KEYS, min_size=1, max_size=3))
 def test_hostile_payloads_never_crash_the_panel(junk, path):
     from modelarts_nb import PoolsClient
-    from modelarts_nb.flow import DeleteFlow
-    from modelarts_nb.panel import DeletePanel
-    from modelarts_nb.settings import Credentials, Settings
+    from modelarts_nb.deletion.flow import DeleteFlow
+    from modelarts_nb.gateway.settings import Credentials, Settings
+    from modelarts_nb.notebook.panel import DeletePanel
 
     body = _graft({"metadata": {"name": "x"}, "spec": {}, "status": {}}, path, junk)
     client = PoolsClient(Settings("http://127.0.0.1:9", "p", Credentials("a", "b")))

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from conftest import make_client
 
-from modelarts_nb.pools_panel import PoolsPanel
+from modelarts_nb.deletion.steps import Step
+from modelarts_nb.notebook.pools_panel import PoolsPanel
 from modelarts_nb.sandbox import Fault, start
-from modelarts_nb.steps import Step
 
 
 @pytest.fixture

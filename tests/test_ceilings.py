@@ -31,12 +31,12 @@ from modelarts_nb import (
     spec_resources_table,
     status_resources_table,
 )
-from modelarts_nb.errors import Cancelled
-from modelarts_nb.models import pool_details
-from modelarts_nb.render import pool_text
-from modelarts_nb.retry import RetryPolicy, Throttle
+from modelarts_nb.gateway.errors import Cancelled
+from modelarts_nb.gateway.models import pool_details
+from modelarts_nb.gateway.retry import RetryPolicy, Throttle
+from modelarts_nb.gateway.settings import Credentials, Settings
+from modelarts_nb.notebook.render import pool_text
 from modelarts_nb.sandbox import Fault, Sandbox, start
-from modelarts_nb.settings import Credentials, Settings
 
 MB = 1024 * 1024
 CAP_LINE = re.compile(r"the answer was larger than 32 MB; nothing further was read")
@@ -387,7 +387,7 @@ def test_the_sandbox_refuses_a_body_over_its_cap_with_413_unread(sb, framing, bo
 # -- 6. kernel exit stops every client ----------------------------------------------------------
 
 def test_stop_every_client_ends_a_backoff_at_once_and_sends_nothing_after(sb, monkeypatch):
-    from modelarts_nb import api
+    from modelarts_nb.gateway import api
 
     monkeypatch.setattr(api, "_LIVE", weakref.WeakSet())  # this test's clients only
     pool_id = sb.pool_ids()[0]

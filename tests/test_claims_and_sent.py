@@ -12,14 +12,16 @@ import json
 import pytest
 from conftest import finish, panels_over, until
 
-from modelarts_nb import PoolsClient, names, receipts
-from modelarts_nb.api import PoolsApi
-from modelarts_nb.engine import _REGISTRY
-from modelarts_nb.flow import DeleteFlow, Step
-from modelarts_nb.panel import DeletePanel
-from modelarts_nb.retry import RetryPolicy, parse_retry_after
+from modelarts_nb import PoolsClient
+from modelarts_nb.deletion import receipts
+from modelarts_nb.deletion.engine import _REGISTRY
+from modelarts_nb.deletion.flow import DeleteFlow, Step
+from modelarts_nb.gateway import names
+from modelarts_nb.gateway.api import PoolsApi
+from modelarts_nb.gateway.retry import RetryPolicy, parse_retry_after
+from modelarts_nb.gateway.settings import Credentials, Settings
+from modelarts_nb.notebook.panel import DeletePanel
 from modelarts_nb.sandbox import Fault
-from modelarts_nb.settings import Credentials, Settings
 
 QUICK = RetryPolicy(base=0.01, cap=0.05, max_retry_after=0.2)
 

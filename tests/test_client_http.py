@@ -18,8 +18,8 @@ from modelarts_nb import (
     PoolsClient,
     ServerError,
 )
+from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.sandbox import Fault
-from modelarts_nb.settings import Credentials, Settings
 
 
 def by_name(sb, display):

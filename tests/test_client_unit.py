@@ -30,8 +30,8 @@ from modelarts_nb import (
     Throttled,
     WaitTimeout,
 )
-from modelarts_nb.retry import RetryPolicy
-from modelarts_nb.settings import Credentials, Settings
+from modelarts_nb.gateway.retry import RetryPolicy
+from modelarts_nb.gateway.settings import Credentials, Settings
 
 PID = "0123456789abcdef0123456789abcdef"
 AK, SK = "UNITAK00000000000001", "unitsecret000000000000000000000000000001"
@@ -383,7 +383,7 @@ def test_logs_at_debug_carry_no_secret(client, app, caplog):
 
 
 def test_throttle_pacing_relaxes_after_a_quiet_minute():
-    from modelarts_nb.retry import QUIET_SECONDS, Throttle
+    from modelarts_nb.gateway.retry import QUIET_SECONDS, Throttle
 
     now = [0.0]
     slept: list[float] = []

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from modelarts_nb.plan import Plan
-from modelarts_nb.receipts import read_history
+from modelarts_nb.deletion.plan import Plan
+from modelarts_nb.deletion.receipts import read_history
 from modelarts_nb.sandbox import Fault, start
 
 COMMAND = Path(sys.executable).with_name("modelarts-nb")  # the [project.scripts] entry

@@ -22,7 +22,7 @@ from conftest import clear_cloud_env, our_threads, until
 from IPython.core import completer as ipc
 from IPython.core.completer import provisionalcompleter
 
-from modelarts_nb.completion import completer_of, parse_line, register
+from modelarts_nb.notebook.completion import completer_of, parse_line, register
 from modelarts_nb.sandbox import Fault, start
 
 V2 = hasattr(ipc, "context_matcher")  # IPython 8.6+: the matcher replaces whole words

@@ -23,13 +23,14 @@ import httpx
 import pytest
 from conftest import clear_cloud_env, make_client
 
-from modelarts_nb import PoolsClient, settings
-from modelarts_nb.auth import AkSkAuth
-from modelarts_nb.engine import delete_once
-from modelarts_nb.errors import AuthenticationError, ConfigError, PermissionDenied
+from modelarts_nb import PoolsClient
+from modelarts_nb.deletion.engine import delete_once
+from modelarts_nb.gateway import settings
+from modelarts_nb.gateway.auth import AkSkAuth
+from modelarts_nb.gateway.errors import AuthenticationError, ConfigError, PermissionDenied
+from modelarts_nb.gateway.settings import NOTEBOOK_SESSION, Credentials, Settings
 from modelarts_nb.sandbox import Fault, start
 from modelarts_nb.sandbox.gate import LOCK_AFTER, TOKEN_EXPIRED
-from modelarts_nb.settings import NOTEBOOK_SESSION, Credentials, Settings
 
 STAND_IN = Path(__file__).parent / "fixtures" / "notebook_session"
 
@@ -484,7 +485,7 @@ def test_a_thread_starting_while_another_renews_waits_for_the_new_keys():
     """Found by running the suite in a random order: a request that starts while another
     thread is re-reading expired keys used to raise "refused by an earlier request" instead of
     waiting for the renewed keys."""
-    from modelarts_nb.keys import KeyChain
+    from modelarts_nb.gateway.keys import KeyChain
 
     old = Credentials("AKOLD", "SKOLD", source=NOTEBOOK_SESSION)
     new = Credentials("AKNEW", "SKNEW", source=NOTEBOOK_SESSION)

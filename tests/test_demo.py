@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from modelarts_nb.auth import AkSkAuth
+from modelarts_nb.gateway.auth import AkSkAuth
 from modelarts_nb.sandbox import demo, start
 
 ROOT = Path(__file__).resolve().parents[1]

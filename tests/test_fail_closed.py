@@ -13,8 +13,8 @@ import pytest
 from conftest import make_client
 
 from modelarts_nb import Pool
-from modelarts_nb.errors import DeletionRefused
-from modelarts_nb.rules import exclusion, refusal
+from modelarts_nb.deletion.rules import exclusion, refusal
+from modelarts_nb.gateway.errors import DeletionRefused
 
 BILLING = "os.modelarts/billing.mode"
 

@@ -24,7 +24,7 @@ from modelarts_nb import (
     PermissionDenied,
     ServerError,
 )
-from modelarts_nb.retry import RetryPolicy
+from modelarts_nb.gateway.retry import RetryPolicy
 from modelarts_nb.sandbox import Fault, start
 
 OPS = ("show", "watch", "list", "delete")
@@ -205,7 +205,7 @@ def _true_state(sb, pool_id: str) -> str:
 def test_watch_reports_error_at_once_and_lasting_abnormal_after_its_grace(sb, monkeypatch):
     """Error fails at once. Abnormal during a deletion may pass (Deleting → Abnormal → gone is
     seen), so it fails only once it has lasted ``ABNORMAL_GRACE`` (shortened here to 0.5 s)."""
-    monkeypatch.setattr("modelarts_nb.rules.ABNORMAL_GRACE", 0.5)
+    monkeypatch.setattr("modelarts_nb.deletion.rules.ABNORMAL_GRACE", 0.5)
     for phase in ("Error", "Abnormal"):
         with start(pools=1, delete_seconds=0.2) as box:
             pool_id = pool_of(box)

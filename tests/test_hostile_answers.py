@@ -10,8 +10,8 @@ import pytest
 from conftest import make_client
 
 from modelarts_nb import Pool
-from modelarts_nb.errors import ApiError, ServerError
-from modelarts_nb.retry import parse_retry_after
+from modelarts_nb.gateway.errors import ApiError, ServerError
+from modelarts_nb.gateway.retry import parse_retry_after
 from modelarts_nb.sandbox import Fault
 
 
@@ -65,7 +65,7 @@ def test_server_error_code_stays_on_one_line(sandbox, code):
 
 
 def test_billing_label_is_escaped_in_the_pools_panel():
-    from modelarts_nb.pools_panel import _row_html
+    from modelarts_nb.notebook.pools_panel import _row_html
 
     pool = Pool.from_api({"metadata": {"name": "p" * 40, "annotations": {
         "os.modelarts/billing.mode": "<img src=x onerror=alert(1)>"}}})

@@ -8,8 +8,8 @@ import threading
 import pytest
 from conftest import make_client, our_threads, until
 
-from modelarts_nb.flow import DeleteFlow, Step
-from modelarts_nb.panel import DeletePanel
+from modelarts_nb.deletion.flow import DeleteFlow, Step
+from modelarts_nb.notebook.panel import DeletePanel
 from modelarts_nb.sandbox import Fault, start
 
 

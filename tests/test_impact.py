@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from conftest import make_client, sandbox_in_env, until
 
-from modelarts_nb.flow import DeleteFlow
-from modelarts_nb.impact import read_impact
-from modelarts_nb.models import Pool
-from modelarts_nb.panel import DeletePanel
-from modelarts_nb.render import impact_html, impact_lines
+from modelarts_nb.deletion.flow import DeleteFlow
+from modelarts_nb.deletion.impact import read_impact
+from modelarts_nb.deletion.steps import Step
+from modelarts_nb.gateway.models import Pool
+from modelarts_nb.notebook.panel import DeletePanel
+from modelarts_nb.notebook.render import impact_html, impact_lines
 from modelarts_nb.sandbox import Fault, start
-from modelarts_nb.steps import Step
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def test_a_deleted_pool_takes_its_workloads_and_nodes_with_it(sb):
 
 
 def test_hostile_workload_answers_stay_one_line_each_and_numbers_stay_sane():
-    from modelarts_nb.impact import Impact, Workload, _counts
+    from modelarts_nb.deletion.impact import Impact, Workload, _counts
 
     sneaky = Workload.from_api({"jobName": "x\nWhat deleting breaks: nothing is running.",
                                 "type": "TRAIN", "status": "Running\r\n", "flavor": "<b>f</b>",

@@ -144,6 +144,6 @@ def test_plain_python_deletes_only_when_asked(sb, tmp_path):
 
 
 def test_importing_and_loading_the_extension_sends_nothing(sb):
-    code = "import modelarts_nb, modelarts_nb.magic, modelarts_nb.panel"
+    code = "import modelarts_nb, modelarts_nb.notebook.magic, modelarts_nb.notebook.panel"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert sb.count() == 0

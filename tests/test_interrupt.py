@@ -15,7 +15,7 @@ import time
 import pytest
 from conftest import make_client, our_threads, until
 
-from modelarts_nb.flow import NOTHING_SENT, WATCH_STOPPED, DeleteFlow, Step
+from modelarts_nb.deletion.flow import NOTHING_SENT, WATCH_STOPPED, DeleteFlow, Step
 from modelarts_nb.sandbox import Fault
 
 
@@ -95,7 +95,7 @@ def test_a_rerun_after_a_failed_deletion_may_send_a_new_delete(sandbox):
     {"status": 502},  # capped exponential back-off (a simulated slow clock: base 5 s)
 ])
 def test_stop_ends_every_wait_within_a_second_and_sends_nothing_after(sandbox, fault):
-    from modelarts_nb.retry import RetryPolicy
+    from modelarts_nb.gateway.retry import RetryPolicy
 
     pool_id = pool_01(sandbox)
     client = make_client(sandbox, retry=RetryPolicy(base=5.0, cap=8.0))
@@ -118,8 +118,8 @@ def test_stop_ends_every_wait_within_a_second_and_sends_nothing_after(sandbox, f
 def test_stopping_a_batch_watch_ends_its_back_off_within_a_second(sandbox, shell, how):
     """Stop, or Ctrl-C in any cell (the extension's post-run hook), ends a background batch's
     watch — even mid back-off after a Retry-After: 20 — and nothing more is sent."""
-    from modelarts_nb.engine import Deletion
-    from modelarts_nb.retry import RetryPolicy
+    from modelarts_nb.deletion.engine import Deletion
+    from modelarts_nb.gateway.retry import RetryPolicy
 
     ids = [i for i in sandbox.pool_ids() if i.startswith("pool-0")][:3]
     for pool_id in ids:

@@ -17,9 +17,10 @@ import modelarts_nb
 from modelarts_nb.sandbox import start
 
 PACKAGE = Path(modelarts_nb.__file__).resolve().parent  # the installed copy, where tested
-# The HTTP layer knows nothing of deleting or showing: these are above it.
-ABOVE_HTTP = {"engine", "flow", "lookup", "waiter", "steps", "client", "panel", "pools_panel", "impact",
-              "magic", "magic_pools", "render", "display", "tables"}
+# The layers, lowest first: each imports only from those before it (the sandbox, a server, uses
+# the gateway's signer; the top-level package and __main__ are the doors).
+LAYERS = ["modelarts_nb.gateway", "modelarts_nb.deletion", "modelarts_nb.notebook",
+          "modelarts_nb.cli"]
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -68,13 +69,35 @@ def test_the_checker_sees_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
 
 
-def test_the_http_layer_never_imports_what_sits_above_it():
-    graph = import_graph()
-    below = {"modelarts_nb.api"}
-    for _ in range(10):  # everything api.py reaches, transitively
-        below |= {t for m in below for t in graph[m]}
-    above = {m for m in below if m.rsplit(".", 1)[-1] in ABOVE_HTTP}
-    assert above == set()
+def layer_of(module: str) -> str | None:
+    return next((layer for layer in LAYERS if module == layer or module.startswith(layer + ".")),
+                None)
+
+
+def test_every_module_lives_in_a_layer_folder():
+    """The folders are the design: nothing but the package's doors sits beside them."""
+    loose = {m for m in import_graph() if layer_of(m) is None
+             and not m.startswith("modelarts_nb.sandbox")}
+    assert loose == {"modelarts_nb", "modelarts_nb.__main__", "modelarts_nb._version"}
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_layer_imports_only_the_layers_below_it(layer):
+    """The gateway knows nothing of deleting or showing; the deletion core draws nothing; the
+    faces (notebook, command) sit on top. ``modelarts_nb.cli`` may use the notebook face's
+    plain-text helpers (the history's text view, the filters' parser), never the reverse."""
+    allowed = set(LAYERS[: LAYERS.index(layer) + 1])
+    crossing = {(m, t) for m, targets in import_graph().items() if layer_of(m) == layer
+                for t in targets if layer_of(t) not in allowed | {None}}
+    assert crossing == set()
+
+
+def test_the_sandbox_uses_only_the_gateway():
+    """The sandbox is a server: it borrows the signer and the header names, nothing that
+    decides or draws."""
+    used = {layer_of(t) for m, targets in import_graph().items()
+            if m.startswith("modelarts_nb.sandbox") for t in targets}
+    assert used <= {None, "modelarts_nb.gateway"}
 
 
 @pytest.fixture
@@ -97,7 +120,7 @@ def test_a_pool_name_reaches_the_request_through_at_most_six_of_our_functions(on
     """From the call that receives the name (the script API, or the engine's step for one
     confirmed pool) down to httpx: at most 6 of our functions each time — the caller, what
     it reads or deletes, the verb, its retry loop, the signed send and the bounded read."""
-    from modelarts_nb.flow import DeleteFlow
+    from modelarts_nb.deletion.flow import DeleteFlow
 
     with start(pools=2, delete_seconds=0.2) as sb, make_client(sb) as client:
         pool = client.resolve("pool-01")
@@ -122,6 +145,6 @@ def test_a_pool_name_reaches_the_request_through_at_most_six_of_our_functions(on
 def test_the_pools_panel_draws_a_plan_and_makes_no_request_itself():
     """The ``%pools`` panel holds a plan and draws it: it imports no HTTP, impact, fan-out or
     engine module (a ``Reviewer`` reads and deletes for it), so it has no rule of its own."""
-    imported = {m.rsplit(".", 1)[-1] for m in import_graph()["modelarts_nb.pools_panel"]}
+    imported = {m.rsplit(".", 1)[-1] for m in import_graph()["modelarts_nb.notebook.pools_panel"]}
     assert imported & {"api", "client", "impact", "fanout", "engine", "review", "selection",
                        "rules"} == set()

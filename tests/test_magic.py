@@ -9,8 +9,8 @@ import sys
 import pytest
 from conftest import our_threads, sandbox_in_env, until
 
-from modelarts_nb.flow import Step
-from modelarts_nb.panel import DeletePanel
+from modelarts_nb.deletion.flow import Step
+from modelarts_nb.notebook.panel import DeletePanel
 
 
 def run(shell, capsys, line):
@@ -95,8 +95,8 @@ def test_shared_display_name_fails_in_one_line_telling_each_candidate_apart(
 
 
 def test_shared_display_name_table_for_the_panel_escapes_server_text():
-    from modelarts_nb.models import Pool
-    from modelarts_nb.render import candidates_html
+    from modelarts_nb.gateway.models import Pool
+    from modelarts_nb.notebook.render import candidates_html
 
     pools = [Pool.from_api({"metadata": {"name": f"p{i}-{'a' * 32}",
                                          "creationTimestamp": "2026-03-01T10:00:00Z"},

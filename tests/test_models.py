@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from modelarts_nb import Pool, spec_resources_table, status_resources_table
-from modelarts_nb.rules import refusal
-from modelarts_nb.tables import SPEC_COLUMNS, STATUS_COLUMNS
+from modelarts_nb.deletion.rules import refusal
+from modelarts_nb.notebook.tables import SPEC_COLUMNS, STATUS_COLUMNS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 import pytest
 from conftest import make_client
 
-from modelarts_nb.models import Pool
+from modelarts_nb.deletion.selection import Filters, list_selected
+from modelarts_nb.gateway.models import Pool
 from modelarts_nb.sandbox.select import STATUS_GROUPS
-from modelarts_nb.selection import Filters, list_selected
 
 IGNORED = ("labelSelector", "status")
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)

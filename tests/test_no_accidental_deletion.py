@@ -10,7 +10,7 @@ import copy
 
 import pytest
 
-from modelarts_nb.selection import Filters
+from modelarts_nb.deletion.selection import Filters
 
 
 def narrows(pattern: str) -> bool:
@@ -91,8 +91,8 @@ def test_the_same_endpoint_spelled_two_ways_is_one_endpoint_for_the_registry(san
     """Two panels for one pool, their endpoints spelled differently: the newer one retires the
     older, and only one DELETE is ever sent."""
     from modelarts_nb import PoolsClient
-    from modelarts_nb.flow import DeleteFlow, Step
-    from modelarts_nb.settings import Credentials, Settings
+    from modelarts_nb.deletion.flow import DeleteFlow, Step
+    from modelarts_nb.gateway.settings import Credentials, Settings
 
     pool_id = next(i for i in sandbox.pool_ids() if i.startswith("pool-01"))
 
@@ -116,7 +116,7 @@ def test_the_same_endpoint_spelled_two_ways_is_one_endpoint_for_the_registry(san
     ("http://[::1]:9", "http://[::1]:9"),
 ])
 def test_endpoints_have_one_spelling(spelled, canonical):
-    from modelarts_nb.names import check_endpoint
+    from modelarts_nb.gateway.names import check_endpoint
 
     assert check_endpoint(spelled) == canonical
 

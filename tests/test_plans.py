@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 import pytest
 from conftest import make_client, panels_over, pools_panel, until
 
-from modelarts_nb.impact import Impact, Node, Workload
-from modelarts_nb.models import Pool
-from modelarts_nb.plan import Plan, PlanError, PlanItem, drift
-from modelarts_nb.policy import Verdict, decide
+from modelarts_nb.deletion.impact import Impact, Node, Workload
+from modelarts_nb.deletion.plan import Plan, PlanError, PlanItem, drift
+from modelarts_nb.deletion.policy import Verdict, decide
+from modelarts_nb.deletion.steps import Step
+from modelarts_nb.gateway.models import Pool
 from modelarts_nb.sandbox import Fault, start
-from modelarts_nb.steps import Step
 
 
 def pool(mode="0", control=0, phase="Running", count=2, created="2026-11-30T12:00:00Z"):
@@ -137,7 +137,7 @@ def test_a_pool_replaced_between_review_and_click_is_left_out(sandbox):
 
 def test_yes_leaves_out_a_pool_whose_work_began_after_the_review(sandbox):
     """``--yes`` reads the work, then a job starts before the DELETE: left out, not sent."""
-    from modelarts_nb.flow import DeleteFlow
+    from modelarts_nb.deletion.flow import DeleteFlow
 
     pool_id = sandbox.display_names()["pool-01"][0]
     with make_client(sandbox) as client:
@@ -151,7 +151,7 @@ def test_yes_leaves_out_a_pool_whose_work_began_after_the_review(sandbox):
 
 
 def test_work_that_stopped_since_the_review_is_still_deleted(sandbox):
-    from modelarts_nb.flow import DeleteFlow
+    from modelarts_nb.deletion.flow import DeleteFlow
 
     pool_id = sandbox.display_names()["pool-01"][0]
     sandbox.add_workload(pool_id, "train", "Pending", "homework")

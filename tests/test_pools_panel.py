@@ -19,11 +19,11 @@ import ipywidgets as widgets
 import pytest
 from conftest import make_client, pools_panel, until
 
-from modelarts_nb.models import Pool
-from modelarts_nb.pools_panel import PoolsPanel, confirmation_lines, row_html, twins_css
+from modelarts_nb.deletion.selection import Filters, list_selected
+from modelarts_nb.deletion.steps import Step
+from modelarts_nb.gateway.models import Pool
+from modelarts_nb.notebook.pools_panel import PoolsPanel, confirmation_lines, row_html, twins_css
 from modelarts_nb.sandbox import Fault, start
-from modelarts_nb.selection import Filters, list_selected
-from modelarts_nb.steps import Step
 
 
 @pytest.fixture
@@ -243,7 +243,7 @@ def test_a_listing_that_names_a_pool_twice_shows_it_once_and_every_row_comes(sb)
 
 def test_a_kernel_interrupt_during_the_batch_says_what_continues(sb):
     """Ctrl-C (the kernel's interrupt stops every run) reads as Stop does."""
-    from modelarts_nb.engine import stop_all
+    from modelarts_nb.deletion.engine import stop_all
 
     client = make_client(sb)
     panel = pools_panel(client, lambda: class_pools(client), interval=5)
@@ -567,8 +567,8 @@ def test_a_panel_and_a_batch_never_both_delete_a_pool(sb):
     """The one-DELETE registry is shared: a panel's DELETE is on its way (the pool still lists
     as Running) when a %pools batch that includes the same pool is confirmed: one DELETE for
     it; the batch watches the panel's deletion."""
-    from modelarts_nb.flow import DeleteFlow
-    from modelarts_nb.panel import DeletePanel
+    from modelarts_nb.deletion.flow import DeleteFlow
+    from modelarts_nb.notebook.panel import DeletePanel
 
     ids = sb.display_names()
     held = HeldDeletes()

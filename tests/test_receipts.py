@@ -27,10 +27,12 @@ import httpx
 import pytest
 from conftest import make_client, pools_panel, until
 
-from modelarts_nb import PoolsClient, history, receipts, text
-from modelarts_nb.api import PoolsApi
-from modelarts_nb.flow import DeleteFlow, Step
-from modelarts_nb.panel import DeletePanel
+from modelarts_nb import PoolsClient, history
+from modelarts_nb.deletion import receipts
+from modelarts_nb.deletion.flow import DeleteFlow, Step
+from modelarts_nb.gateway import text
+from modelarts_nb.gateway.api import PoolsApi
+from modelarts_nb.notebook.panel import DeletePanel
 from modelarts_nb.sandbox import Fault, start
 
 # api.send_delete reports each answer's X-Request-Id (on_answer): asked of the lead, see
@@ -378,7 +380,7 @@ def test_a_kernel_that_dies_mid_watch_leaves_the_sent_event(sb, tmp_path):
     script = textwrap.dedent("""
         import os, time
         from modelarts_nb import PoolsClient
-        from modelarts_nb.flow import DeleteFlow
+        from modelarts_nb.deletion.flow import DeleteFlow
         client = PoolsClient.from_env()
         flow = DeleteFlow(client, client.resolve("pool-02"), interval=0.05)
         flow.delete_now(background=True)
@@ -400,7 +402,7 @@ def test_a_kernel_that_dies_mid_watch_leaves_the_sent_event(sb, tmp_path):
 WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from modelarts_nb.receipts import append
+    from modelarts_nb.deletion.receipts import append
     path, who, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     while not go.exists():
         time.sleep(0.001)
@@ -851,11 +853,11 @@ def test_a_device_named_as_the_receipts_file_keeps_its_own_mode(monkeypatch):
     assert stat.S_IMODE(os.stat("/dev/null").st_mode) == stat.S_IMODE(before.st_mode)
 
 
-PACKAGE_ROOT = str(Path(receipts.__file__).resolve().parents[1])
+PACKAGE_ROOT = str(Path(receipts.__file__).resolve().parents[2])
 NOBODY = """
 import os, sys
 from pathlib import Path
-from modelarts_nb import receipts
+from modelarts_nb.deletion import receipts
 if os.geteuid() == 0:
     os.setgroups([])
     os.setgid(65534)

@@ -12,12 +12,12 @@ import time
 import pytest
 from conftest import make_client, until
 
-from modelarts_nb.engine import _REGISTRY, NOTHING_SENT
-from modelarts_nb.errors import InvalidName
-from modelarts_nb.flow import DeleteFlow
-from modelarts_nb.names import endpoint_key
+from modelarts_nb.deletion.engine import _REGISTRY, NOTHING_SENT
+from modelarts_nb.deletion.flow import DeleteFlow
+from modelarts_nb.deletion.steps import Step
+from modelarts_nb.gateway.errors import InvalidName
+from modelarts_nb.gateway.names import endpoint_key
 from modelarts_nb.sandbox import Fault, start
-from modelarts_nb.steps import Step
 
 
 @pytest.fixture

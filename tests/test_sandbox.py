@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from modelarts_nb.auth import AkSkAuth, TokenAuth
+from modelarts_nb.gateway.auth import AkSkAuth, TokenAuth
 from modelarts_nb.sandbox import (
     DEFAULT_AK,
     DEFAULT_PROJECT_ID,

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from modelarts_nb.auth import AkSkAuth
+from modelarts_nb.gateway.auth import AkSkAuth
 from modelarts_nb.sandbox import Sandbox, start
 
 ANNOTATION = "os.modelarts/tms.tags"

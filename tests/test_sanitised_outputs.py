@@ -29,8 +29,10 @@ from pathlib import Path
 import pytest
 from conftest import clear_cloud_env, make_client, sandbox_in_env, until
 
-from modelarts_nb import PoolsClient, receipts, signer
-from modelarts_nb.errors import ApiError
+from modelarts_nb import PoolsClient
+from modelarts_nb.deletion import receipts
+from modelarts_nb.gateway import signer
+from modelarts_nb.gateway.errors import ApiError
 from modelarts_nb.sandbox import Fault, start
 
 MARK = "ECHO"
@@ -463,7 +465,7 @@ def test_a_renewed_token_echoed_is_masked_in_what_the_client_reads(renewing):
 
 
 def test_clean_removes_escapes_whole_controls_and_every_known_credential():
-    from modelarts_nb.text import clean, remember_secrets
+    from modelarts_nb.gateway.text import clean, remember_secrets
 
     key = "CLEANTESTKEY" + secrets.token_hex(12)
     remember_secrets(key)
@@ -478,7 +480,7 @@ def test_clean_removes_escapes_whole_controls_and_every_known_credential():
 
 
 def test_clean_json_cleans_keys_values_and_json_inside_strings_at_any_depth():
-    from modelarts_nb.text import clean_json
+    from modelarts_nb.gateway.text import clean_json
 
     deep: list = []
     inner = deep

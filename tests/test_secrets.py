@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from modelarts_nb import ModelArtsError, PoolsClient
-from modelarts_nb.auth import AkSkAuth, TokenAuth
+from modelarts_nb.gateway.auth import AkSkAuth, TokenAuth
+from modelarts_nb.gateway.settings import Credentials, Settings, resolve_settings
 from modelarts_nb.sandbox import Fault, start
-from modelarts_nb.settings import Credentials, Settings, resolve_settings
 
 AK = "AKAUDIT7Q2W3E4R5T6Y7"
 SK = "SKAUDITzxcvbnmasdfghjklqwertyuiop12345678"

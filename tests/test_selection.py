@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from conftest import make_client
 
-from modelarts_nb.models import Pool
-from modelarts_nb.selection import Filters, list_selected, parse_age, parse_tag
-from modelarts_nb.tables import pools_table
+from modelarts_nb.deletion.selection import Filters, list_selected, parse_age, parse_tag
+from modelarts_nb.gateway.models import Pool
+from modelarts_nb.notebook.tables import pools_table
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
 
@@ -328,7 +328,7 @@ def test_every_tag_key_is_read_across_pages():
 
 
 def test_an_empty_204_tag_answer_is_unreadable_not_untagged(class_sb):
-    from modelarts_nb.errors import ApiError
+    from modelarts_nb.gateway.errors import ApiError
     from modelarts_nb.sandbox import Fault
 
     sb = class_sb

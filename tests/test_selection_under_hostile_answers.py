@@ -399,8 +399,8 @@ def test_a_region_on_the_line_sends_no_tab_request_away_from_the_configured_endp
     for others). A pasted ``--region`` makes a mere TAB sign a request for
     modelarts.<region>.myhuaweicloud.com — another host, as a pasted --endpoint would, which
     completion refuses. (Nothing leaves the machine: the request is recorded, not sent.)"""
-    from modelarts_nb import api, errors
-    from modelarts_nb.completion import completer_of, register
+    from modelarts_nb.gateway import api, errors
+    from modelarts_nb.notebook.completion import completer_of, register
 
     register(shell)
     completer = completer_of(shell)
@@ -424,7 +424,7 @@ def test_a_completed_tag_selects_the_pools_that_carry_it(shell, capsys, class_sb
     carry the tag (with --keep-tag, the pool it names is not kept)."""
     from IPython.core.completer import provisionalcompleter
 
-    from modelarts_nb.completion import completer_of, register
+    from modelarts_nb.notebook.completion import completer_of, register
 
     sb = class_sb
     spacey = add_pool(sb, "spacey-lab", annotation=json.dumps([{"key": " team", "value": "x"}]))

@@ -12,8 +12,8 @@ import pytest
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 
-from modelarts_nb import signer
-from modelarts_nb.auth import AkSkAuth, TokenAuth
+from modelarts_nb.gateway import signer
+from modelarts_nb.gateway.auth import AkSkAuth, TokenAuth
 
 AK = "HPUAEXAMPLEAK0000001"
 SK = "sEcReTkEy0000000000000000000000000000001"

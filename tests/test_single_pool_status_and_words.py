@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import finish, make_client, panels_over, until
 
-from modelarts_nb.display import html_plain
-from modelarts_nb.flow import Step
-from modelarts_nb.render import PANEL_STYLE
-from modelarts_nb.retry import RetryPolicy
+from modelarts_nb.deletion.flow import Step
+from modelarts_nb.gateway.retry import RetryPolicy
+from modelarts_nb.notebook.display import html_plain
+from modelarts_nb.notebook.render import PANEL_STYLE
 from modelarts_nb.sandbox import Fault
 
 
@@ -413,15 +413,15 @@ def test_a_secret_a_server_echoes_never_reaches_widget_state_or_output(
 def test_no_fixed_light_only_colour_is_left():
     """No hard-coded light-theme background (#f3f3f3 under white text in dark) or fixed text
     colour outside a var() fallback in what the panel and the text path render."""
-    from modelarts_nb import panel as panel_module
-    from modelarts_nb import render
+    from modelarts_nb.notebook import panel as panel_module
+    from modelarts_nb.notebook import render
 
     source = Path(render.__file__).read_text(encoding="utf-8") + Path(
         panel_module.__file__).read_text(encoding="utf-8")
     assert "#f3f3f3" not in source and "color:#fff" not in source
     bare = re.findall(r"(?<![\w-])color:\s*#[0-9a-fA-F]{3,6}", PANEL_STYLE)
     assert not bare, bare
-    from modelarts_nb.render import phase_badge
+    from modelarts_nb.notebook.render import phase_badge
 
     for phase in ("Running", "Deleting", "Error", "Deleted", "odd"):
         badge = phase_badge(phase)
@@ -445,8 +445,8 @@ def test_the_confirmation_names_every_missing_step_and_enter_says_what_is_missin
     """A pool that runs work needs its name typed and the work acknowledged: the line under
     the box says which of the two is still missing, Enter says so instead of doing nothing,
     and the acknowledgement is one checkbox whose whole sentence toggles it."""
-    from modelarts_nb.flow import DeleteFlow
-    from modelarts_nb.panel import DeletePanel
+    from modelarts_nb.deletion.flow import DeleteFlow
+    from modelarts_nb.notebook.panel import DeletePanel
 
     client = make_client(sb)
     train = client.resolve("train-gpu")

@@ -17,8 +17,8 @@ import time
 import pytest
 from conftest import make_client, panels_over, pools_panel, until
 
-from modelarts_nb.flow import DeleteFlow
-from modelarts_nb.retry import RetryPolicy
+from modelarts_nb.deletion.flow import DeleteFlow
+from modelarts_nb.gateway.retry import RetryPolicy
 from modelarts_nb.sandbox import Fault
 
 
@@ -160,7 +160,7 @@ def test_a_kernel_interrupt_between_cells_stops_a_pools_panel_check(kernel, env_
     run(client, "%load_ext modelarts_nb\n%pools")
     busy_reads(sb, pid)
     run(client, f"""
-from modelarts_nb import display
+from modelarts_nb.notebook import display
 panel = next(p for p in display._shown if hasattr(p, "checks"))
 panel.checks[{pid!r}].value = True
 panel.typed.value = "delete 1 pool"
@@ -181,8 +181,8 @@ def test_kernel_exit_ends_every_wait_and_leaves_the_panel_inert_within_2_s(kerne
     pid = pool_01(sb)
     run(client, f"""
 from modelarts_nb import PoolsClient
-from modelarts_nb.flow import DeleteFlow
-from modelarts_nb.panel import DeletePanel
+from modelarts_nb.deletion.flow import DeleteFlow
+from modelarts_nb.notebook.panel import DeletePanel
 pool = PoolsClient.from_env().get_pool({pid!r})
 """)
     busy_reads(sb, pid)  # what the pool carries: read as %pool_delete reads it, in back-off

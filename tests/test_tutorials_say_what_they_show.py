@@ -111,7 +111,7 @@ CLAIMS: dict[str, list[Claim]] = {
               "from modelarts_nb import ConfigError",
               shows=("ConfigError: missing credentials (…); the project id (…); the region (…); "
                      "nothing was sent",)),
-        Claim("the endpoint follows from the region", "from modelarts_nb.settings import",
+        Claim("the endpoint follows from the region", "from modelarts_nb.gateway.settings import",
               shows=("cn-north-4 -> https://modelarts.cn-north-4.myhuaweicloud.com",)),
     ],
     "quickstart.ipynb": [

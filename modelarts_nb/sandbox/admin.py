@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..auth import AkSkAuth
+from ..gateway.auth import AkSkAuth
 from .faults import Fault
 
 __all__ = ["AdminClient", "AdminError", "main"]

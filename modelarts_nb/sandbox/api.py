@@ -19,17 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from .. import signer
+from ..gateway import signer
 from .carried import Carried, node_list, workload_page, workload_statistics
 from .gate import Gate
 from .state import NOT_FOUND, PoolStore
 from .tags import TagError, all_tags, apply_create, apply_delete, parse_change, pool_tags
-from .workspaces import (
-    DEFAULT_WORKSPACE,
-    WORKSPACE_DENIED_STATUS,
-    WorkspaceBook,
-    workspace_refusal,
-)
+from .workspaces import DEFAULT_WORKSPACE, WORKSPACE_DENIED_STATUS, WorkspaceBook, workspace_refusal
 
 __all__ = ["LIST_FILTERS", "Reply", "Route", "Service", "route"]
 

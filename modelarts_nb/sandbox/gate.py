@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .. import signer
+from ..gateway import signer
 
 __all__ = ["AuthResult", "Gate", "LOCK_AFTER", "LOCK_SECONDS", "MAX_SKEW", "Temporary",
            "OwnerRefusal"]

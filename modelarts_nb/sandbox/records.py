@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..auth import SECRET_HEADERS
+from ..gateway.auth import SECRET_HEADERS
 
 __all__ = ["RequestRecord", "Recorder", "fingerprints", "redact", "signed_names"]
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from . import errors
-from .api import PoolsApi
-from .fanout import fan_out
-from .models import Pool
-from .text import one_line
+from ..gateway import errors
+from ..gateway.api import PoolsApi
+from ..gateway.fanout import fan_out
+from ..gateway.models import Pool
+from ..gateway.text import one_line
 
 __all__ = ["ACTIVE", "Impact", "Node", "Workload", "read_impact"]
 

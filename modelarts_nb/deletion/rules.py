@@ -5,8 +5,8 @@ Kept as plain data and pure functions so the client, the panel and the magic app
 
 from __future__ import annotations
 
-from .models import Pool
-from .text import quoted
+from ..gateway.models import Pool
+from ..gateway.text import quoted
 
 __all__ = [
     "ABNORMAL_GRACE",

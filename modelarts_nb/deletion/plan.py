@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidName
-from .models import Pool
-from .names import check_endpoint, check_pool_id, endpoint_key
+from ..gateway.errors import InvalidName
+from ..gateway.models import Pool
+from ..gateway.names import check_endpoint, check_pool_id, endpoint_key
+from ..gateway.text import one_line
 from .policy import Verdict, decide
-from .text import one_line
 
 if TYPE_CHECKING:
     from .impact import Impact

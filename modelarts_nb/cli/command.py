@@ -24,8 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from ._version import __version__
-from .cli_common import (
+from .._version import __version__
+from ..deletion.client import PoolsClient
+from ..deletion.plan import Plan, PlanError
+from ..gateway.errors import ConfigError, DeletionRefused, InvalidName, ModelArtsError
+from .common import (
     INTERRUPTED,
     OK,
     PARTIAL,
@@ -41,12 +44,9 @@ from .cli_common import (
     settings_options,
     where,
 )
-from .client import PoolsClient
-from .errors import ConfigError, DeletionRefused, InvalidName, ModelArtsError
-from .plan import Plan, PlanError
 
 if TYPE_CHECKING:
-    from .selection import Filters, Listing
+    from ..deletion.selection import Filters, Listing
 
 __all__ = ["main", "parser"]
 
@@ -137,7 +137,7 @@ def parser() -> argparse.ArgumentParser:
                   formatter_class=_FORMAT)
     top.add_argument("--version", action="version", version=f"modelarts-nb {__version__}")
     subs = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from . import cli_run
+    from . import run as cli_run
 
     for name, add, handler in (("pools", _pools_options, run_pools),
                                ("plan", _plan_options, run_plan),
@@ -242,11 +242,11 @@ def _history_options(sub: argparse.ArgumentParser) -> None:
 def _listing(args: argparse.Namespace, out: Out, client: PoolsClient, filters: Filters, *,
              confirm: bool) -> Listing:
     """The pools the filters select, busy ones kept with ``--idle``; its notes said."""
-    from .selection import list_selected
+    from ..deletion.selection import list_selected
 
     listing = list_selected(client, filters, confirm=confirm)
     if args.idle:
-        from .idle import keep_busy
+        from ..deletion.idle import keep_busy
 
         keep_busy(client, listing, concurrency=args.concurrency)
     for note in listing.notes:
@@ -256,7 +256,7 @@ def _listing(args: argparse.Namespace, out: Out, client: PoolsClient, filters: F
 
 def run_pools(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
     """``pools``: the table, as text, JSON or CSV, with its decision column."""
-    from .magic_pools import decided_table, filters_from
+    from ..notebook.magic_pools import decided_table, filters_from
 
     filters = filters_from(args)  # a bad value is refused before any request
     with client_for(args, out) as client:
@@ -273,8 +273,8 @@ def run_pools(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
 
 def run_plan(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
     """``plan``: review the selected pools and write the plan; sends no DELETE."""
-    from .magic_pools import filters_from
-    from .review import review
+    from ..deletion.review import review
+    from ..notebook.magic_pools import filters_from
 
     filters = filters_from(args)
     if not filters.narrows():
@@ -324,8 +324,8 @@ def run_history(args: argparse.Namespace, out: Out, _signals: Signals) -> int:
     """``history``: the receipts file, read locally; needs no settings, sends nothing. As
     ``%pools --history`` shows it (``history_view``): one short line per deletion; ``--json``
     has every field."""
-    from .history_view import FULL_COMMAND, text_view
-    from .receipts import COLUMNS, location, read_history, shown
+    from ..deletion.receipts import COLUMNS, location, read_history, shown
+    from ..notebook.history_view import FULL_COMMAND, text_view
 
     try:
         rows, notes = read_history(args.pool, args.since)  # parses --since

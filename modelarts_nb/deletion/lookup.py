@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from . import errors
-from .api import PoolsApi
-from .models import Pool
-from .names import check_display_name, looks_like_pool_id
-from .text import one_line
+from ..gateway import errors
+from ..gateway.api import PoolsApi
+from ..gateway.models import Pool
+from ..gateway.names import check_display_name, looks_like_pool_id
+from ..gateway.text import one_line
 
 __all__ = ["Resolved", "match", "resolve", "resolve_many", "told_apart"]
 

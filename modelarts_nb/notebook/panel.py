@@ -14,8 +14,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..deletion.flow import DeleteFlow, Step
+from ..gateway.text import known_secrets, masked
 from .display import ACK_WORDS, GONE_STYLE, Acknowledgement, StaticCopy, html_text
-from .flow import DeleteFlow, Step
 from .render import (
     PANEL_STYLE,
     confirm_prompt_html,
@@ -31,7 +32,6 @@ from .render import (
     stale_phase,
     tables_html,
 )
-from .text import known_secrets, masked
 
 __all__ = ["DeletePanel"]
 

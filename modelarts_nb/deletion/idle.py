@@ -15,10 +15,10 @@ is not idle: this fails closed.
 
 from __future__ import annotations
 
-from .api import PoolsApi
-from .fanout import fan_out
+from ..gateway.api import PoolsApi
+from ..gateway.fanout import fan_out
+from ..gateway.models import Pool
 from .impact import ACTIVE, Impact, read_impact
-from .models import Pool
 from .policy import decide
 from .selection import Listing
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from ..gateway.models import Pool
 from . import rules
-from .models import Pool
 
 if TYPE_CHECKING:
     from .impact import Impact

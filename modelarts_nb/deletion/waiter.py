@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from ..gateway.errors import Cancelled, DeletionFailed, ModelArtsError, PoolNotFound, WaitTimeout
+from ..gateway.models import Pool
+from ..gateway.retry import poll_delay
 from . import rules
-from .errors import Cancelled, DeletionFailed, ModelArtsError, PoolNotFound, WaitTimeout
-from .models import Pool
-from .retry import poll_delay
 
 __all__ = ["Cadence", "Verdict", "Watch", "wait"]
 

@@ -36,20 +36,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import errors, receipts, rules, stops
-from .api import PoolsApi
-from .fanout import fan_out
+from ..gateway import errors, stops
+from ..gateway.api import PoolsApi
+from ..gateway.fanout import fan_out
+from ..gateway.models import DEFAULT_WORKSPACE, Pool
+from ..gateway.names import check_display_name, check_pool_id, endpoint_key, looks_like_pool_id
+from ..gateway.text import one_line
+from . import receipts, rules
 from .impact import read_impact
 from .listeners import Listeners
 from .lookup import match
-from .models import DEFAULT_WORKSPACE, Pool
-from .names import check_display_name, check_pool_id, endpoint_key, looks_like_pool_id
 from .plan import Plan, PlanItem, drift
 from .policy import Verdict as Decided
 from .policy import decide
 from .selection import current_tags
 from .steps import Step
-from .text import one_line
 from .waiter import Cadence, Verdict, Watch, wait
 
 if TYPE_CHECKING:

@@ -39,14 +39,14 @@ from typing import Any, Protocol
 
 import ipywidgets as widgets
 
+from ..deletion.plan import Plan
+from ..deletion.policy import Verdict, decide
+from ..deletion.steps import Step
+from ..gateway.models import Pool
+from ..gateway.text import one_line
 from .display import ACK_WORDS, GONE_STYLE, Acknowledgement, StaticCopy, html_text
-from .models import Pool
-from .plan import Plan
-from .policy import Verdict, decide
 from .render import PHASE_COLOURS, button_colours, kernel_gone_html, on_dark, table_rules
-from .steps import Step
 from .tables import age_text, pools_table
-from .text import one_line
 
 __all__ = ["PoolsPanel", "confirm_phrase", "confirmation_lines", "ending", "progress_text",
            "row_html", "twins_css"]

@@ -12,12 +12,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..gateway.api import DEFAULT_TIMEOUT, PoolsApi
+from ..gateway.errors import Cancelled
+from ..gateway.models import Pool
+from ..gateway.names import check_display_name, check_pool_id, looks_like_pool_id
 from . import engine, lookup, receipts
-from .api import DEFAULT_TIMEOUT, PoolsApi
 from .engine import Deletion, Target
-from .errors import Cancelled
-from .models import Pool
-from .names import check_display_name, check_pool_id, looks_like_pool_id
 from .plan import Plan
 from .review import review
 from .selection import Filters, list_selected

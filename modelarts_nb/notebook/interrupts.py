@@ -19,7 +19,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from .stops import stop_everything
+from ..gateway.stops import stop_everything
 
 __all__ = ["watch"]
 

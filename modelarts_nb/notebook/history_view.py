@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .text import clean
+from ..gateway.text import clean
 
 if TYPE_CHECKING:
     import pandas
@@ -223,7 +223,7 @@ def view_frame(rows: list[dict[str, Any]]) -> pandas.DataFrame:
     """The full receipts DataFrame (``receipts.frame``: every column), displayed as the
     glance. Anything derived from it (a column, a filter, ``.head()``) is a plain DataFrame
     that shows every field."""
-    from .receipts import frame
+    from ..deletion.receipts import frame
 
     full = _history_frame()(frame(rows))
     object.__setattr__(full, "_mnb_text", text_view(rows))

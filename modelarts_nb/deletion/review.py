@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import stops
-from .api import PoolsApi
+from ..gateway import stops
+from ..gateway.api import PoolsApi
+from ..gateway.fanout import fan_out
+from ..gateway.models import DEFAULT_WORKSPACE, Pool
 from .engine import Deletion
-from .fanout import fan_out
 from .idle import keep_busy
 from .impact import Impact, read_impact
-from .models import DEFAULT_WORKSPACE, Pool
 from .plan import Plan, PlanItem, drift, filters_json
 from .policy import Verdict, decide
 from .selection import Filters, current_tags, list_selected

@@ -11,15 +11,15 @@ import html
 from collections import Counter
 from datetime import datetime
 
+from ..deletion.flow import DeleteFlow, Step
+from ..deletion.impact import Impact
+from ..deletion.lookup import told_apart
+from ..gateway.errors import DeletionFailed, WaitTimeout
+from ..gateway.models import Pool, pool_details, subscription
+from ..gateway.names import is_loopback_host
+from ..gateway.text import one_line
 from .display import KERNEL_GONE, html_text, kernel_gone_html
-from .errors import DeletionFailed, WaitTimeout
-from .flow import DeleteFlow, Step
-from .impact import Impact
-from .lookup import told_apart
-from .models import Pool, pool_details, subscription
-from .names import is_loopback_host
 from .tables import spec_resources_table, status_resources_table
-from .text import one_line
 
 __all__ = [
     "KERNEL_GONE",

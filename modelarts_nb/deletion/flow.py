@@ -15,12 +15,13 @@ import time
 import weakref
 from datetime import datetime, timezone
 
-from . import rules, stops
-from .api import PoolsApi
+from ..gateway import stops
+from ..gateway.api import PoolsApi
+from ..gateway.errors import ApiError, AuthenticationError, Cancelled, ModelArtsError, PoolNotFound
+from ..gateway.models import Pool
+from . import rules
 from .engine import NOTHING_SENT, WATCH_STOPPED, Deletion, Target, stop_all
-from .errors import ApiError, AuthenticationError, Cancelled, ModelArtsError, PoolNotFound
 from .impact import Impact, read_impact
-from .models import Pool
 from .plan import PlanItem
 from .policy import Verdict, decide
 from .steps import Step

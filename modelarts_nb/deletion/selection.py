@@ -16,12 +16,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .api import PoolsApi
-from .errors import ApiError, AuthenticationError, PoolNotFound
-from .fanout import fan_out
-from .models import DEFAULT_WORKSPACE, Pool, Tags
-from .names import is_workspace_id
-from .text import one_line
+from ..gateway.api import PoolsApi
+from ..gateway.errors import ApiError, AuthenticationError, PoolNotFound
+from ..gateway.fanout import fan_out
+from ..gateway.models import DEFAULT_WORKSPACE, Pool, Tags
+from ..gateway.names import is_workspace_id
+from ..gateway.text import one_line
 
 __all__ = ["Filters", "Listing", "current_tags", "list_selected", "parse_age", "parse_tag"]
 

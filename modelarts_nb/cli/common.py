@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .client import PoolsClient
-from .engine import Deletion, Target
-from .policy import Verdict
-from .steps import Step
-from .text import known_secrets, masked, one_line
+from ..deletion.client import PoolsClient
+from ..deletion.engine import Deletion, Target
+from ..deletion.policy import Verdict
+from ..deletion.steps import Step
+from ..gateway.text import known_secrets, masked, one_line
 
 if TYPE_CHECKING:
-    from .plan import Plan
+    from ..deletion.plan import Plan
 
 __all__ = ["GRACE", "INTERRUPTED", "OK", "PARTIAL", "REFUSED", "Out", "Progress", "Refused",
            "Signals", "client_for", "concurrency", "follow", "held", "held_doc", "quiet_or_json",

@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .text import one_line
+from ..gateway.text import one_line
 
 __all__ = ["ACK_WORDS", "GONE_STYLE", "Acknowledgement", "StaticCopy", "html_text"]
 
@@ -216,9 +216,9 @@ def _on_kernel_exit() -> None:
     read and wait of ours ends (no request after), then every panel still displayed turns
     inert. Jupyter kills a kernel that has not exited 5 s after it was asked to, so nothing
     here may wait for a request."""
-    from .api import stop_every_client
-    from .engine import stop_all
-    from .stops import stop_everything
+    from ..deletion.engine import stop_all
+    from ..gateway.api import stop_every_client
+    from ..gateway.stops import stop_everything
 
     stop_everything()
     stop_every_client()  # every client's waits end and its connections close

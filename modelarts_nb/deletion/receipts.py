@@ -43,16 +43,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from .errors import ModelArtsError, WaitTimeout
+from ..gateway.errors import ModelArtsError, WaitTimeout
+from ..gateway.text import known_secrets, masked, one_line
 from .steps import Step
-from .text import known_secrets, masked, one_line
 
 if TYPE_CHECKING:
     import pandas
 
-    from .api import PoolsApi
+    from ..gateway.api import PoolsApi
+    from ..gateway.models import Pool
     from .impact import Impact
-    from .models import Pool
 
 try:
     import fcntl

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .models import STATUS_STATES, Pool, ResourceLine
-from .text import clean, clean_json
+from ..gateway.models import STATUS_STATES, Pool, ResourceLine
+from ..gateway.text import clean, clean_json
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -14,9 +14,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from . import plan as plans
-from . import receipts
-from .cli_common import (
+from ..deletion import plan as plans
+from ..deletion import receipts
+from ..deletion.client import PoolsClient
+from ..deletion.engine import Deletion, Target
+from ..deletion.plan import Plan, PlanError
+from ..deletion.steps import Step
+from ..gateway.errors import DeletionRefused
+from ..gateway.names import endpoint_key
+from .common import (
     INTERRUPTED,
     OK,
     PARTIAL,
@@ -34,15 +40,9 @@ from .cli_common import (
     terminal,
     where,
 )
-from .client import PoolsClient
-from .engine import Deletion, Target
-from .errors import DeletionRefused
-from .names import endpoint_key
-from .plan import Plan, PlanError
-from .steps import Step
 
 if TYPE_CHECKING:
-    from .flow import DeleteFlow
+    from ..deletion.flow import DeleteFlow
 
 __all__ = ["apply_options", "delete_options", "run_apply", "run_delete"]
 
@@ -143,7 +143,7 @@ def read_plan(path: str) -> Plan:
 def check_age(plan: Plan, max_age: str, now: datetime) -> None:
     """An old plan describes pools as they were: refused past ``--max-age`` (and one dated
     in the future, a clock's error)."""
-    from .selection import parse_age
+    from ..deletion.selection import parse_age
 
     try:
         limit = parse_age(max_age)
@@ -203,9 +203,9 @@ def _confirm(words: str, what: str, accept: Callable[[str], bool] | None = None)
 def run_delete(args: argparse.Namespace, out: Out, signals: Signals) -> int:
     """``delete POOL``: read it and what it carries, refuse as ``%pool_delete`` does, confirm,
     then one DELETE, watched until it is gone."""
-    from .flow import DeleteFlow
-    from .lookup import resolve
-    from .render import flow_text
+    from ..deletion.flow import DeleteFlow
+    from ..deletion.lookup import resolve
+    from ..notebook.render import flow_text
 
     if not (args.yes or terminal()):
         raise Refused("delete: no terminal to confirm on: add --yes to delete the pool "
@@ -228,7 +228,7 @@ def run_delete(args: argparse.Namespace, out: Out, signals: Signals) -> int:
 
 def _show(out: Out, flow: DeleteFlow) -> None:
     """The pool, what deleting it breaks and what cannot be undone, as ``%pool_delete``."""
-    from .render import consequences, impact_lines, pool_text
+    from ..notebook.render import consequences, impact_lines, pool_text
 
     out.line(f"({flow.client.settings.describe()})")
     out.block(pool_text(flow.pool))

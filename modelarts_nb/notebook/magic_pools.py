@@ -15,17 +15,17 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .client import PLAN_ATTR, PoolsClient
-from .engine import Deletion, Target
-from .errors import ModelArtsError
-from .idle import keep_busy
-from .plan import Plan, PlanError, read_plan
-from .policy import Verdict, decide
-from .review import PlanReviewer, Reviewer, drifted, review
-from .selection import Filters, Listing, list_selected, parse_age, parse_tag
-from .steps import Step
+from ..deletion.client import PLAN_ATTR, PoolsClient
+from ..deletion.engine import Deletion, Target
+from ..deletion.idle import keep_busy
+from ..deletion.plan import Plan, PlanError, read_plan
+from ..deletion.policy import Verdict, decide
+from ..deletion.review import PlanReviewer, Reviewer, drifted, review
+from ..deletion.selection import Filters, Listing, list_selected, parse_age, parse_tag
+from ..deletion.steps import Step
+from ..gateway.errors import ModelArtsError
+from ..gateway.text import one_line
 from .tables import pools_table
-from .text import one_line
 
 __all__ = ["BulkFailed", "filters_from", "run_history", "run_pools"]
 
@@ -68,8 +68,8 @@ def run_history(args: Any) -> Any:
     DataFrame with every field, shown as one short line per deletion (``history_view``: when,
     pool, outcome, what it held, how it was sent). Reads one local file: needs no credentials
     and sends no request."""
+    from ..deletion.receipts import location, read_history, shown
     from .history_view import view_frame
-    from .receipts import location, read_history, shown
 
     if not args.history:
         raise UsageError("--pool and --since go with --history (to select pools to list, use "

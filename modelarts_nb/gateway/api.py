@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .._version import __version__
 from . import errors
-from ._version import __version__
 from .auth import AkSkAuth
 from .keys import KeyChain, refusal_hint
 from .models import Pool, Tags, Workspace, parse_tags

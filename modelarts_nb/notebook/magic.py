@@ -18,10 +18,11 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.utils.process import arg_split
 from IPython.utils.text import DollarFormatter
 
-from .client import PoolsClient
-from .errors import DeletionRefused, InvalidName, ModelArtsError, PoolNotFound
-from .flow import DeleteFlow, Step
-from .lookup import resolve
+from ..deletion.client import PoolsClient
+from ..deletion.flow import DeleteFlow, Step
+from ..deletion.lookup import resolve
+from ..gateway.errors import DeletionRefused, InvalidName, ModelArtsError, PoolNotFound
+from ..gateway.text import known_secrets, masked
 from .render import (
     candidates_html,
     consequences,
@@ -32,7 +33,6 @@ from .render import (
     pool_text,
     subscription_text,
 )
-from .text import known_secrets, masked
 
 __all__ = ["PoolMagics", "DebugError", "UnexpectedError"]
 
@@ -329,8 +329,8 @@ def _said_deleted_here(name: str, client: PoolsClient) -> bool:
     deleted at …, or sent and never seen gone — and True: re-running a cell that deleted a
     pool is an outcome, not an error. False (the PoolNotFound stands) otherwise. Reads the
     local file only, no request."""
+    from ..deletion.receipts import last_sent
     from .history_view import deleted_line
-    from .receipts import last_sent
 
     settings = client.settings
     row = last_sent(name, settings.endpoint, settings.project_id)

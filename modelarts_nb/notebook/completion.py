@@ -198,7 +198,7 @@ def candidates(want: Want, data: Any) -> list[Word]:
 
 
 def _pool_words(rows: Iterable[PoolRow], want: Want) -> list[Word]:
-    from .names import check_display_name, looks_like_pool_id
+    from ..gateway.names import check_display_name, looks_like_pool_id
 
     rows = list(rows)
     ids = sorted(row[0] for row in rows if looks_like_pool_id(row[0]))
@@ -368,7 +368,7 @@ class Completer:
         return entry[1] if entry else None
 
     def _refresh(self, kind: str, overrides: Overrides) -> Any:
-        from .settings import Settings, resolve_settings
+        from ..gateway.settings import Settings, resolve_settings
 
         given = dict(overrides)
         settings: Settings | None
@@ -408,10 +408,10 @@ class Completer:
 
 def _fetch(settings: Any, kind: str, pools: Any) -> dict[str, Any]:
     """{kind: listing} (plus the pools, when the tags had to come from them)."""
-    from . import stops
-    from .api import PoolsApi
-    from .errors import ApiError, AuthenticationError
-    from .retry import RetryPolicy
+    from ..gateway import stops
+    from ..gateway.api import PoolsApi
+    from ..gateway.errors import ApiError, AuthenticationError
+    from ..gateway.retry import RetryPolicy
 
     retry = RetryPolicy(attempts=1)  # no retry, no Retry-After wait: the next TAB may ask
     # an interrupt or kernel exit ends these reads too (stops.working)
