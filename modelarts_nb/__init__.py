@@ -10,11 +10,12 @@ from typing import Any
 
 from ._version import __version__
 from .deletion.client import PoolsClient
-from .deletion.engine import Deletion, Target
+from .deletion.engine import Deletion
 from .deletion.plan import Plan
 from .deletion.receipts import history  # the receipts of every DELETE sent (pandas when called)
 from .deletion.selection import Filters
 from .deletion.steps import Step
+from .deletion.target import Target
 from .gateway.errors import (
     ApiError,
     AuthenticationError,
@@ -76,7 +77,7 @@ def _stop_watches_on_interrupt(result: Any) -> None:
     """A kernel interrupt also stops every background watch, check and Refresh, of panels and
     batches alike (never a confirmed DELETE already on the wire)."""
     if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
-        from .deletion.engine import stop_all
+        from .deletion.runner import stop_all
         from .gateway.stops import stop_everything
 
         stop_everything()
@@ -98,7 +99,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .deletion.engine import stop_all
+    from .deletion.runner import stop_all
     from .notebook.completion import unregister
 
     unregister(ipython)

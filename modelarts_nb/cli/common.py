@@ -20,9 +20,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..deletion.client import PoolsClient
-from ..deletion.engine import Deletion, Target
+from ..deletion.engine import Deletion
 from ..deletion.policy import Verdict
 from ..deletion.steps import Step
+from ..deletion.target import Target
 from ..gateway.text import known_secrets, masked, one_line
 
 if TYPE_CHECKING:

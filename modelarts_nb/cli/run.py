@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from ..deletion import plan as plans
 from ..deletion import receipts
 from ..deletion.client import PoolsClient
-from ..deletion.engine import Deletion, Target
+from ..deletion.engine import Deletion
 from ..deletion.plan import Plan, PlanError
 from ..deletion.steps import Step
+from ..deletion.target import Target
 from ..gateway.errors import DeletionRefused
 from ..gateway.names import endpoint_key
 from .common import (

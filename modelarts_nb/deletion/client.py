@@ -17,11 +17,12 @@ from ..gateway.errors import Cancelled
 from ..gateway.models import Pool
 from ..gateway.names import check_display_name, check_pool_id, looks_like_pool_id
 from . import engine, lookup, receipts
-from .engine import Deletion, Target
+from .engine import Deletion
 from .plan import Plan
 from .review import review
 from .selection import Filters, list_selected
 from .steps import Step
+from .target import Target
 from .waiter import Cadence, Watch, wait
 
 __all__ = ["DEFAULT_TIMEOUT", "PoolsClient"]

@@ -20,11 +20,13 @@ from ..gateway.api import PoolsApi
 from ..gateway.errors import ApiError, AuthenticationError, Cancelled, ModelArtsError, PoolNotFound
 from ..gateway.models import Pool
 from . import rules
-from .engine import NOTHING_SENT, WATCH_STOPPED, Deletion, Target, stop_all
+from .engine import Deletion
 from .impact import Impact, read_impact
 from .plan import PlanItem
 from .policy import Verdict, decide
+from .runner import NOTHING_SENT, WATCH_STOPPED, stop_all
 from .steps import Step
+from .target import Target
 
 __all__ = ["NOTHING_SENT", "WATCH_STOPPED", "DeleteFlow", "Step", "stop_all_watches"]
 

@@ -1,46 +1,31 @@
 """``PoolsApi``: the HTTP verbs of the ModelArts v2 pool API — GET, LIST, DELETE — over httpx.
 
-Only requests live here, with the rules every request obeys: names are validated before any
-request; GETs are retried within a small budget; a 401 is never retried with the same
-credentials (a 401 after earlier successes re-reads their source once, and only *new*
-credentials get one more try: temporary keys expire during long watches); a DELETE is resent
-only after an explicit 429 (one that could not connect never left: it is tried again). What a
-deletion means — refusals, lost answers, waiting — is the engine's (``engine.py``); this module
-never imports it.
+Only requests live here, with what each verb asks and what its answer means: names are
+validated before any request; GETs are retried within a small budget (``_get``); a DELETE is
+resent only after an explicit 429 (one that could not connect never left: it is tried again).
+How any request goes — signing, credentials renewed after a 401, throttle, Stop, the bounded
+read — is ``sender.Sender``'s, which ``PoolsApi`` is. What a deletion means — refusals, lost
+answers, waiting — is the engine's (``engine.py``); this module never imports it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import ssl
 import threading
 import time
 import weakref
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
-from .._version import __version__
 from . import errors
-from .auth import AkSkAuth
-from .keys import KeyChain, refusal_hint
+from .body import TooLarge
 from .models import Pool, Tags, Workspace, parse_tags
-from .names import check_pool_id, check_workspace_id, is_loopback_host
-from .responses import (
-    MAX_BODY,
-    api_error,
-    error_fields,
-    read_json,
-    request_id,
-    retry_after,
-    transport_reason,
-    workspace_hint,
-)
-from .retry import RETRYABLE_STATUS, RetryPolicy, Throttle, parse_rate_limit
+from .names import check_pool_id, check_workspace_id
+from .responses import read_json, request_id
+from .retry import RETRYABLE_STATUS, RetryPolicy
+from .sender import DEFAULT_TIMEOUT, TENANT_HEADER, NotWritten, Sender
 from .settings import Settings, resolve_settings
 from .signer import canonical_query
 from .text import one_line
@@ -49,12 +34,6 @@ __all__ = ["PoolsApi", "DEFAULT_TIMEOUT", "TENANT_HEADER", "stop_every_client"]
 
 log = logging.getLogger("modelarts_nb")
 _Api = TypeVar("_Api", bound="PoolsApi")
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-_JSON = {"Content-Type": "application/json"}  # sent (and signed) on every call, as the SDK does
-# The tenant id, for workspace authentication: sent (and signed) on the GET and DELETE of one
-# pool, the two calls whose pages document it (docs/modelarts-api.md §1.1); nowhere else
-# (docs/tenant-and-details.md says why).
-TENANT_HEADER = "X-ModelArts-User-ID"
 # Every client built in this process, held weakly: kernel exit stops them all at once.
 _LIVE: weakref.WeakSet[PoolsApi] = weakref.WeakSet()
 _LIVE_LOCK = threading.Lock()
@@ -75,7 +54,7 @@ def stop_every_client() -> None:
             log.debug("closing %r at exit failed", client, exc_info=True)
 
 
-class PoolsApi:
+class PoolsApi(Sender):
     """The pool API of one project: HTTP verbs and nothing else.
 
     ``transport``, ``sleep`` and ``clock`` are seams for tests and simulations; ``retry`` sets
@@ -93,34 +72,10 @@ class PoolsApi:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.keys = KeyChain(settings)
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._clock = clock
-        # set by Stop, closing a view or an interrupt: every wait ends, no request follows
-        self.cancel = threading.Event()
-        self._local = threading.local()  # a run's own stop event, per thread (see cancelled_by)
-        self.throttle = Throttle(self._pause, clock, self.retry.max_retry_after)
-        self._options: dict[str, Any] = dict(
-            timeout=timeout,
-            verify=_verify_for(settings),
-            transport=transport,
-            # loopback (the sandbox) must never be routed through an environment proxy
-            trust_env=not is_loopback_host(urlsplit(settings.endpoint).hostname or ""),
-            # only what _decoded inflates step by step (httpx would also offer br and zstd)
-            headers={"User-Agent": f"modelarts-nb/{__version__}", "Accept-Encoding": "gzip"},
-            follow_redirects=False,
-        )
-        self._http: httpx.Client | None = None
-        self._lock = threading.Lock()
-        self._workspaces: dict[str, str] = {}  # pool id -> its workspace, as last read
+        super().__init__(settings, timeout=timeout, retry=retry, transport=transport,
+                         sleep=sleep, clock=clock)
         with _LIVE_LOCK:
             _LIVE.add(self)
-
-    @property
-    def settings(self) -> Settings:
-        """The settings in use (credentials included: they change when renewed)."""
-        return self.keys.current.settings
 
     @classmethod
     def from_env(cls: type[_Api], **kwargs: Any) -> _Api:
@@ -138,25 +93,6 @@ class PoolsApi:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def close(self) -> None:
-        """Drop every connection; a later call opens new ones (a panel's Refresh, say)."""
-        with self._lock:
-            http, self._http = self._http, None
-        if http is not None:
-            http.close()
-
-    @property
-    def open_connections(self) -> int:
-        """Connections currently held (0 after ``close()``): for hygiene checks."""
-        pool = getattr(getattr(self._http, "_transport", None), "_pool", None)
-        return len(getattr(pool, "connections", ()))
-
-    def _client(self) -> httpx.Client:
-        with self._lock:
-            if self._http is None:
-                self._http = httpx.Client(**self._options)
-            return self._http
 
     def __repr__(self) -> str:
         settings = self.settings
@@ -317,10 +253,10 @@ class PoolsApi:
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 response = self._send("DELETE", path, before=lambda: wire(True), pool=pool_id)
-            except _TooLarge as exc:
+            except TooLarge as exc:
                 hear(exc.request_id)
                 return None
-            except _NotWritten as exc:
+            except NotWritten as exc:
                 wire(False)  # it never left: trying again is no resend
                 wait = self._next_wait(started, attempt)
                 if wait is not None:
@@ -337,19 +273,24 @@ class PoolsApi:
             if response.status_code == 429 and self._next_wait(started, attempt, response) \
                     is not None:
                 continue  # an explicit refusal: resent after the throttle's pause
-            if response.status_code in (502, 503, 504):
-                return None
-            if response.status_code == 404 and not first:
-                return None  # our earlier DELETE did it; the caller's GET will confirm
-            if response.is_success:
-                try:
-                    accepted = Pool.from_api(read_json(response))
-                except ValueError:
-                    return None
-                # an answer about another pool (or none: "{}") says nothing about ours
-                return accepted if accepted.id == pool_id else None
-            raise self._error(response, f"deleting pool {pool_id} failed", pool=pool_id)
+            return self._deleted(response, pool_id, first)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _deleted(self, response: httpx.Response, pool_id: str, first: bool) -> Pool | None:
+        """What a DELETE's final answer says: the accepted pool, None when unknown (see
+        ``send_delete``), or the typed error of a refusal."""
+        if response.status_code in (502, 503, 504):
+            return None
+        if response.status_code == 404 and not first:
+            return None  # our earlier DELETE did it; the caller's GET will confirm
+        if response.is_success:
+            try:
+                accepted = Pool.from_api(read_json(response))
+            except ValueError:
+                return None
+            # an answer about another pool (or none: "{}") says nothing about ours
+            return accepted if accepted.id == pool_id else None
+        raise self._error(response, f"deleting pool {pool_id} failed", pool=pool_id)
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -367,7 +308,7 @@ class PoolsApi:
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 response = self._send("GET", url, pool=pool)
-            except _TooLarge as exc:  # not asked again: it would cost another 32 MB
+            except TooLarge as exc:  # not asked again: it would cost another 32 MB
                 raise exc.reading(what) from None
             except errors.ConnectionFailed:
                 wait = self._next_wait(started, attempt)
@@ -398,242 +339,7 @@ class PoolsApi:
                 self._pause(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _next_wait(self, started: float, attempt: int,
-                   response: httpx.Response | None = None) -> float | None:
-        """The wait before try ``attempt + 1``, or None when there is none: ``attempt`` was the
-        last, or the wait would end past the policy's ``budget`` (counted from ``started``).
-        After a 429 the wait is the throttle's, which ``_send`` keeps; else the back-off or
-        the answer's Retry-After."""
-        if attempt >= self.retry.attempts:
-            return None
-        if response is not None and response.status_code == 429:
-            wait = self.throttle.pending()
-        else:
-            wait = self.retry.delay(attempt, retry_after(response) if response else None)
-        return wait if self.retry.affords(self._clock() - started, wait) else None
 
-    def _send(
-        self, method: str, url: str, before: Callable[[], None] | None = None,
-        pool: str | None = None,
-    ) -> httpx.Response:
-        """One request, and once more with renewed credentials if they expired meanwhile;
-        a request about one ``pool`` carries the tenant id, if there is one.
-
-        Resending after a 401 is safe even for DELETE: the gateway refused it before ModelArts
-        saw it. ``keys`` decides with what, and whether at all (see keys.py). Transport failures
-        become ConnectionFailed: httpx types never leak.
-        """
-        key = None
-        for _ in (1, 2):
-            with self.keys.turn(key) as used:
-                self._check_cancel()
-                self.throttle.wait()
-                self._check_cancel()  # a Stop during the throttle's pause sends nothing
-                if before is not None:
-                    before()
-                started = time.perf_counter()
-                target = self.settings.endpoint + url  # absolute: a base_url parses twice
-                headers = self._headers(pool is not None)
-                try:
-                    response = self._exchange(method, target, headers, used.auth)
-                except httpx.HTTPError as exc:
-                    raise self._unreachable(method, url, exc) from None
-                self._answered(method, url, response, started)
-                if response.is_success or response.status_code == 404:  # authenticated
-                    self.keys.succeeded(used)
-            if response.status_code != 401:
-                return response
-            key = self.keys.refused(used)
-            if key is None:
-                return response
-        return response
-
-    def _exchange(self, method: str, target: str, headers: dict[str, str],
-                  auth: httpx.Auth | None) -> httpx.Response:
-        """Send one request (``auth`` signs it) and read its answer within ``MAX_BODY``."""
-        client = self._client()
-        try:
-            response = client.send(client.build_request(method, target, headers=headers),
-                                   auth=auth, stream=True)
-        except RuntimeError:  # closed by a watch ending in another thread, before the send:
-            if not client.is_closed:  # nothing left, so once more
-                raise
-            client = self._client()
-            response = client.send(client.build_request(method, target, headers=headers),
-                                   auth=auth, stream=True)
-        try:
-            self._read_body(response)
-        finally:
-            response.close()  # unread (refused, stopped): the connection is dropped, not reused
-        return response
-
-    def _read_body(self, response: httpx.Response) -> None:
-        """Read the body as it arrives and refuse it before it passes ``MAX_BODY`` (or at once,
-        when its Content-Length says it will): read whole, a 300 MB answer cost the kernel
-        600 MB and an endless one all of it. A Stop ends a slow body between chunks.
-
-        The body is then kept where httpx's own ``Response.read()`` keeps it (``_content``),
-        so ``response.content`` and ``.json()`` work as for an answer read whole."""
-        if _declared_length(response) > MAX_BODY:
-            raise _TooLarge.of(response)
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in _decoded(response):
-            self._check_cancel()
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise _TooLarge.of(response)
-            chunks.append(chunk)
-        response._content = b"".join(chunks)  # noqa: SLF001 - as Response.read() does
-
-    def _headers(self, about_a_pool: bool) -> dict[str, str]:
-        """The request's own headers: JSON always, the tenant id on a pool's GET and DELETE."""
-        user_id = self.settings.user_id
-        return {**_JSON, TENANT_HEADER: user_id} if about_a_pool and user_id else _JSON
-
-    @contextlib.contextmanager
-    def cancelled_by(self, event: threading.Event) -> Iterator[None]:
-        """Requests of this thread obey ``event`` too: a run's Stop ends its own waits and
-        requests, not those of another run sharing the client."""
-        outer = getattr(self._local, "event", None)
-        self._local.event = event
-        try:
-            yield
-        finally:
-            self._local.event = outer
-
-    def stop_event(self) -> threading.Event | None:
-        """The stop event this thread's requests obey (``cancelled_by``), if any."""
-        event = getattr(self._local, "event", None)
-        return event if isinstance(event, threading.Event) else None
-
-    def _pause(self, seconds: float) -> None:
-        """Every wait of the client (back-off, Retry-After, throttle): ended early by ``cancel``
-        or by the current run's stop event."""
-        event = getattr(self._local, "event", None) or self.cancel
-        if self._sleep is time.sleep:
-            # the run's own stop, and the client's cancel (kernel exit) too, within 0.1 s
-            deadline = time.monotonic() + seconds
-            while not (event.is_set() or self.cancel.is_set()):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                event.wait(min(left, 0.1))
-        else:
-            self._sleep(seconds)  # a simulated clock (tests, benchmarks)
-        self._check_cancel()
-
-    def _check_cancel(self) -> None:
-        event = getattr(self._local, "event", None)
-        if self.cancel.is_set() or (event is not None and event.is_set()):
-            raise errors.Cancelled("stopped; no further request was sent")
-
-    def _unreachable(self, method: str, url: str, exc: httpx.HTTPError) -> errors.ConnectionFailed:
-        log.debug("%s %s failed: %s", method, url, type(exc).__name__)
-        kind = _NotWritten if isinstance(exc, _BEFORE_WRITING) else errors.ConnectionFailed
-        return kind(
-            f"{method} {self.settings.endpoint}{url.split('?')[0]} failed: {transport_reason(exc)}"
-        )
-
-    def _answered(self, method: str, url: str, response: httpx.Response, started: float) -> None:
-        if response.status_code == 429:
-            self._on_throttled(response)
-        log.debug(
-            "%s %s -> %s (request id %s, %.0f ms)",
-            method,
-            url,
-            response.status_code,
-            request_id(response),
-            (time.perf_counter() - started) * 1000,
-        )
-
-    def _on_throttled(self, response: httpx.Response) -> None:
-        _, message, _ = error_fields(response)
-        pause = self.retry.delay(1, retry_after(response))
-        self.throttle.throttled(pause, parse_rate_limit(message))
-
-    def _error(self, response: httpx.Response, what: str, pool: str | None = None
-               ) -> errors.ApiError:
-        """The typed error; a 403 to a request that carried the tenant id says what workspace
-        authentication needs, and how to do without it."""
-        settings = self.settings
-        if pool is not None and settings.user_id and response.status_code == 403:
-            hint = workspace_hint(response, settings.user_id, settings.user_id_source,
-                                  pool, self._workspaces.get(pool))
-            if hint is not None:
-                return api_error(response, what, signed=True).with_hint(hint)
-        error = api_error(
-            response,
-            what,
-            signed=isinstance(self.keys.current.auth, AkSkAuth),
-            notebook_session=self.settings.credentials.from_notebook_session,
-        )
-        current = self.keys.current  # after a final 401: the key that was refused
-        hint = refusal_hint(current) if response.status_code == 401 else None
-        if hint and current.refused and error.hint == type(error).hint:  # skew says more
-            error.with_hint(hint)
-        return error
-
-
-class _NotWritten(errors.ConnectionFailed):
-    """The request failed before any of it was written: it certainly never left."""
-
-
-class _TooLarge(errors.ApiError):
-    """An answer over ``MAX_BODY``, refused before more of it was read."""
-
-    @classmethod
-    def of(cls, response: httpx.Response) -> _TooLarge:
-        return cls(status=response.status_code, request_id=request_id(response),
-                   what=f"the answer was larger than {MAX_BODY // 2**20} MB; nothing further "
-                   "was read")
-
-    def reading(self, what: str) -> errors.ApiError:
-        """The error a read of ``what`` raises: a plain ApiError, in one line."""
-        return errors.ApiError(status=self.status, request_id=self.request_id,
-                               what=f"reading {what} failed: {self.what}")
-
-
-def _declared_length(response: httpx.Response) -> int:
-    """The answer's Content-Length, or 0 when it has none (h11 has refused a malformed one)."""
-    try:
-        return int(response.headers.get("Content-Length", "0"))
-    except ValueError:
-        return 0
-
-
-_STEP = 1 << 20  # inflated bytes at most per step, so the cap is checked as a gzip bomb grows
-_WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
-
-
-def _decoded(response: httpx.Response) -> Iterator[bytes]:
-    """The body's bytes, inflated ``_STEP`` at a time: httpx's own decoders inflate a whole
-    network read at once (up to 1,000 times its size, and brotli far more). An encoding we
-    did not ask for is a DecodingError, as a corrupt one is."""
-    if hasattr(response, "_content"):  # built in memory (a test's transport): already read
-        yield response.content
-        return
-    coding = response.headers.get("Content-Encoding", "").strip().lower()
-    if coding in ("", "identity"):
-        yield from response.iter_raw()
-        return
-    if coding not in _WBITS:
-        raise httpx.DecodingError(f"unasked encoding {coding[:40]!r}", request=response.request)
-    inflate = zlib.decompressobj(_WBITS[coding])
-    try:
-        for data in response.iter_raw():
-            while data:
-                yield inflate.decompress(data, _STEP)
-                data = inflate.unconsumed_tail
-        yield inflate.flush()
-    except zlib.error as exc:
-        raise httpx.DecodingError(str(exc), request=response.request) from None
-
-
-# raised before a byte of the request is written: connecting (TLS included: httpx reports a
-# failed handshake as ConnectError), a proxy refusing the tunnel, no free connection, a bad URL
-_BEFORE_WRITING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError, httpx.PoolTimeout,
-                   httpx.UnsupportedProtocol)
 _PAGE = 500  # the most the service returns at once (docs/modelarts-api.md §6.2, §7.1)
 _MAX_PAGES = 200  # 100,000 items: beyond that a server is looping, not paging
 _MAX_ITEMS = _PAGE * _MAX_PAGES  # in all, however long the pages a server sends
@@ -658,15 +364,4 @@ def _counted(received: int, page: object, what: str) -> int:
     if received > _MAX_ITEMS:
         raise _too_many(what)
     return received
-
-
-def _verify_for(settings: Settings) -> ssl.SSLContext | bool:
-    if settings.ca_bundle:
-        try:
-            return ssl.create_default_context(cafile=settings.ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise errors.ConfigError(
-                f"cannot load CA bundle {settings.ca_bundle}: {exc.strerror or exc}"
-            ) from None
-    return True
 

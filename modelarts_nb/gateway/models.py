@@ -3,18 +3,35 @@
 The server is trusted for nothing structural: every field may be missing or of the wrong type,
 unknown phases are kept as strings, and ``status.resources.<state>`` may be a list *or* a single
 object (the official SDK silently loses the documented list form; we keep both). Whatever looked
-odd is recorded in ``Pool.problems`` so the UI can say so instead of crashing.
+odd is recorded in ``Pool.problems`` so the UI can say so instead of crashing. Each field is read
+by ``fields`` (one JSON value, typed or noted); ``pool_details`` lists every documented field
+for the Details views.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from .fields import (
+    TAGS_ANNOTATION,
+    Tags,
+    annotated_tags,
+    control_mode,
+    count_of,
+    is_finite,
+    kind_of,
+    mapping_of,
+    parse_tags,
+    scope_of,
+    text_labels,
+    text_of,
+    time_of,
+    whole,
+)
 from .text import quoted
 
 __all__ = [
@@ -27,19 +44,7 @@ PREPAID = "1"  # annotation os.modelarts/billing.mode: "0" pay-per-use, "1" year
 PAY_PER_USE = "0"
 FROZEN_BITS = 8 | 16  # spec.controlMode: 8 frozen, 16 frozen by public security
 _BILLING_NAMES = {"0": "pay-per-use", "1": "yearly/monthly"}
-# the pool's TMS tags, as a JSON string (docs/modelarts-api.md §9.2)
-TAGS_ANNOTATION = "os.modelarts/tms.tags"
 DEFAULT_WORKSPACE = "0"
-MAX_TAGS = 100  # a pool holds at most 20 (UNCONFIRMED); more is a server gone wrong
-_MAX_ANNOTATION = 64 * 1024  # 20 tags of 128 + 255 characters fit many times over
-_EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)  # before ModelArts: a server's "unknown"
-# Counts (nodes, per flavor, per zone) above this are a server gone wrong, not a pool: read as
-# unknown, so no sum, table column (pandas Int64) or text grows without bound.
-MAX_COUNT = 1_000_000
-_MAX_CONTROL_MODE = 2**31 - 1  # a bit field; a larger value is unreadable (deletion refused)
-
-# TMS tags: key → its values (one, as a rule; the SDK's shape allows a list).
-Tags = Mapping[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,8 @@ class Workspace:
         workspace_id = body["id"]
         if isinstance(workspace_id, bool) or not isinstance(workspace_id, (str, int)):
             return None  # NaN, true, 1e308: no id anyone could list by
-        return cls(id=str(workspace_id), name=_text(body.get("name"), "name", notes) or "",
-                   status=_text(body.get("status"), "status", notes) or "")
+        return cls(id=str(workspace_id), name=text_of(body.get("name"), "name", notes) or "",
+                   status=text_of(body.get("status"), "status", notes) or "")
 
 
 @dataclass(frozen=True)
@@ -144,159 +149,39 @@ class Pool:
     def from_api(cls, body: object) -> Pool:
         """Build a Pool from a GET/DELETE/list-item body, never raising on odd input."""
         notes: list[str] = []
-        body = _mapping(body, "pool body", notes)
-        meta = _mapping(body.get("metadata"), "metadata", notes)
-        spec = _mapping(body.get("spec"), "spec", notes)
-        status = _mapping(body.get("status"), "status", notes)
-        labels = _mapping(meta.get("labels"), "metadata.labels", notes, required=False)
-        notes_ann = _mapping(meta.get("annotations"), "metadata.annotations", notes, required=False)
-        pool_id = _text(meta.get("name"), "metadata.name", notes) or "<no id>"
+        body = mapping_of(body, "pool body", notes)
+        meta = mapping_of(body.get("metadata"), "metadata", notes)
+        spec = mapping_of(body.get("spec"), "spec", notes)
+        status = mapping_of(body.get("status"), "status", notes)
+        labels = mapping_of(meta.get("labels"), "metadata.labels", notes, required=False)
+        notes_ann = mapping_of(meta.get("annotations"), "metadata.annotations", notes,
+                               required=False)
+        pool_id = text_of(meta.get("name"), "metadata.name", notes) or "<no id>"
         return cls(
             id=pool_id,
-            display_name=_text(labels.get("os.modelarts/name"), "display name", notes),
-            type=_text(spec.get("type"), "spec.type", notes),
-            scope=_scope(spec.get("scope"), notes),
-            phase=_text(status.get("phase"), "status.phase", notes),
-            message=_text(status.get("message"), "status.message", notes),
-            billing_mode=_text(notes_ann.get("os.modelarts/billing.mode"), "billing mode", notes),
-            resource_id=_text(labels.get("os.modelarts/resource.id"), "resource id", notes),
-            control_mode=_control_mode(spec.get("controlMode"), notes),
-            parent=_text(status.get("parent"), "status.parent", notes) or None,
-            subpool_count=_text(notes_ann.get("os.modelarts.pool/subpools.count"),
+            display_name=text_of(labels.get("os.modelarts/name"), "display name", notes),
+            type=text_of(spec.get("type"), "spec.type", notes),
+            scope=scope_of(spec.get("scope"), notes),
+            phase=text_of(status.get("phase"), "status.phase", notes),
+            message=text_of(status.get("message"), "status.message", notes),
+            billing_mode=text_of(notes_ann.get("os.modelarts/billing.mode"), "billing mode", notes),
+            resource_id=text_of(labels.get("os.modelarts/resource.id"), "resource id", notes),
+            control_mode=control_mode(spec.get("controlMode"), notes),
+            parent=text_of(status.get("parent"), "status.parent", notes) or None,
+            subpool_count=text_of(notes_ann.get("os.modelarts.pool/subpools.count"),
                                 "sub-pool count", notes),
-            workspace_id=_text(labels.get("os.modelarts/workspace.id"), "workspace id", notes)
+            workspace_id=text_of(labels.get("os.modelarts/workspace.id"), "workspace id", notes)
             or DEFAULT_WORKSPACE,
-            tags=_annotated_tags(notes_ann.get(TAGS_ANNOTATION), notes),
+            tags=annotated_tags(notes_ann.get(TAGS_ANNOTATION), notes),
             annotated=notes_ann.get(TAGS_ANNOTATION) is not None,
-            created=_time(meta.get("creationTimestamp"), "creationTimestamp", notes),
-            deleted=_time(meta.get("deletionTimestamp"), "deletionTimestamp", notes),
+            created=time_of(meta.get("creationTimestamp"), "creationTimestamp", notes),
+            deleted=time_of(meta.get("deletionTimestamp"), "deletionTimestamp", notes),
             spec_resources=_lines(spec.get("resources"), "spec.resources", notes),
             status_resources=_status_resources(status.get("resources"), notes),
             problems=tuple(notes),
             raw=body,
-            labels=_text_labels(labels),
+            labels=text_labels(labels),
         )
-
-
-def _text_labels(labels: Mapping) -> dict[str, str]:
-    """The labels whose key and value are text: a filter on labels is decided on these alone,
-    so a label the server sent as a number or a list matches no ``--label`` (fails closed)."""
-    return {_whole(key): _whole(value) for key, value in labels.items()
-            if isinstance(key, str) and isinstance(value, str)}
-
-
-def _mapping(value: object, where: str, notes: list[str], required: bool = True) -> Mapping:
-    if isinstance(value, Mapping):
-        return value
-    if value is not None or required:
-        notes.append(f"{where} is {_kind(value)}, expected an object")
-    return {}
-
-
-def _kind(value: object) -> str:
-    if _number(value) and not _finite(value):
-        return "not a finite number"  # never "nan" or "inf" in what a view prints
-    return "missing" if value is None else f"a {type(value).__name__}"
-
-
-def _shown(value: object) -> str:
-    """A server's odd value, quoted for a note (NaN and infinity described, not printed)."""
-    return _kind(value) if _number(value) and not _finite(value) else quoted(value, 40)
-
-
-def _text(value: object, where: str, notes: list[str]) -> str | None:
-    if value is None:
-        return value
-    if isinstance(value, str):
-        return _whole(value)
-    if _finite(value):
-        return str(value)
-    notes.append(f"{where} is {_kind(value)}, expected text")
-    return None
-
-
-def _number(value: object) -> bool:
-    """An int or float, a bool excluded (JSON's true is no number)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _finite(value: object) -> bool:
-    """A number that prints as one: not NaN or infinite (Python's JSON reads both)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return _number(value)  # an int: math.isfinite would overflow on a huge one
-
-
-def _whole(text: str) -> str:
-    """Lone surrogates (JSON may carry ``"\\ud800"``) become U+FFFD: a kernel cannot send them
-    to the notebook, nor a terminal print them."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def _int(value: object, where: str, notes: list[str]) -> int | None:
-    """A count between 0 and ``MAX_COUNT``, from a number or its digits; else None (unknown),
-    with a note: a negative, huge, fractional, infinite or boolean count is no count."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        notes.append(f"{where} is a bool, expected a number")
-        return None
-    number = value if isinstance(value, int) else _digits(value)
-    if number is None or not 0 <= number <= MAX_COUNT:
-        notes.append(f"{where} is {_shown(value)}, expected a count from 0 to {MAX_COUNT:,}")
-        return None
-    return number
-
-
-def _digits(value: object) -> int | None:
-    """The whole number a short text (or float) spells, as ``int(str(value))`` reads it."""
-    text = str(value) if isinstance(value, (str, float)) else ""
-    try:
-        return int(text) if len(text) <= 20 else None
-    except ValueError:
-        return None
-
-
-def _control_mode(value: object, notes: list[str]) -> int | None:
-    """Bit flags; missing means 0 (no restriction), anything but a whole number ≥ 0 is None."""
-    if value is None:
-        return 0
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_CONTROL_MODE:
-        return value
-    notes.append(f"spec.controlMode is {_shown(value)}, expected a whole number")
-    return None
-
-
-def _time(value: object, where: str, notes: list[str]) -> datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        notes.append(f"{where} is {_shown(value)}, not a timestamp")
-        return None
-    try:  # in UTC, as every view shows it; year 9999 at -23:59 is past datetime's range
-        usable = moment.tzinfo is not None and moment.astimezone(timezone.utc) >= _EARLIEST
-    except OverflowError:
-        usable = False
-    if not usable:  # no zone, Go's/Unix's zero time, or beyond year 9999 in UTC
-        notes.append(f"{where} {value!r:.40} is no usable time")
-        return None
-    return moment
-
-
-def _scope(value: object, notes: list[str]) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        notes.append(f"spec.scope is {_kind(value)}, expected a list")
-        return ()
-    return tuple(str(item) for item in value
-                 if isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)))
 
 
 def _lines(value: object, where: str, notes: list[str]) -> tuple[ResourceLine, ...]:
@@ -307,7 +192,7 @@ def _lines(value: object, where: str, notes: list[str]) -> tuple[ResourceLine, .
     lines = []
     for item in items:
         if not isinstance(item, Mapping):
-            notes.append(f"{where} holds {_kind(item)}, expected a flavor object")
+            notes.append(f"{where} holds {kind_of(item)}, expected a flavor object")
             continue
         if not item:
             continue  # the SDK's empty object for "nothing in this state"
@@ -320,85 +205,27 @@ def _line(item: Mapping, where: str, notes: list[str]) -> ResourceLine:
     raw_azs = item.get("azs")
     for az in raw_azs if isinstance(raw_azs, list) else []:
         if isinstance(az, Mapping):
-            name = _text(az.get("az"), f"{where}.azs.az", notes) or "?"
-            azs.append((name, _int(az.get("count"), f"{where}.azs.count", notes)))
+            name = text_of(az.get("az"), f"{where}.azs.az", notes) or "?"
+            azs.append((name, count_of(az.get("count"), f"{where}.azs.count", notes)))
     if raw_azs is not None and not isinstance(raw_azs, list):
-        notes.append(f"{where}.azs is {_kind(raw_azs)}, expected a list")
+        notes.append(f"{where}.azs is {kind_of(raw_azs)}, expected a list")
     return ResourceLine(
-        flavor=_text(item.get("flavor"), f"{where}.flavor", notes) or "?",
-        count=_int(item.get("count"), f"{where}.count", notes),
-        max_count=_int(item.get("maxCount"), f"{where}.maxCount", notes),
-        node_pool=_text(item.get("nodePool"), f"{where}.nodePool", notes),
+        flavor=text_of(item.get("flavor"), f"{where}.flavor", notes) or "?",
+        count=count_of(item.get("count"), f"{where}.count", notes),
+        max_count=count_of(item.get("maxCount"), f"{where}.maxCount", notes),
+        node_pool=text_of(item.get("nodePool"), f"{where}.nodePool", notes),
         azs=tuple(azs),
     )
 
 
 def _status_resources(value: object, notes: list[str]) -> dict[str, tuple[ResourceLine, ...]]:
-    resources = _mapping(value, "status.resources", notes, required=False)
+    resources = mapping_of(value, "status.resources", notes, required=False)
     result = {}
     for state in STATUS_STATES:
         lines = _lines(resources.get(state), f"status.resources.{state}", notes)
         if lines:
             result[state] = lines
     return result
-
-
-def parse_tags(value: object, where: str, notes: list[str], *, strict: bool = True
-               ) -> dict[str, tuple[str, ...]] | None:
-    """TMS tags from a list of ``{key, value}`` (OTC, the annotation) or ``{key, values}``
-    (Huawei's SDK) objects; None when ``value`` is no list. ``strict`` (one pool's tags): one
-    item we cannot read, or more than MAX_TAGS, makes the tags unknown (None) — it might be
-    the very tag a keep-list looks for; otherwise odd items are skipped."""
-    if not isinstance(value, list):
-        notes.append(f"{where} is {_kind(value)}, expected a list of tags")
-        return None
-    if strict and len(value) > MAX_TAGS:
-        notes.append(f"{where} holds {len(value)} tags, more than a pool can carry")
-        return None
-    tags: dict[str, tuple[str, ...]] = {}
-    for item in value:
-        tag = _tag(item)
-        if tag is None:
-            notes.append(f"{where} holds an unreadable tag {quoted(item, 60)}")
-            if strict:
-                return None
-            continue
-        tags[tag[0]] = tags.get(tag[0], ()) + tag[1]
-    return tags
-
-
-def _tag(item: object) -> tuple[str, tuple[str, ...]] | None:
-    """``(key, values)`` of one tag object, exactly one of its two shapes; else None."""
-    if not isinstance(item, Mapping) or not isinstance(item.get("key"), str) or not item["key"]:
-        return None
-    if set(item) == {"key", "values"} and isinstance(item["values"], list):
-        raw = item["values"]
-    elif set(item) <= {"key", "value"}:
-        raw = [item.get("value", "")]
-    else:
-        return None
-    if not all(isinstance(v, str) for v in raw):
-        return None
-    return _whole(item["key"]), tuple(_whole(v) for v in raw)
-
-
-def _annotated_tags(value: object, notes: list[str]) -> dict[str, tuple[str, ...]] | None:
-    """The ``os.modelarts/tms.tags`` annotation: a JSON string (format UNCONFIRMED)."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        notes.append(f"{TAGS_ANNOTATION} is {_kind(value)}, expected JSON text")
-        return None
-    if not value.strip():
-        return {}
-    try:
-        decoded = json.loads(value) if len(value) <= _MAX_ANNOTATION else None
-    except (ValueError, RecursionError):
-        decoded = None
-    if decoded is None:
-        notes.append(f"{TAGS_ANNOTATION} is not JSON we can read")
-        return None
-    return parse_tags(decoded, TAGS_ANNOTATION, notes)
 
 
 # -- every documented field, for the Details views (docs/modelarts-api.md §1.2) ----------------
@@ -478,11 +305,11 @@ def _plain(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return _whole(value)
-    if _finite(value):
+        return whole(value)
+    if is_finite(value):
         return str(value)
     try:  # allow_nan=False: a NaN or infinity inside is unreadable, not "NaN"
-        return _whole(json.dumps(value, ensure_ascii=False, default=str, allow_nan=False)[:2000])
+        return whole(json.dumps(value, ensure_ascii=False, default=str, allow_nan=False)[:2000])
     except (TypeError, ValueError, RecursionError):
         return "(unreadable)"
 

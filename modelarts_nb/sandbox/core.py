@@ -1,4 +1,10 @@
-"""The ``Sandbox`` object: a running loopback server plus the handles tests and demos use."""
+"""The ``Sandbox`` object: a running loopback server plus the handles tests and demos use.
+
+Why one module of 437 lines: ``Sandbox`` is one facade — each method a few lines handing one
+call to the part that does the work (``state``, ``gate``, ``faults``, ``records``, ``api``,
+``environ``, ``seed``) — and a test or tutorial finds every handle on the one object it holds;
+split by topic, a reader would chase one class across files for no less code.
+"""
 
 from __future__ import annotations
 
