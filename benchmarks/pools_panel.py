@@ -23,7 +23,8 @@ _KERNEL_CODE = r"""
 import json, statistics, time
 import ipywidgets as widgets
 from modelarts_nb import PoolsClient
-from modelarts_nb.notebook.pools_panel import PoolsPanel, row_html
+from modelarts_nb.notebook.pools_panel import PoolsPanel
+from modelarts_nb.notebook.pools_rows import row_html
 from modelarts_nb.sandbox import start
 from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.notebook.tables import pools_table

@@ -9,6 +9,11 @@ its kernel and without saved widget state shows "Error displaying widget: model 
 never that copy. So a panel is followed by a one-line *note* output of its own: a ``<style>``
 hides it while the panel's view is on the page (``body:has(.mnb-live-<model id>)``), and it
 shows when the view cannot be drawn: what the cell showed last and where the receipts are.
+
+Why it exists: both panels are shown, copied and noted the same way (``StaticCopy``), turn
+inert the same way when their kernel exits (``_on_kernel_exit``), and ask for an
+acknowledgement with the same checkbox (``Acknowledgement``); the words and the look they use
+for it are ``theme``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import atexit
 import html
 import logging
-import re
 import threading
 import time
 import weakref
@@ -24,73 +28,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..gateway.text import one_line
+from .theme import NOTE_HELP, html_plain, html_text, kernel_stopped_html
 
-__all__ = ["ACK_WORDS", "GONE_STYLE", "Acknowledgement", "StaticCopy", "html_text"]
-
-# One wording for every panel, live (the exit hook's line) or reopened (``kernel_gone_html``).
-KERNEL_GONE = (
-    "The kernel that drew this panel has stopped: nothing here acts any more. Run the cell "
-    "again to see the pools as they are now; %pools --history lists what was deleted (the "
-    "receipts)."
-)
-NOTE_HELP = (
-    "The live panel needs the kernel that drew it: run the cell again to see the pool as it is "
-    "now; %pools --history lists what was deleted from this notebook."
-)
+__all__ = ["Acknowledgement", "StaticCopy"]
 
 log = logging.getLogger("modelarts_nb")
-
-# For both panels (class ``mnb-gone-aware``): once their kernel is gone — restarted, shut down,
-# or a notebook reopened from its saved widget state — ipywidgets marks every view
-# ``.jupyter-widgets-disconnected`` and puts a red broken-link icon before each (one per row of
-# a 500-pool list). The panel says it once instead (``kernel_gone_html``), every
-# control looks and is inert, and the acknowledgement's sentence wraps and toggles its box.
-GONE_STYLE = (
-    "<style>"
-    ".mnb-gone-aware .mnb-kernel-gone{display:none}"
-    # the exit hook may have written its own line first: one note, not two
-    ".mnb-gone-aware .mnb-kernel-stopped~.mnb-kernel-gone{display:none!important}"
-    ".mnb-gone-aware .jupyter-widgets-disconnected::before,"
-    ".mnb-gone-aware.jupyter-widgets-disconnected::before{display:none!important}"
-    ".mnb-gone-aware.jupyter-widgets-disconnected .mnb-kernel-gone{display:block;"
-    "font-weight:600;padding:4px 6px;margin:4px 0;"
-    "border-left:4px solid var(--jp-warn-color0,#e65100)}"
-    ".mnb-gone-aware.jupyter-widgets-disconnected :is(.widget-button,input,.widget-checkbox,"
-    ".widget-text,label){pointer-events:none!important;cursor:default}"
-    ".mnb-gone-aware.jupyter-widgets-disconnected :is(.widget-button,input,.widget-text)"
-    "{opacity:.45}"
-    ".mnb-gone-aware .mnb-ack-box{max-width:100%}"
-    ".mnb-gone-aware .mnb-ack-box,.mnb-gone-aware .mnb-ack-box :is(label,span)"
-    "{white-space:normal!important;overflow:visible!important;text-overflow:clip!important;"
-    "height:auto!important;max-width:100%;cursor:pointer;line-height:1.4}"
-    "</style>"
-)
-
-
-def html_text(value: object, limit: int = 300) -> str:
-    """A server string inside widget HTML: one line, capped, escaped — and no maths. ipywidgets
-    typesets descriptions and HTML values with MathJax, and ipywidgets 8 first pairs up every
-    ``$`` of a description's source (across tags) as maths: so ``$`` and ``\\`` become
-    character references (no ``$`` in the source) each in its own span (no two in one text run
-    when MathJax reads the page)."""
-    text = str(value)
-    flat = text if len(text) <= limit and text.isprintable() else one_line(text, limit)
-    escaped = html.escape(flat)
-    if "$" in escaped or "\\" in escaped:
-        escaped = escaped.replace("$", "<span>&#36;</span>").replace("\\", "<span>&#92;</span>")
-    return escaped
-
-
-def kernel_gone_html() -> str:
-    """The line a panel shows only once its kernel is gone (``GONE_STYLE``)."""
-    text = html.escape(KERNEL_GONE).replace(
-        "%pools --history", "<code style='white-space:nowrap'>%pools --history</code>")
-    return f"<div class='mnb-kernel-gone'>{text}</div>"
-
-
-def html_plain(value: str) -> str:
-    """What an HTML value built with ``html_text`` reads as (tags out, references decoded)."""
-    return html.unescape(re.sub(r"<[^>]*>", "", value))
 
 
 class StaticCopy:
@@ -200,8 +142,7 @@ class StaticCopy:
             elif hasattr(widget, "disabled") and widget is not self:
                 widget.disabled = True
         if first_html is not None:
-            first_html.value = (f"<div class='mnb-kernel-stopped'><b>{html.escape(KERNEL_GONE)}"
-                                f"</b></div>{first_html.value}")
+            first_html.value = kernel_stopped_html() + first_html.value
 
 
 def _nothing(*_args: object, **_kwargs: object) -> None:
@@ -252,11 +193,6 @@ def _at_exit_before_threads_join(hook: Callable[[], None]) -> None:
 
 
 _at_exit_before_threads_join(_on_kernel_exit)
-
-
-# The acknowledgement's first words: never "Stop", which is the name of the button that ends a
-# watch or a batch, not of agreeing to end the work a pool runs.
-ACK_WORDS = "Also end"
 
 
 class Acknowledgement:

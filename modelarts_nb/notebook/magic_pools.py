@@ -3,6 +3,10 @@
 Unattended bulk deletion needs both ``--delete`` and ``--yes`` *and* at least one filter, so that
 no line can ever mean "every pool in the project". Without ``--yes`` it prints what it would delete
 and sends nothing.
+
+Why it exists: ``magic`` reads the line; this is what ``%pools`` then does with it — the
+receipts (``--history``), a saved plan (``--apply``), a table, the panel (``pools_panel``) or
+an unattended batch.
 """
 
 from __future__ import annotations

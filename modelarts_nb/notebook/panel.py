@@ -5,6 +5,9 @@ in place (from the watch thread too: setting widget traits is thread-safe, unlik
 Displayed, the panel also carries a plain-text and HTML copy of its state, so a notebook opened
 without widget state (nbconvert, GitHub) still shows what was shown — and, where the frontend
 supports display updates, the final outcome.
+
+Why it exists: it is the one place a person confirms the deletion of one pool by typing its
+name; what it shows is ``render``'s, how it looks ``theme``'s.
 """
 
 from __future__ import annotations
@@ -16,22 +19,21 @@ import ipywidgets as widgets
 
 from ..deletion.flow import DeleteFlow, Step
 from ..gateway.text import known_secrets, masked
-from .display import ACK_WORDS, GONE_STYLE, Acknowledgement, StaticCopy, html_text
+from .display import Acknowledgement, StaticCopy
 from .render import (
-    PANEL_STYLE,
     confirm_prompt_html,
     details_html,
     flow_html,
     flow_text,
     header_html,
     impact_html,
-    kernel_gone_html,
     pool_html,
     pool_text,
     refusal_html,
     stale_phase,
     tables_html,
 )
+from .theme import ACK_WORDS, PANEL_STYLE, html_text, kernel_gone_html
 
 __all__ = ["DeletePanel"]
 
@@ -100,7 +102,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         self._copied: tuple[Step, tuple[str, str] | None] | None = None
         super().__init__(layout=widgets.Layout(padding="6px"))
         self.add_class("mnb-panel")
-        self.add_class("mnb-gone-aware")  # display.GONE_STYLE
+        self.add_class("mnb-gone-aware")  # theme: the gone rules of PANEL_STYLE
         flow.subscribe(self._on_flow)
         self._render()
 
@@ -179,7 +181,7 @@ class DeletePanel(StaticCopy, widgets.VBox):
         nodes = None if flow.impact is None or flow.impact.nodes is None or gone else len(
             flow.impact.nodes)
         self.header.value = self._safe(
-            PANEL_STYLE + GONE_STYLE
+            PANEL_STYLE
             + header_html(pool, region=self.region, endpoint=endpoint,
                           phase="Deleted" if gone else None, stale=stale_phase(flow),
                           nodes=nodes)

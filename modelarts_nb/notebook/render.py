@@ -1,8 +1,10 @@
 """Text and HTML views of a pool and of a deletion, shared by the panel and the text path.
 
-Everything a person must see before deleting — both names, billing mode, the phase, the node
-count, the consequences and the two resource tables — is rendered here once, as plain text (for
-terminals, logs and saved notebooks) and as HTML (for the panel and nbconvert/GitHub).
+Why it exists: everything a person must see before deleting — both names, billing mode, the
+phase, the node count, the consequences and the two resource tables — is rendered here once, as
+plain text (for terminals, logs and saved notebooks) and as HTML (for the panel and
+nbconvert/GitHub), so the panel, ``--no-widgets`` and the command line say the same. Its look
+(the stylesheet, the phase badge) is ``theme``'s.
 """
 
 from __future__ import annotations
@@ -18,16 +20,10 @@ from ..gateway.errors import DeletionFailed, WaitTimeout
 from ..gateway.models import Pool, pool_details, subscription
 from ..gateway.names import is_loopback_host
 from ..gateway.text import one_line
-from .display import KERNEL_GONE, html_text, kernel_gone_html
 from .tables import spec_resources_table, status_resources_table
+from .theme import PANEL_STYLE, html_text, phase_badge
 
 __all__ = [
-    "KERNEL_GONE",
-    "kernel_gone_html",
-    "on_dark",
-    "PANEL_STYLE",
-    "PHASE_COLOURS",
-    "button_colours",
     "candidates_html",
     "confirm_prompt_html",
     "consequences",
@@ -37,128 +33,17 @@ __all__ = [
     "details_lines",
     "flow_html",
     "flow_text",
+    "header_html",
     "impact_html",
     "impact_lines",
-    "phase_badge",
     "pool_html",
     "pool_text",
     "refusal_html",
     "server_took",
+    "stale_phase",
     "subscription_text",
-    "table_rules",
     "tables_html",
 ]
-
-PHASE_COLOURS = {  # filled badges of the %pools panel (white text); ours are outlined
-    "Running": "#2e7d32",
-    "Creating": "#1565c0",
-    "Waiting": "#1565c0",
-    "Deleting": "#b45309",  # white on it: 5.0:1 (the lighter #ef6c00 gave 3.0:1)
-    "Abnormal": "#c62828",
-    "Error": "#c62828",
-    "CreationFailed": "#c62828",
-    "ScalingFailed": "#c62828",
-    "Deleted": "#546e7a",
-}
-# Dark themes: JupyterLab 3/4 and Notebook 7 mark the body, VS Code too. Their colour variables
-# differ per theme, but a single one is never readable on both: the red that reads on white
-# (--jp-error-color0) is too dark on #111, the one that reads on #111 (--jp-error-color2) too
-# light on white; so each theme picks its own variable, each with a fallback of the same shade.
-_DARK = ('body[data-jp-theme-light="false"] {0}', "body.vscode-dark {0}",
-         "body.vscode-high-contrast:not(.vscode-high-contrast-light) {0}")
-
-
-def _dark(selector: str) -> str:
-    return ",".join(d.format(s.strip()) for s in selector.split(",") for d in _DARK)
-
-
-_ERROR = ".mnb-s-failed,.mnb-s-refused,.mnb-consequences,.mnb-refused"
-_BORDER = "var(--jp-border-color2,rgba(128,128,128,.35))"
-
-
-def on_dark(selector: str) -> str:
-    """``selector`` under each dark theme's body (JupyterLab 3/4, Notebook 7, VS Code)."""
-    return _dark(selector)
-
-
-def table_rules(scopes: tuple[str, ...], part: str) -> str:
-    """Selectors for ``part`` (e.g. ``th``) of our tables under each scope, written to win over
-    the table styles of the page: pandas ships ``.dataframe thead th {text-align: right}`` with
-    every DataFrame shown (its ``<style scoped>`` applies to the whole page, and our resource
-    tables are DataFrames: class ``dataframe``), and JupyterLab right-aligns every cell of
-    rendered HTML (``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon th``): both weigh at
-    most two classes, our ``<scope> table.mnb-table th`` two classes and two elements."""
-    return ",".join(f"{scope} table.mnb-table {p.strip()}" for scope in scopes
-                    for p in part.split(","))
-
-
-def button_colours(scope: str) -> str:
-    """Stock ipywidgets buttons (7 and 8) put white on JupyterLab's mid-tone accents: 3.5:1 on
-    the info cyan (Refresh, Back), 2.7:1 on the warning orange (Stop). Within ``scope`` the info
-    buttons take the darker accent in light themes (white on it: 7.4:1), and the warning
-    buttons black text on their orange (7.8:1); in dark themes every coloured button has black
-    text on its stock accent (at least 5.7:1). A disabled button (inactive: no contrast
-    requirement in WCAG) keeps ipywidgets' dimming."""
-    info, warn, danger = (f"{scope} .jupyter-button.mod-{kind}"
-                          for kind in ("info", "warning", "danger"))
-    return (f"{info}{{background-color:var(--jp-info-color0,#006064);"
-            "color:var(--jp-ui-inverse-font-color0,#fff)}"
-            f"{warn}{{color:var(--jp-ui-font-color0,#000)}}"
-            f"{_dark(info)}{{background-color:var(--jp-info-color1,#00bcd4)}}"
-            f"{_dark(info)},{_dark(warn)},{_dark(danger)}"
-            "{color:var(--jp-ui-inverse-font-color0,#000)}")
-
-
-_SCOPES = (".mnb-panel", ".mnb-card")
-# One stylesheet for the panel and the HTML copies: colours from JupyterLab's variables with
-# fallbacks for VS Code / classic Notebook; buttons never cut their labels (rows wrap); a panel
-# whose kernel is gone (ipywidgets marks each view .jupyter-widgets-disconnected) looks inert.
-# Narrow cells (700 px with the file browser open leaves ~330 px): the panel is as wide as its
-# cell and no wider (inline-size containment: its content never widens the output area; and
-# width 100%, so that in a box that sizes to its content it still fills the cell), every
-# HTML part may shrink to it, and a resource table keeps one line a row and scrolls sideways in
-# its own box — so every row, the abnormal one too, stays in sight.
-PANEL_STYLE = (
-    "<style>"
-    ".mnb-panel,.mnb-card{color:var(--jp-ui-font-color1,inherit)}"
-    f".mnb-panel{{border:1px solid {_BORDER};padding:6px;box-sizing:border-box;"
-    "width:100%;max-width:100%;contain:inline-size}"
-    ".mnb-panel .widget-html,.mnb-panel .widget-html-content{min-width:0;max-width:100%}"
-    ".mnb-header{color:var(--jp-ui-font-color1,inherit);line-height:1.5}"
-    ".mnb-table{border-collapse:collapse;font-size:12px;margin:2px 0 8px;color:inherit}"
-    + table_rules(_SCOPES, "th,td")
-    + f"{{padding:2px 8px;border-bottom:1px solid {_BORDER};text-align:left;"
-    "vertical-align:top;color:inherit;line-height:1.4;max-width:none;"
-    "overflow-wrap:anywhere;white-space:normal}"
-    + table_rules(_SCOPES, "th")
-    + "{background:var(--jp-layout-color2,rgba(128,128,128,.15));"
-    "color:var(--jp-ui-font-color1,inherit);position:sticky;top:0}"
-    + ",".join(f"{scope} table.mnb-table" for scope in _SCOPES)
-    + "{margin:2px 0 8px;table-layout:auto;font-size:12px}"
-    ".mnb-scroll{max-height:320px;max-width:100%;overflow:auto}"
-    + table_rules(tuple(f"{scope} .mnb-scroll" for scope in _SCOPES), "th,td")
-    + "{white-space:nowrap;overflow-wrap:normal}"
-    ".mnb-status{color:var(--jp-ui-font-color1,inherit);line-height:1.5}"
-    # ids, URLs and request ids are long words: they wrap rather than run out of a narrow cell
-    ".mnb-status,.mnb-header,.mnb-refused,.mnb-consequences{overflow-wrap:anywhere;"
-    "word-break:break-word;white-space:normal}"
-    ".mnb-s-deleted{color:var(--jp-success-color0,#1b5e20)}"
-    f"{_ERROR}{{color:var(--jp-error-color0,#b71c1c)}}"
-    f"{_dark('.mnb-s-deleted')}{{color:var(--jp-success-color2,#81c784)}}"
-    f"{_dark(_ERROR)}{{color:var(--jp-error-color2,#e57373)}}"
-    + button_colours(".mnb-panel") +
-    ".mnb-panel .widget-html-content{line-height:1.5}"
-    ".mnb-panel .widget-button{width:auto;min-width:max-content;flex:0 0 auto}"
-    ".mnb-panel .mnb-row{flex-flow:row wrap;gap:4px 0}"
-    ".mnb-kernel-gone{display:none}"
-    # display.py's exit hook may have written its own line first: one note, not two
-    ".mnb-kernel-stopped~.mnb-kernel-gone{display:none!important}"
-    ".mnb-panel.jupyter-widgets-disconnected .mnb-kernel-gone{display:block;font-weight:600;"
-    f"padding:4px 6px;margin:4px 0;border-left:4px solid {_BORDER}}}"
-    ".mnb-panel.jupyter-widgets-disconnected .widget-button,"
-    ".mnb-panel.jupyter-widgets-disconnected input{pointer-events:none;opacity:.45}"
-    "</style>"
-)
 
 
 def _esc(value: object) -> str:
@@ -200,26 +85,6 @@ def confirm_prompt_html(pool: Pool, impact: Impact | None = None) -> str:
     return (
         f"<div class='mnb-consequences'><b>{_esc(consequences(pool, impact))}</b> To delete "
         f"it, type <code>{_esc(name)}</code> or the pool id below.</div>"
-    )
-
-
-_GOOD, _BUSY = "var(--jp-success-color1,#388e3c)", "var(--jp-brand-color1,#1976d2)"
-_WARN, _BAD = "var(--jp-warn-color1,#f57c00)", "var(--jp-error-color1,#d32f2f)"
-# A badge's border only (its text keeps the theme's colour): the theme's own accents.
-_BADGE_BORDERS = {"Running": _GOOD, "Creating": _BUSY, "Waiting": _BUSY, "Deleting": _WARN,
-                  "Abnormal": _BAD, "Error": _BAD, "CreationFailed": _BAD, "ScalingFailed": _BAD,
-                  "Deleted": "var(--jp-border-color1,#757575)"}
-
-
-def phase_badge(phase: str | None, *, stale: bool = False) -> str:
-    """The phase as outlined text: readable in any theme (the text keeps the theme's colour;
-    only the border carries the phase's). ``stale``: the phase as last seen, not now."""
-    colour = _BADGE_BORDERS.get(phase or "", "var(--jp-border-color1,#757575)")
-    label = f"last seen {phase or 'unknown'}" if stale else (phase or "unknown")
-    return (
-        f'<span class="mnb-phase" style="border:2px {"dashed" if stale else "solid"} {colour};'
-        f'color:inherit;border-radius:8px;padding:0 7px;font-weight:600;white-space:nowrap">'
-        f'{_esc(label)}</span>'
     )
 
 
