@@ -64,10 +64,36 @@ def _receipts_in_tmp(monkeypatch, tmp_path):
     monkeypatch.setattr(receipts, "_warned", set())
 
 
+@contextlib.contextmanager
+def _sandbox_factory():
+    with contextlib.ExitStack() as started:
+
+        def sandboxes(**options: object) -> Sandbox:
+            return started.enter_context(start(**options))
+
+        yield sandboxes
+
+
 @pytest.fixture
-def sandbox():
-    with start(pools=3, delete_seconds=1.5) as sb:
-        yield sb
+def sandboxes():
+    """The one way tests get a sandbox: ``sandboxes(**options)`` starts one with the options of
+    :func:`modelarts_nb.sandbox.start` (``pools``, ``delete_seconds``, ``security_token``, …) and
+    returns it running. Every sandbox it started is stopped when the test ends, failed or not
+    (the last started first). ``sandboxes_for_module`` is the same for module-scoped fixtures."""
+    with _sandbox_factory() as factory:
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def sandboxes_for_module():
+    """:func:`sandboxes`, stopping its sandboxes once the module's last test has run."""
+    with _sandbox_factory() as factory:
+        yield factory
+
+
+@pytest.fixture
+def sandbox(sandboxes):
+    return sandboxes(pools=3, delete_seconds=1.5)
 
 
 def make_client(sb: Sandbox, *, token: bool = False, sk: str | None = None, **kw) -> PoolsClient:
@@ -152,20 +178,25 @@ def clear_cloud_env(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "no-profile"))
 
 
+def put_in_env(monkeypatch, tmp_path, sb: Sandbox) -> Sandbox:
+    """Make ``sb``'s settings the only cloud settings of the environment, as a notebook user
+    would have them (``monkeypatch`` undoes it); returns ``sb``."""
+    clear_cloud_env(monkeypatch, tmp_path)
+    for name, value in sb.env().items():
+        monkeypatch.setenv(name, value)
+    return sb
+
+
 @contextlib.contextmanager
 def sandbox_in_env(monkeypatch, tmp_path, **options):
     """A sandbox whose settings are in the environment, as a notebook user would have them."""
-    clear_cloud_env(monkeypatch, tmp_path)
-    with start(**options) as sb:
-        for name, value in sb.env().items():
-            monkeypatch.setenv(name, value)
-        yield sb
+    with _sandbox_factory() as sandboxes:
+        yield put_in_env(monkeypatch, tmp_path, sandboxes(**options))
 
 
 @pytest.fixture
-def env_sandbox(monkeypatch, tmp_path):
-    with sandbox_in_env(monkeypatch, tmp_path, pools=3, delete_seconds=0.6) as sb:
-        yield sb
+def env_sandbox(monkeypatch, tmp_path, sandboxes):
+    return put_in_env(monkeypatch, tmp_path, sandboxes(pools=3, delete_seconds=0.6))
 
 
 def until(condition, timeout: float = 10.0, what: str = "the condition") -> None:

@@ -22,7 +22,7 @@ from modelarts_nb import (
 from modelarts_nb.gateway.names import check_endpoint, check_region, looks_like_pool_id
 from modelarts_nb.gateway.settings import resolve_settings
 from modelarts_nb.notebook.render import pool_html, pool_text
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 POOL_ID = r"[a-z][a-z0-9-]{34,61}[a-z0-9]"
 HTTP = settings(
@@ -37,9 +37,8 @@ NASTY = st.text(
 
 
 @pytest.fixture(scope="module")
-def sb():
-    with start(pools=1, delete_seconds=60) as sandbox:
-        yield sandbox
+def sb(sandboxes_for_module):
+    return sandboxes_for_module(pools=1, delete_seconds=60)
 
 
 @pytest.fixture(scope="module")

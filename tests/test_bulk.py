@@ -10,14 +10,13 @@ from conftest import make_client
 
 from modelarts_nb.deletion.steps import Step
 from modelarts_nb.notebook.pools_panel import PoolsPanel
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 
 @pytest.fixture
-def sb():
+def sb(sandboxes):
     # the seeded Deleting pool lasts 3 s: still there when a loaded machine lists it
-    with start(pools=24, delete_seconds=0.4, seeded_deleting_seconds=3) as sandbox:
-        yield sandbox
+    return sandboxes(pools=24, delete_seconds=0.4, seeded_deleting_seconds=3)
 
 
 def states(items):
@@ -85,12 +84,12 @@ def test_a_401_stops_the_batch_at_once(sb):
     assert all("stopped after a 401" in i.message for i in skipped)
 
 
-def test_throttling_slows_the_whole_batch(sb):
-    with start(pools=60, delete_seconds=30, rate_limit=20) as limited:
-        with make_client(limited) as client:
-            items = client.delete_many(student_pools(60), concurrency=8, force=True)
-        assert states(items) == {"accepted": 60}
-        records = limited.requests
+def test_throttling_slows_the_whole_batch(sb, sandboxes):
+    limited = sandboxes(pools=60, delete_seconds=30, rate_limit=20)
+    with make_client(limited) as client:
+        items = client.delete_many(student_pools(60), concurrency=8, force=True)
+    assert states(items) == {"accepted": 60}
+    records = limited.requests
     rejected = [r for r in records if r.status == 429]
     assert rejected, "the rate limit must have been hit"
     first = rejected[0].time

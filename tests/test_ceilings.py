@@ -36,7 +36,7 @@ from modelarts_nb.gateway.models import pool_details
 from modelarts_nb.gateway.retry import RetryPolicy, Throttle
 from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.notebook.render import pool_text
-from modelarts_nb.sandbox import Fault, Sandbox, start
+from modelarts_nb.sandbox import Fault, Sandbox
 
 MB = 1024 * 1024
 CAP_LINE = re.compile(r"the answer was larger than 32 MB; nothing further was read")
@@ -63,9 +63,8 @@ def sim() -> SimulatedTime:
 
 
 @pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with start(pools=1, delete_seconds=30) as sandbox:
-        yield sandbox
+def sb(sandboxes) -> Sandbox:
+    return sandboxes(pools=1, delete_seconds=30)
 
 
 def simulated_client(sb: Sandbox, sim: SimulatedTime, **retry: float) -> PoolsClient:

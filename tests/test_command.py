@@ -19,16 +19,15 @@ import pytest
 
 from modelarts_nb.deletion.plan import Plan
 from modelarts_nb.deletion.receipts import read_history
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 COMMAND = Path(sys.executable).with_name("modelarts-nb")  # the [project.scripts] entry
 
 
 @pytest.fixture(scope="module")
-def module_sandbox():
+def module_sandbox(sandboxes_for_module):
     assert COMMAND.exists(), f"{COMMAND} is missing: run {sys.executable} -m pip install -e ."
-    with start(pools=22, delete_seconds=0.2) as sandbox:
-        yield sandbox
+    return sandboxes_for_module(pools=22, delete_seconds=0.2)
 
 
 @pytest.fixture

@@ -13,13 +13,10 @@ import time
 import pytest
 from test_command import COMMAND, assert_no_secret, deleted, env_for, ids, make_plan
 
-from modelarts_nb.sandbox import start
-
 
 @pytest.fixture(scope="module")
-def terminal_sandbox():
-    with start(pools=3, delete_seconds=0.2) as sandbox:
-        yield sandbox
+def terminal_sandbox(sandboxes_for_module):
+    return sandboxes_for_module(pools=3, delete_seconds=0.2)
 
 
 @pytest.fixture

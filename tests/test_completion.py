@@ -22,8 +22,9 @@ from conftest import clear_cloud_env, our_threads, until
 from IPython.core import completer as ipc
 from IPython.core.completer import provisionalcompleter
 
-from modelarts_nb.notebook.completion import completer_of, parse_line, register
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.notebook.completion import completer_of, register
+from modelarts_nb.notebook.completion_words import parse_line
+from modelarts_nb.sandbox import Fault
 
 V2 = hasattr(ipc, "context_matcher")  # IPython 8.6+: the matcher replaces whole words
 
@@ -316,13 +317,14 @@ def test_the_lines_project_is_used_like_the_magic_uses_it(shell, env_sandbox, mo
     assert env_sandbox.count() == before
 
 
-def test_an_endpoint_on_the_line_gets_no_request_on_tab(shell, env_sandbox, monkeypatch):
+def test_an_endpoint_on_the_line_gets_no_request_on_tab(shell, env_sandbox, monkeypatch,
+                                                        sandboxes):
     """A pasted line naming another endpoint must not send the user's credentials there by a
     mere TAB (the cell, when run, does what the line says)."""
-    with start() as elsewhere:
-        assert ours(shell, f"%pool_delete --endpoint {elsewhere.endpoint} inf") == []
-        assert ours(shell, f"%pools --endpoint={elsewhere.endpoint} --name inf") == []
-        assert elsewhere.count() == 0 and env_sandbox.count() == 0
+    elsewhere = sandboxes()
+    assert ours(shell, f"%pool_delete --endpoint {elsewhere.endpoint} inf") == []
+    assert ours(shell, f"%pools --endpoint={elsewhere.endpoint} --name inf") == []
+    assert elsewhere.count() == 0 and env_sandbox.count() == 0
     same = f"%pool_delete --endpoint {env_sandbox.endpoint} inf"
     assert lines(shell, same)[0] == same + "er-cpu"  # the endpoint the settings name anyway
 

@@ -29,7 +29,7 @@ from modelarts_nb.gateway import settings
 from modelarts_nb.gateway.auth import AkSkAuth
 from modelarts_nb.gateway.errors import AuthenticationError, ConfigError, PermissionDenied
 from modelarts_nb.gateway.settings import NOTEBOOK_SESSION, Credentials, Settings
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 from modelarts_nb.sandbox.gate import LOCK_AFTER, TOKEN_EXPIRED
 
 STAND_IN = Path(__file__).parent / "fixtures" / "notebook_session"
@@ -41,16 +41,16 @@ def no_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def session_sandbox(monkeypatch, tmp_path):
+def session_sandbox(monkeypatch, tmp_path, sandboxes):
     """A sandbox whose only credentials in reach are the notebook session's (stand-in SDK)."""
     clear_cloud_env(monkeypatch, tmp_path)
     monkeypatch.syspath_prepend(str(STAND_IN))
     for name in ("modelarts", "modelarts.session"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    with start(pools=6, delete_seconds=0.6) as sb:
-        monkeypatch.setenv("MODELARTS_ENDPOINT", sb.endpoint)
-        sb.issue_session_credentials(lifetime=900)
-        yield sb
+    sb = sandboxes(pools=6, delete_seconds=0.6)
+    monkeypatch.setenv("MODELARTS_ENDPOINT", sb.endpoint)
+    sb.issue_session_credentials(lifetime=900)
+    return sb
 
 
 def session_count() -> int:

@@ -377,41 +377,42 @@ def _leaving(sb: Any) -> str:
     return str(pool_id)
 
 
-def test_seeded_deleting_seconds_holds_only_the_seeded_deletion() -> None:
-    with start(pools=0, delete_seconds=0.3, seeded_deleting_seconds=60) as sb:
-        leaving, (failed,) = _leaving(sb), sb.display_names()["failed-pool"]
-        with httpx.Client(auth=AkSkAuth(sb.ak, sb.sk, project_id=sb.project_id),
-                          trust_env=False, timeout=10) as client:
-            url = f"{sb.endpoint}/v2/{sb.project_id}/pools"
-            assert client.delete(f"{url}/{failed}").status_code == 200
-            time.sleep(0.6)
-            body = client.get(f"{url}/{leaving}").json()
-            assert body["status"]["phase"] == "Deleting" and body["metadata"]["deletionTimestamp"]
-            assert client.get(f"{url}/{failed}").status_code == 404  # deleted: gone in 0.3 s
-        sb.clock_offset = 59
-        assert sb.pool_json(leaving) is not None
-        sb.clock_offset = 61
-        assert sb.pool_json(leaving) is None  # the hour (here a minute) is up
+def test_seeded_deleting_seconds_holds_only_the_seeded_deletion(sandboxes) -> None:
+    sb = sandboxes(pools=0, delete_seconds=0.3, seeded_deleting_seconds=60)
+    leaving, (failed,) = _leaving(sb), sb.display_names()["failed-pool"]
+    with httpx.Client(auth=AkSkAuth(sb.ak, sb.sk, project_id=sb.project_id),
+                      trust_env=False, timeout=10) as client:
+        url = f"{sb.endpoint}/v2/{sb.project_id}/pools"
+        assert client.delete(f"{url}/{failed}").status_code == 200
+        time.sleep(0.6)
+        body = client.get(f"{url}/{leaving}").json()
+        assert body["status"]["phase"] == "Deleting" and body["metadata"]["deletionTimestamp"]
+        assert client.get(f"{url}/{failed}").status_code == 404  # deleted: gone in 0.3 s
+    sb.clock_offset = 59
+    assert sb.pool_json(leaving) is not None
+    sb.clock_offset = 61
+    assert sb.pool_json(leaving) is None  # the hour (here a minute) is up
 
 
-def test_reset_starts_the_long_deletion_again_and_a_new_one_is_short() -> None:
-    with start(pools=0, delete_seconds=0.3, seeded_deleting_seconds=60) as sb:
-        sb.clock_offset = 50
-        sb.reset()  # a teacher rehearsing again
-        sb.clock_offset = 100  # 50 s after the reset, 100 s after start
-        assert (sb.pool_json(_leaving(sb)) or {}).get("status", {}).get("phase") == "Deleting"
-        leaving = _leaving(sb)
-        sb.set_phase(leaving, "Running")
-        sb.set_phase(leaving, "Deleting")  # a deletion started now runs on delete_seconds
-        time.sleep(0.5)
-        assert sb.pool_json(leaving) is None
+def test_reset_starts_the_long_deletion_again_and_a_new_one_is_short(sandboxes) -> None:
+    sb = sandboxes(pools=0, delete_seconds=0.3, seeded_deleting_seconds=60)
+    sb.clock_offset = 50
+    sb.reset()  # a teacher rehearsing again
+    sb.clock_offset = 100  # 50 s after the reset, 100 s after start
+    assert (sb.pool_json(_leaving(sb)) or {}).get("status", {}).get("phase") == "Deleting"
+    leaving = _leaving(sb)
+    sb.set_phase(leaving, "Running")
+    sb.set_phase(leaving, "Deleting")  # a deletion started now runs on delete_seconds
+    time.sleep(0.5)
+    assert sb.pool_json(leaving) is None
 
 
-def test_without_seeded_deleting_seconds_the_seeded_pool_goes_after_delete_seconds() -> None:
-    with start(pools=0, delete_seconds=0.3) as sb:
-        leaving = _leaving(sb)
-        time.sleep(0.5)
-        assert sb.pool_json(leaving) is None  # what the tests and tutorials rely on
+def test_without_seeded_deleting_seconds_the_seeded_pool_goes_after_delete_seconds(
+        sandboxes) -> None:
+    sb = sandboxes(pools=0, delete_seconds=0.3)
+    leaving = _leaving(sb)
+    time.sleep(0.5)
+    assert sb.pool_json(leaving) is None  # what the tests and tutorials rely on
     with pytest.raises(ValueError, match="seeded_deleting_seconds"):
         start(pools=0, seeded_deleting_seconds=-1)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from modelarts_nb.notebook import display
-from modelarts_nb.notebook.display import KERNEL_GONE, NOTE_HELP
+from modelarts_nb.notebook.theme import KERNEL_GONE, NOTE_HELP
 
 
 def _controls(root: widgets.Widget) -> list[widgets.Widget]:

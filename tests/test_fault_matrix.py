@@ -25,7 +25,7 @@ from modelarts_nb import (
     ServerError,
 )
 from modelarts_nb.gateway.retry import RetryPolicy
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 OPS = ("show", "watch", "list", "delete")
 FAULTS: dict[str, dict | None] = {
@@ -76,9 +76,8 @@ class RefuseFirst(httpx.HTTPTransport):
 
 
 @pytest.fixture
-def sb():
-    with start(pools=1, delete_seconds=0.4) as sandbox:
-        yield sandbox
+def sb(sandboxes):
+    return sandboxes(pools=1, delete_seconds=0.4)
 
 
 def pool_of(sb) -> str:
@@ -202,34 +201,35 @@ def _true_state(sb, pool_id: str) -> str:
     return "gone" if body is None else body["status"]["phase"]
 
 
-def test_watch_reports_error_at_once_and_lasting_abnormal_after_its_grace(sb, monkeypatch):
+def test_watch_reports_error_at_once_and_lasting_abnormal_after_its_grace(
+        sb, monkeypatch, sandboxes):
     """Error fails at once. Abnormal during a deletion may pass (Deleting → Abnormal → gone is
     seen), so it fails only once it has lasted ``ABNORMAL_GRACE`` (shortened here to 0.5 s)."""
     monkeypatch.setattr("modelarts_nb.deletion.rules.ABNORMAL_GRACE", 0.5)
     for phase in ("Error", "Abnormal"):
-        with start(pools=1, delete_seconds=0.2) as box:
-            pool_id = pool_of(box)
-            box.fail_deletion(pool_id, phase=phase, message=f"{phase.lower()} while deleting")
-            with make_client(box) as client:
-                client.delete_pool(pool_id)
-                started = time.monotonic()
-                with pytest.raises(ModelArtsError, match=f"now {phase}") as info:
-                    client.wait_until_deleted(pool_id, timeout=60, interval=0.05)
-                waited = time.monotonic() - started
-            assert info.value.last.phase == phase
-            assert (waited >= 0.5) == (phase == "Abnormal"), waited
-            gets = box.count(method="GET")
-            assert gets < 40, "it must not wait out the timeout"
-            RESULTS.append(
-                {
-                    "op": "watch",
-                    "fault": f"phase {phase} after DELETE",
-                    "outcome": "error DeletionFailed",
-                    "attempts": str(gets),
-                    "accepted DELETEs": "1",
-                    "pool now": phase,
-                }
-            )
+        box = sandboxes(pools=1, delete_seconds=0.2)
+        pool_id = pool_of(box)
+        box.fail_deletion(pool_id, phase=phase, message=f"{phase.lower()} while deleting")
+        with make_client(box) as client:
+            client.delete_pool(pool_id)
+            started = time.monotonic()
+            with pytest.raises(ModelArtsError, match=f"now {phase}") as info:
+                client.wait_until_deleted(pool_id, timeout=60, interval=0.05)
+            waited = time.monotonic() - started
+        assert info.value.last.phase == phase
+        assert (waited >= 0.5) == (phase == "Abnormal"), waited
+        gets = box.count(method="GET")
+        assert gets < 40, "it must not wait out the timeout"
+        RESULTS.append(
+            {
+                "op": "watch",
+                "fault": f"phase {phase} after DELETE",
+                "outcome": "error DeletionFailed",
+                "attempts": str(gets),
+                "accepted DELETEs": "1",
+                "pool now": phase,
+            }
+        )
 
 
 def write_summary() -> str:

@@ -65,11 +65,11 @@ def test_server_error_code_stays_on_one_line(sandbox, code):
 
 
 def test_billing_label_is_escaped_in_the_pools_panel():
-    from modelarts_nb.notebook.pools_panel import _row_html
+    from modelarts_nb.notebook.pools_rows import row_html
 
     pool = Pool.from_api({"metadata": {"name": "p" * 40, "annotations": {
         "os.modelarts/billing.mode": "<img src=x onerror=alert(1)>"}}})
-    row = _row_html(pool, None)
+    row = row_html(pool)
     assert "<img" not in row
 
 

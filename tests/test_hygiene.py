@@ -10,13 +10,12 @@ from conftest import make_client, our_threads, until
 
 from modelarts_nb.deletion.flow import DeleteFlow, Step
 from modelarts_nb.notebook.panel import DeletePanel
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 
 @pytest.fixture
-def sb():
-    with start(pools=3, delete_seconds=0.5) as sandbox:
-        yield sandbox
+def sb(sandboxes):
+    return sandboxes(pools=3, delete_seconds=0.5)
 
 
 def panel_for(sb, name, **kw):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_client, sandbox_in_env, until
+from conftest import make_client, put_in_env, until
 
 from modelarts_nb.deletion.flow import DeleteFlow
 from modelarts_nb.deletion.impact import read_impact
@@ -11,13 +11,12 @@ from modelarts_nb.deletion.steps import Step
 from modelarts_nb.gateway.models import Pool
 from modelarts_nb.notebook.panel import DeletePanel
 from modelarts_nb.notebook.render import impact_html, impact_lines
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 
 @pytest.fixture
-def sb():
-    with start(pools=3, delete_seconds=0.5) as sandbox:
-        yield sandbox
+def sb(sandboxes):
+    return sandboxes(pools=3, delete_seconds=0.5)
 
 
 def run(shell, capsys, line):
@@ -111,10 +110,9 @@ def test_two_thousand_workloads_are_read_in_pages_and_shown_in_part(sb):
 
 
 @pytest.fixture
-def class_env(monkeypatch, tmp_path):
+def class_env(monkeypatch, tmp_path, sandboxes):
     """24 class pools in the environment: pool-21 has a pending job, pool-22 a notebook."""
-    with sandbox_in_env(monkeypatch, tmp_path, pools=24, delete_seconds=0.3) as sandbox:
-        yield sandbox
+    return put_in_env(monkeypatch, tmp_path, sandboxes(pools=24, delete_seconds=0.3))
 
 
 def test_pools_delete_yes_leaves_out_pools_with_running_work_unless_force(

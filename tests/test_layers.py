@@ -14,7 +14,6 @@ import pytest
 from conftest import make_client
 
 import modelarts_nb
-from modelarts_nb.sandbox import start
 
 PACKAGE = Path(modelarts_nb.__file__).resolve().parent  # the installed copy, where tested
 # The layers, lowest first: each imports only from those before it (the sandbox, a server, uses
@@ -116,13 +115,15 @@ def on_the_wire(monkeypatch):
     return stacks
 
 
-def test_a_pool_name_reaches_the_request_through_at_most_six_of_our_functions(on_the_wire):
+def test_a_pool_name_reaches_the_request_through_at_most_six_of_our_functions(on_the_wire,
+                                                                             sandboxes):
     """From the call that receives the name (the script API, or the engine's step for one
     confirmed pool) down to httpx: at most 6 of our functions each time — the caller, what
     it reads or deletes, the verb, its retry loop, the signed send and the bounded read."""
     from modelarts_nb.deletion.flow import DeleteFlow
 
-    with start(pools=2, delete_seconds=0.2) as sb, make_client(sb) as client:
+    sb = sandboxes(pools=2, delete_seconds=0.2)
+    with make_client(sb) as client:
         pool = client.resolve("pool-01")
         client.delete_pool(sb.display_names()["pool-02"][0])
         flow = DeleteFlow(client, pool, interval=0.05)
@@ -142,9 +143,17 @@ def test_a_pool_name_reaches_the_request_through_at_most_six_of_our_functions(on
     assert {"DELETE engine._send_one", "GET engine._check", "GET client.resolve"} <= set(deepest)
 
 
+# The %pools panel's modules: the widget, its list and batch halves, its rows' HTML, its words.
+POOLS_PANEL = {f"modelarts_nb.notebook.pools_{part}"
+               for part in ("panel", "list", "batch", "rows", "words")}
+
+
 def test_the_pools_panel_draws_a_plan_and_makes_no_request_itself():
-    """The ``%pools`` panel holds a plan and draws it: it imports no HTTP, impact, fan-out or
-    engine module (a ``Reviewer`` reads and deletes for it), so it has no rule of its own."""
-    imported = {m.rsplit(".", 1)[-1] for m in import_graph()["modelarts_nb.notebook.pools_panel"]}
+    """The ``%pools`` panel holds a plan and draws it: none of its modules imports an HTTP,
+    impact, fan-out or engine module (a ``Reviewer`` reads and deletes for it), so it has no
+    rule of its own."""
+    graph = import_graph()
+    assert {m for m in graph if m.startswith("modelarts_nb.notebook.pools_")} == POOLS_PANEL
+    imported = {m.rsplit(".", 1)[-1] for module in POOLS_PANEL for m in graph[module]}
     assert imported & {"api", "client", "impact", "fanout", "engine", "review", "selection",
                        "rules"} == set()

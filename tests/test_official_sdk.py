@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,7 +29,7 @@ from huaweicloudsdkmodelarts.v1 import (
     ShowPoolRequest,
 )
 
-from modelarts_nb.sandbox import Fault, Sandbox, start
+from modelarts_nb.sandbox import Fault, Sandbox
 
 SECURITY_TOKEN = "SANDBOX-FAKE-SECURITY-TOKEN-0002"
 
@@ -60,9 +59,8 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with start(delete_seconds=30) as sandbox:
-        yield sandbox
+def sb(sandboxes) -> Sandbox:
+    return sandboxes(delete_seconds=30)
 
 
 def sdk(
@@ -145,19 +143,19 @@ def test_prepaid_delete_refused(sb: Sandbox) -> None:
     assert sb.accepted_deletes(pool_id) == 0
 
 
-def test_security_token() -> None:
-    with start(security_token=SECURITY_TOKEN) as sandbox:
-        pool_id = pid(sandbox, "pool-01")
-        shown = sdk(sandbox, security_token=SECURITY_TOKEN).show_pool(
-            ShowPoolRequest(pool_name=pool_id)
-        )
-        assert shown.metadata.name == pool_id
-        assert sandbox.requests[-1].headers["x-security-token"] == "***"
-        with pytest.raises(ClientRequestException) as caught:
-            sdk(sandbox).show_pool(ShowPoolRequest(pool_name=pool_id))
-        assert caught.value.status_code == 401
-        with pytest.raises(ClientRequestException):
-            sdk(sandbox, security_token="wrong").show_pool(ShowPoolRequest(pool_name=pool_id))
+def test_security_token(sandboxes) -> None:
+    sandbox = sandboxes(security_token=SECURITY_TOKEN)
+    pool_id = pid(sandbox, "pool-01")
+    shown = sdk(sandbox, security_token=SECURITY_TOKEN).show_pool(
+        ShowPoolRequest(pool_name=pool_id)
+    )
+    assert shown.metadata.name == pool_id
+    assert sandbox.requests[-1].headers["x-security-token"] == "***"
+    with pytest.raises(ClientRequestException) as caught:
+        sdk(sandbox).show_pool(ShowPoolRequest(pool_name=pool_id))
+    assert caught.value.status_code == 401
+    with pytest.raises(ClientRequestException):
+        sdk(sandbox, security_token="wrong").show_pool(ShowPoolRequest(pool_name=pool_id))
 
 
 def test_sdk_transport_retry_honours_429_retry_after(sb: Sandbox) -> None:

@@ -13,12 +13,9 @@ from modelarts_nb.sandbox import Fault
 
 
 @pytest.fixture
-def sb():
-    from modelarts_nb.sandbox import start
-
+def sb(sandboxes):
     # the seeded Deleting pool lasts 4 s: still there when a loaded machine reads it
-    with start(pools=3, delete_seconds=0.8, seeded_deleting_seconds=4) as sandbox:
-        yield sandbox
+    return sandboxes(pools=3, delete_seconds=0.8, seeded_deleting_seconds=4)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from modelarts_nb.deletion.plan import Plan, PlanError, PlanItem, drift
 from modelarts_nb.deletion.policy import Verdict, decide
 from modelarts_nb.deletion.steps import Step
 from modelarts_nb.gateway.models import Pool
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 
 def pool(mode="0", control=0, phase="Running", count=2, created="2026-11-30T12:00:00Z"):
@@ -165,9 +165,8 @@ def test_work_that_stopped_since_the_review_is_still_deleted(sandbox):
 
 
 @pytest.fixture
-def class_sb():
-    with start(pools=8, delete_seconds=0.5) as sb:
-        yield sb
+def class_sb(sandboxes):
+    return sandboxes(pools=8, delete_seconds=0.5)
 
 
 def student(sb, n: int) -> str:

@@ -12,8 +12,8 @@ import pytest
 
 from modelarts_nb.deletion.flow import Step
 from modelarts_nb.gateway.models import Pool
-from modelarts_nb.notebook.display import html_plain
 from modelarts_nb.notebook.render import details_html, details_lines, pool_text
+from modelarts_nb.notebook.theme import html_plain
 
 # The page's own example answer (DeletePool, "Example Responses", status 200), verbatim.
 PAGE_EXAMPLE = {

@@ -22,21 +22,21 @@ from conftest import make_client, pools_panel, until
 from modelarts_nb.deletion.selection import Filters, list_selected
 from modelarts_nb.deletion.steps import Step
 from modelarts_nb.gateway.models import Pool
-from modelarts_nb.notebook.pools_panel import PoolsPanel, confirmation_lines, row_html, twins_css
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.notebook.pools_panel import PoolsPanel
+from modelarts_nb.notebook.pools_rows import row_html, twins_css
+from modelarts_nb.notebook.pools_words import confirmation_lines
+from modelarts_nb.sandbox import Fault
 
 
 @pytest.fixture
-def sb():
-    with start(pools=24, delete_seconds=0.4) as sandbox:
-        yield sandbox
+def sb(sandboxes):
+    return sandboxes(pools=24, delete_seconds=0.4)
 
 
 @pytest.fixture(scope="module")
-def big():
+def big(sandboxes_for_module):
     """509 pools: the nine seeded situations and 500 class pools. Only read, never deleted."""
-    with start(pools=500, delete_seconds=3600) as sandbox:  # leaving-pool stays
-        yield sandbox
+    return sandboxes_for_module(pools=500, delete_seconds=3600)  # leaving-pool stays
 
 
 def class_pools(client):

@@ -28,7 +28,7 @@ import pytest
 from conftest import make_client, pools_panel, until
 
 from modelarts_nb import PoolsClient, history
-from modelarts_nb.deletion import receipts
+from modelarts_nb.deletion import receipts, receipts_file
 from modelarts_nb.deletion.flow import DeleteFlow, Step
 from modelarts_nb.gateway import text
 from modelarts_nb.gateway.api import PoolsApi
@@ -42,9 +42,8 @@ REQUEST_IDS = "on_answer" in inspect.signature(PoolsApi.send_delete).parameters
 
 
 @pytest.fixture
-def sb():
-    with start(pools=12, delete_seconds=0.3) as sandbox:
-        yield sandbox
+def sb(sandboxes):
+    return sandboxes(pools=12, delete_seconds=0.3)
 
 
 class Recording(httpx.HTTPTransport):
@@ -493,23 +492,23 @@ def test_where_receipts_live(platform, env, expected):
 
 @pytest.mark.parametrize("xmode", ["Verbose", "Context"])
 def test_no_secret_in_the_file_even_when_the_server_echoes_one(shell, capsys, monkeypatch,
-                                                               tmp_path, xmode):
-    with start(pools=3, delete_seconds=0.2, unique_keys=True, security_token="tok-" + "s" * 40
-               ) as sb:
-        for name, value in sb.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "none"))
-        shell.run_cell(f"%xmode {xmode}")
-        try:
-            shell.run_cell("%pool_delete pool-01 --no-widgets --yes --interval 0.05")
-            victim = pool_id(sb, "pool-02")
-            sb.inject(Fault(method="DELETE", pool=victim, status=500, body={
-                "error_code": "ModelArts.0001",
-                "error_msg": f"bad key {sb.ak} / {sb.sk} / {sb.security_token}"}))
-            shell.run_cell("%pool_delete pool-02 --no-widgets --yes --interval 0.05")
-        finally:
-            shell.run_cell("%xmode Context")
-        secrets = (sb.ak, sb.sk, sb.security_token)
+                                                               tmp_path, xmode, sandboxes):
+    sb = sandboxes(pools=3, delete_seconds=0.2, unique_keys=True,
+                   security_token="tok-" + "s" * 40)
+    for name, value in sb.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", str(tmp_path / "none"))
+    shell.run_cell(f"%xmode {xmode}")
+    try:
+        shell.run_cell("%pool_delete pool-01 --no-widgets --yes --interval 0.05")
+        victim = pool_id(sb, "pool-02")
+        sb.inject(Fault(method="DELETE", pool=victim, status=500, body={
+            "error_code": "ModelArts.0001",
+            "error_msg": f"bad key {sb.ak} / {sb.sk} / {sb.security_token}"}))
+        shell.run_cell("%pool_delete pool-02 --no-widgets --yes --interval 0.05")
+    finally:
+        shell.run_cell("%xmode Context")
+    secrets = (sb.ak, sb.sk, sb.security_token)
     text = receipts.location().read_text()
     assert len(by_receipt(events())) == 2
     for secret in secrets:
@@ -798,8 +797,8 @@ def test_two_threads_appending_after_a_fragment_lose_no_record(tmp_path):
 def test_a_symlink_at_the_receipts_path_is_refused_and_its_target_left_alone(
         sb, tmp_path, monkeypatch, capsys, dangling, nofollow):
     if not nofollow:
-        monkeypatch.setattr(receipts, "_FLAGS", receipts._FLAGS & ~os.O_NOFOLLOW)  # noqa: SLF001
-        monkeypatch.setattr(receipts, "_NOFOLLOW", 0)
+        monkeypatch.setattr(receipts_file, "_FLAGS", receipts_file._FLAGS & ~os.O_NOFOLLOW)  # noqa: SLF001
+        monkeypatch.setattr(receipts_file, "_NOFOLLOW", 0)
     target = tmp_path / "elsewhere" / "precious.txt"
     target.parent.mkdir()
     if not dangling:

@@ -24,13 +24,12 @@ from modelarts_nb.deletion import receipts
 from modelarts_nb.deletion.flow import DeleteFlow, Step
 from modelarts_nb.notebook import display
 from modelarts_nb.notebook.panel import DeletePanel
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 
 @pytest.fixture
-def sb():
-    with start(pools=3, delete_seconds=0.5) as sandbox:
-        yield sandbox
+def sb(sandboxes):
+    return sandboxes(pools=3, delete_seconds=0.5)
 
 
 @pytest.fixture
@@ -436,7 +435,7 @@ def test_kernel_exit_while_the_impact_check_runs_leaves_the_panel_inert(shell, e
 
 def test_kernel_exit_during_a_slow_batch_leaves_the_pools_panel_inert(shell, monkeypatch,
                                                                       tmp_path):
-    from modelarts_nb.notebook.pools_panel import confirm_phrase
+    from modelarts_nb.notebook.pools_words import confirm_phrase
 
     with sandbox_in_env(monkeypatch, tmp_path, pools=4, delete_seconds=0.3) as sb:
         panel = shell.run_line_magic("pools", "--name 'pool-*'")

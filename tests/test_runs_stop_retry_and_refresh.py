@@ -17,13 +17,12 @@ from modelarts_nb.deletion.flow import DeleteFlow
 from modelarts_nb.deletion.steps import Step
 from modelarts_nb.gateway.errors import InvalidName
 from modelarts_nb.gateway.names import endpoint_key
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 
 @pytest.fixture
-def sb():
-    with start(pools=4, delete_seconds=1.0) as sandbox:
-        yield sandbox
+def sb(sandboxes):
+    return sandboxes(pools=4, delete_seconds=1.0)
 
 
 def pool(sb, name: str) -> str:

@@ -48,16 +48,14 @@ Http = Callable[..., httpx.Client]
 
 
 @pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with start(delete_seconds=30) as sandbox:
-        yield sandbox
+def sb(sandboxes) -> Sandbox:
+    return sandboxes(delete_seconds=30)
 
 
 @pytest.fixture
-def fast() -> Iterator[Sandbox]:
+def fast(sandboxes) -> Sandbox:
     """Deletions take 0.6 s, for the Running -> Deleting -> 404 walk."""
-    with start(delete_seconds=0.6, pools=1) as sandbox:
-        yield sandbox
+    return sandboxes(delete_seconds=0.6, pools=1)
 
 
 @pytest.fixture
@@ -174,15 +172,15 @@ def test_seeded_pools_cover_every_situation(sb: Sandbox) -> None:
     assert sb.pool_tags(pid(sb, "pool-02")) == {"course": "ml101", "student": "s02"}
 
 
-def test_seeding_is_deterministic_per_seed() -> None:
-    with start(seed=7) as one, start(seed=7) as two, start(seed=8) as other:
-        assert one.pool_ids(None) == two.pool_ids(None)
-        for pool_id in one.pool_ids(None):  # byte-identical, tags and workspaces included
-            if not pool_id.startswith("leaving-pool"):  # its deletion clock starts at start()
-                assert json.dumps(one.pool_json(pool_id)) == json.dumps(two.pool_json(pool_id))
-            assert one.pool_tags(pool_id) == two.pool_tags(pool_id)
-        assert one.workspaces() == two.workspaces() != other.workspaces()
-        assert set(one.pool_ids(None)).isdisjoint(other.pool_ids(None))
+def test_seeding_is_deterministic_per_seed(sandboxes) -> None:
+    one, two, other = sandboxes(seed=7), sandboxes(seed=7), sandboxes(seed=8)
+    assert one.pool_ids(None) == two.pool_ids(None)
+    for pool_id in one.pool_ids(None):  # byte-identical, tags and workspaces included
+        if not pool_id.startswith("leaving-pool"):  # its deletion clock starts at start()
+            assert json.dumps(one.pool_json(pool_id)) == json.dumps(two.pool_json(pool_id))
+        assert one.pool_tags(pool_id) == two.pool_tags(pool_id)
+    assert one.workspaces() == two.workspaces() != other.workspaces()
+    assert set(one.pool_ids(None)).isdisjoint(other.pool_ids(None))
 
 
 # -- endpoints -----------------------------------------------------------------------------------
@@ -407,16 +405,16 @@ def test_project_mismatch_is_403(sb: Sandbox, http: Http) -> None:
     assert header.status_code == 403
 
 
-def test_security_token_required_when_configured(http: Http) -> None:
-    with start(security_token="SANDBOX-FAKE-SECURITY-TOKEN") as sandbox:
-        assert http(sandbox).get(pools_url(sandbox)).status_code == 200
-        assert sandbox.requests[-1].headers["x-security-token"] == "***"
-        plain = httpx.Client(
-            auth=AkSkAuth(sandbox.ak, sandbox.sk, project_id=sandbox.project_id), trust_env=False
-        )
-        with plain:
-            assert plain.get(pools_url(sandbox)).status_code == 401
-        assert http(sandbox, security_token="wrong").get(pools_url(sandbox)).status_code == 401
+def test_security_token_required_when_configured(http: Http, sandboxes) -> None:
+    sandbox = sandboxes(security_token="SANDBOX-FAKE-SECURITY-TOKEN")
+    assert http(sandbox).get(pools_url(sandbox)).status_code == 200
+    assert sandbox.requests[-1].headers["x-security-token"] == "***"
+    plain = httpx.Client(
+        auth=AkSkAuth(sandbox.ak, sandbox.sk, project_id=sandbox.project_id), trust_env=False
+    )
+    with plain:
+        assert plain.get(pools_url(sandbox)).status_code == 401
+    assert http(sandbox, security_token="wrong").get(pools_url(sandbox)).status_code == 401
 
 
 # -- faults --------------------------------------------------------------------------------------
@@ -527,17 +525,17 @@ def test_fault_validation_and_consumption(sb: Sandbox) -> None:
 
 
 # -- records and admin ---------------------------------------------------------------------------
-def test_records_never_hold_secrets(http: Http) -> None:
+def test_records_never_hold_secrets(http: Http, sandboxes) -> None:
     secret_token = "SANDBOX-FAKE-SECURITY-TOKEN-0001"
-    with start(security_token=secret_token) as sandbox:
-        http(sandbox).get(pools_url(sandbox))
-        http(sandbox, sk=WRONG_SK).get(pools_url(sandbox))
-        http(sandbox, token=sandbox.token).get(pools_url(sandbox))
-        temporary = sandbox.issue_session_credentials(lifetime=900)
-        http(sandbox, ak=temporary.access, sk=temporary.secret,
-             security_token=temporary.security_token).get(pools_url(sandbox))
-        records = sandbox.requests
-        answer = sandbox.admin().response("GET", "requests")
+    sandbox = sandboxes(security_token=secret_token)
+    http(sandbox).get(pools_url(sandbox))
+    http(sandbox, sk=WRONG_SK).get(pools_url(sandbox))
+    http(sandbox, token=sandbox.token).get(pools_url(sandbox))
+    temporary = sandbox.issue_session_credentials(lifetime=900)
+    http(sandbox, ak=temporary.access, sk=temporary.secret,
+         security_token=temporary.security_token).get(pools_url(sandbox))
+    records = sandbox.requests
+    answer = sandbox.admin().response("GET", "requests")
     assert answer.status_code == 200 and len(answer.json()) == 4
     assert all(isinstance(r, RequestRecord) for r in records) and len(records) == 4
     assert records[0].headers["authorization"] == "***"
@@ -583,7 +581,7 @@ def _admin_request(sb: Sandbox, method: str, name: str, body: bytes = b"",
     return request
 
 
-def test_admin_refuses_anything_but_the_owners_signature(sb: Sandbox) -> None:
+def test_admin_refuses_anything_but_the_owners_signature(sb: Sandbox, sandboxes) -> None:
     """Each refusal is 401/403 with one line saying why, and nothing happens: no fault is
     queued, no reset undoes the deletion, no request log or session credential is handed out."""
     pool_id = pid(sb, "pool-01")
@@ -592,8 +590,8 @@ def test_admin_refuses_anything_but_the_owners_signature(sb: Sandbox) -> None:
     owner = AkSkAuth(sb.ak, sb.sk)
     fault = json.dumps({"status": 503}).encode()
     stale = AkSkAuth(sb.ak, sb.sk, clock=lambda: datetime.now(timezone.utc) - timedelta(minutes=20))
-    with start(unique_keys=True) as neighbour:
-        other = AkSkAuth(neighbour.ak, neighbour.sk)  # a neighbour's own, valid, keys
+    neighbour = sandboxes(unique_keys=True)
+    other = AkSkAuth(neighbour.ak, neighbour.sk)  # a neighbour's own, valid, keys
     signed_for_requests = _admin_request(sb, "GET", "requests", auth=owner)
     signed_for_fault = _admin_request(sb, "POST", "faults", fault, auth=owner)
     cases = {
@@ -645,12 +643,12 @@ def raw_send(request: httpx.Request) -> httpx.Response:
         return client.send(request)
 
 
-def test_admin_with_a_security_token_needs_it(http: Http) -> None:
-    with start(security_token="SANDBOX-FAKE-SECURITY-TOKEN-0003") as sandbox:
-        assert sandbox.admin().response("POST", "reset").status_code == 200
-        without = raw_send(_admin_request(sandbox, "POST", "reset",
-                                          auth=AkSkAuth(sandbox.ak, sandbox.sk)))
-        assert without.status_code == 401 and "security token" in without.json()["error"]
+def test_admin_with_a_security_token_needs_it(http: Http, sandboxes) -> None:
+    sandbox = sandboxes(security_token="SANDBOX-FAKE-SECURITY-TOKEN-0003")
+    assert sandbox.admin().response("POST", "reset").status_code == 200
+    without = raw_send(_admin_request(sandbox, "POST", "reset",
+                                      auth=AkSkAuth(sandbox.ak, sandbox.sk)))
+    assert without.status_code == 401 and "security token" in without.json()["error"]
 
 
 def test_a_locked_out_or_skewed_owner_can_still_reset(sb: Sandbox, http: Http) -> None:
@@ -684,15 +682,15 @@ def test_admin_client_refusals_and_reprs(sb: Sandbox) -> None:
     assert unanswered.value.status is None and "no answer" in str(unanswered.value)
 
 
-def test_unique_keys_are_the_sandboxs_own() -> None:
-    with start(unique_keys=True) as one, start(unique_keys=True) as two:
-        keys = {(one.ak, one.sk, one.token), (two.ak, two.sk, two.token)}
-        assert len(keys) == 2 and DEFAULT_SK not in {one.sk, two.sk}
-        assert re.fullmatch(r"[A-Z0-9]{20}", one.ak) and re.fullmatch(r"[A-Za-z0-9]{40}", one.sk)
-        assert one.admin().requests() == []
-        with pytest.raises(AdminError):
-            AdminClient(two.endpoint, one.ak, one.sk).reset()
-        assert one.sk not in repr(one)
+def test_unique_keys_are_the_sandboxs_own(sandboxes) -> None:
+    one, two = sandboxes(unique_keys=True), sandboxes(unique_keys=True)
+    keys = {(one.ak, one.sk, one.token), (two.ak, two.sk, two.token)}
+    assert len(keys) == 2 and DEFAULT_SK not in {one.sk, two.sk}
+    assert re.fullmatch(r"[A-Z0-9]{20}", one.ak) and re.fullmatch(r"[A-Za-z0-9]{40}", one.sk)
+    assert one.admin().requests() == []
+    with pytest.raises(AdminError):
+        AdminClient(two.endpoint, one.ak, one.sk).reset()
+    assert one.sk not in repr(one)
 
 
 def test_every_answer_has_gateway_headers(sb: Sandbox, http: Http) -> None:
@@ -744,7 +742,7 @@ def test_sandbox_helpers(sb: Sandbox, http: Http) -> None:
     assert sb.requests == []
 
 
-def test_env_and_export_env(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_and_export_env(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, sandboxes) -> None:
     for name in sb.env():
         monkeypatch.delenv(name, raising=False)
     env = sb.export_env()
@@ -757,8 +755,8 @@ def test_env_and_export_env(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Non
     }
     assert all(os.environ[name] == value for name, value in env.items())
     assert sb.sk not in repr(env) and sb.sk not in str(env) and "MODELARTS_ENDPOINT" in repr(env)
-    with start(security_token="tok") as temporary:
-        assert temporary.env()["HUAWEICLOUD_SDK_SECURITY_TOKEN"] == "tok"
+    temporary = sandboxes(security_token="tok")
+    assert temporary.env()["HUAWEICLOUD_SDK_SECURITY_TOKEN"] == "tok"
 
 
 SANDBOX_VARS = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_PROJECT_ID",

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from modelarts_nb.gateway.auth import AkSkAuth
-from modelarts_nb.sandbox import Sandbox, start
+from modelarts_nb.sandbox import Sandbox
 
 ANNOTATION = "os.modelarts/tms.tags"
 WORKSPACE_LABEL = "os.modelarts/workspace.id"
@@ -31,9 +31,8 @@ WORKSPACE_FIELDS = {"id", "name", "description", "owner", "enterprise_project_id
 
 
 @pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with start(delete_seconds=30) as sandbox:
-        yield sandbox
+def sb(sandboxes) -> Sandbox:
+    return sandboxes(delete_seconds=30)
 
 
 @pytest.fixture
@@ -90,11 +89,11 @@ def test_class_pools_carry_their_tags_in_the_annotation(sb: Sandbox, api: httpx.
 
 
 def test_some_class_pools_show_their_tags_only_through_the_tag_api(
-        sb: Sandbox, api: httpx.Client) -> None:
-    with start(pools=6) as six:
-        no_annotation = sorted(name for name, ids in six.display_names().items()
-                               if name.startswith("pool-")
-                               and annotation(six, ids[0]) is None)
+        sb: Sandbox, api: httpx.Client, sandboxes) -> None:
+    six = sandboxes(pools=6)
+    no_annotation = sorted(name for name, ids in six.display_names().items()
+                           if name.startswith("pool-")
+                           and annotation(six, ids[0]) is None)
     assert no_annotation == ["pool-02", "pool-05"]
     pool_id = pid(sb, "pool-02")
     assert ANNOTATION not in (sb.pool_json(pool_id) or {})["metadata"]["annotations"]
@@ -278,8 +277,9 @@ def test_other_methods_and_paths_do_not_exist(sb: Sandbox, api: httpx.Client, me
     assert answer.status_code == 404 and answer.json()["error_code"] == "APIG.0101"
 
 
-def test_a_pool_takes_its_tags_with_it() -> None:
-    with start(delete_seconds=0.3, pools=2) as fast, httpx.Client(
+def test_a_pool_takes_its_tags_with_it(sandboxes) -> None:
+    fast = sandboxes(delete_seconds=0.3, pools=2)
+    with httpx.Client(
             base_url=f"{fast.endpoint}/v1/{fast.project_id}", trust_env=False, timeout=5,
             auth=AkSkAuth(fast.ak, fast.sk)) as api:
         pool_id = pid(fast, "pool-01")

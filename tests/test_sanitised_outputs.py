@@ -27,13 +27,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import clear_cloud_env, make_client, sandbox_in_env, until
+from conftest import clear_cloud_env, make_client, put_in_env, until
 
 from modelarts_nb import PoolsClient
 from modelarts_nb.deletion import receipts
 from modelarts_nb.gateway import signer
 from modelarts_nb.gateway.errors import ApiError
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 MARK = "ECHO"
 TAGS = "os.modelarts/tms.tags"
@@ -120,16 +120,16 @@ def _hostile(body: dict, name: str) -> dict:
 
 
 @pytest.fixture
-def hostile(monkeypatch, tmp_path):
+def hostile(monkeypatch, tmp_path, sandboxes):
     """A sandbox in the environment (temporary AK/SK: a security token is sent) that echoes."""
     token = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(60))
-    with sandbox_in_env(monkeypatch, tmp_path, pools=6, delete_seconds=0.4, unique_keys=True,
-                        security_token=token) as sb:
-        echo = Echo()
-        sb.service.rewrite = echo
-        sb.ids = plant(sb)
-        sb.echo = echo
-        yield sb
+    sb = put_in_env(monkeypatch, tmp_path, sandboxes(
+        pools=6, delete_seconds=0.4, unique_keys=True, security_token=token))
+    echo = Echo()
+    sb.service.rewrite = echo
+    sb.ids = plant(sb)
+    sb.echo = echo
+    return sb
 
 
 # -- what is checked ---------------------------------------------------------------------------
@@ -354,20 +354,20 @@ def test_errors_show_no_echoed_credential_or_escape_under_any_xmode(
 
 
 @pytest.fixture
-def renewing(monkeypatch, tmp_path):
+def renewing(monkeypatch, tmp_path, sandboxes):
     """Only a notebook session's temporary credentials, renewed every second, and a server that
     echoes whichever the request carried."""
     clear_cloud_env(monkeypatch, tmp_path)
     monkeypatch.syspath_prepend(str(STAND_IN))
     for name in ("modelarts", "modelarts.session"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    with start(pools=6, delete_seconds=2.0) as sb:
-        monkeypatch.setenv("MODELARTS_ENDPOINT", sb.endpoint)
-        sb.issue_session_credentials(lifetime=1.0)
-        sb.echo = Echo()
-        sb.service.rewrite = sb.echo
-        sb.ids = plant(sb)
-        yield sb
+    sb = sandboxes(pools=6, delete_seconds=2.0)
+    monkeypatch.setenv("MODELARTS_ENDPOINT", sb.endpoint)
+    sb.issue_session_credentials(lifetime=1.0)
+    sb.echo = Echo()
+    sb.service.rewrite = sb.echo
+    sb.ids = plant(sb)
+    return sb
 
 
 def test_a_security_token_renewed_mid_watch_and_echoed_is_masked_in_yes_output(

@@ -23,7 +23,6 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from modelarts_nb import sandbox
 from modelarts_nb.sandbox import DEFAULT_AK, DEFAULT_SK, DEFAULT_TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,10 +172,9 @@ def teaching(workdir):
 
 
 @pytest.fixture(scope="module")
-def error_sandbox():
-    with sandbox.start(ak=AK, sk=SK, token=SANDBOX_TOKEN, security_token=SECURITY_TOKEN,
-                       pools=3, delete_seconds=0.6) as sb:
-        yield sb
+def error_sandbox(sandboxes_for_module):
+    return sandboxes_for_module(ak=AK, sk=SK, token=SANDBOX_TOKEN, security_token=SECURITY_TOKEN,
+                                pools=3, delete_seconds=0.6)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from modelarts_nb import ModelArtsError, PoolsClient
 from modelarts_nb.gateway.auth import AkSkAuth, TokenAuth
 from modelarts_nb.gateway.settings import Credentials, Settings, resolve_settings
-from modelarts_nb.sandbox import Fault, start
+from modelarts_nb.sandbox import Fault
 
 AK = "AKAUDIT7Q2W3E4R5T6Y7"
 SK = "SKAUDITzxcvbnmasdfghjklqwertyuiop12345678"
@@ -22,11 +22,10 @@ SECRETS = (AK, SK, STOKEN, TOKEN)
 
 
 @pytest.fixture
-def sb():
-    with start(
+def sb(sandboxes):
+    return sandboxes(
         pools=1, delete_seconds=0.3, ak=AK, sk=SK, token=TOKEN, security_token=STOKEN
-    ) as sandbox:
-        yield sandbox
+    )
 
 
 def assert_clean(*texts: str) -> None:

@@ -206,11 +206,10 @@ def test_list_selected_reads_pools_once(env_sandbox):
 
 
 @pytest.fixture
-def class_sb(monkeypatch, tmp_path):
-    from conftest import sandbox_in_env
+def class_sb(monkeypatch, tmp_path, sandboxes):
+    from conftest import put_in_env
 
-    with sandbox_in_env(monkeypatch, tmp_path, pools=6, delete_seconds=0.3) as sb:
-        yield sb
+    return put_in_env(monkeypatch, tmp_path, sandboxes(pools=6, delete_seconds=0.3))
 
 
 def gets(sb, part):
@@ -313,16 +312,14 @@ def test_ctrl_c_while_tags_are_read_ends_the_cell_at_once(shell, capsys, class_s
     assert sb.count(method="DELETE") == 0
 
 
-def test_every_tag_key_is_read_across_pages():
-    from modelarts_nb.sandbox import start
-
-    with start(pools=30) as sb:
-        ids = [pid for pid in sb.pool_ids() if pid.startswith("pool-")]  # none is leaving
-        for n in range(450):  # 20 tags a pool at most, 2 of them course and student
-            sb.tag_pool(ids[n // 15], {f"k{n:03d}": f"v{n % 7}"})
-        client = make_client(sb)
-        sb.clear_requests()
-        tags = client.list_pool_tags()
+def test_every_tag_key_is_read_across_pages(sandboxes):
+    sb = sandboxes(pools=30)
+    ids = [pid for pid in sb.pool_ids() if pid.startswith("pool-")]  # none is leaving
+    for n in range(450):  # 20 tags a pool at most, 2 of them course and student
+        sb.tag_pool(ids[n // 15], {f"k{n:03d}": f"v{n % 7}"})
+    client = make_client(sb)
+    sb.clear_requests()
+    tags = client.list_pool_tags()
     assert {f"k{n:03d}" for n in range(450)} <= set(tags) and tags["course"] == ("ml101",)
     assert [r.query for r in sb.requests] == [f"limit=200&offset={page}" for page in range(3)]
 

@@ -19,7 +19,7 @@ import threading
 import time
 
 import pytest
-from conftest import our_threads, sandbox_in_env, until
+from conftest import our_threads, put_in_env, until
 
 from modelarts_nb.sandbox import Fault, start
 
@@ -34,9 +34,8 @@ def run(shell, capsys, line):
 
 
 @pytest.fixture
-def class_sb(monkeypatch, tmp_path):
-    with sandbox_in_env(monkeypatch, tmp_path, pools=6, delete_seconds=0.3) as sb:
-        yield sb
+def class_sb(monkeypatch, tmp_path, sandboxes):
+    return put_in_env(monkeypatch, tmp_path, sandboxes(pools=6, delete_seconds=0.3))
 
 
 def add_pool(sb, slug, *, display=None, annotation=None, created=None, workspace=None):

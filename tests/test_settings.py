@@ -9,7 +9,6 @@ import pytest
 
 from modelarts_nb import ConfigError, InvalidName, PoolsClient, resolve_settings
 from modelarts_nb.gateway.settings import Credentials, Settings, endpoint_for_region
-from modelarts_nb.sandbox import start
 
 AK, SK, TOKEN = "ENVAK000000000000001", "envsecret0000000000000000000000000000001", "iamtoken-abc"
 PID = "0123456789abcdef0123456789abcdef"
@@ -186,33 +185,34 @@ def test_explicit_region_beats_an_endpoint_from_the_environment(no_profile):
 
 
 def test_magic_region_flag_beats_the_environment_endpoint(shell, capsys, env_sandbox,
-                                                          monkeypatch):
+                                                          monkeypatch, sandboxes):
     """--region names another region than MODELARTS_ENDPOINT (sandbox A): the request goes to
     that region's endpoint (sandbox B, through the SDK's per-region override), never to A."""
-    with start(pools=1) as other:
-        monkeypatch.setenv("HUAWEICLOUD_SDK_REGION_MODELARTS_XX_TEST_9", other.endpoint)
-        env_sandbox.clear_requests()
-        result = shell.run_cell("%pool_delete pool-01 --region xx-test-9 --no-widgets")
-        out = capsys.readouterr()
-        assert result.success, out.out + out.err
-        assert env_sandbox.count() == 0 and other.count(method="GET") >= 1
+    other = sandboxes(pools=1)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_REGION_MODELARTS_XX_TEST_9", other.endpoint)
+    env_sandbox.clear_requests()
+    result = shell.run_cell("%pool_delete pool-01 --region xx-test-9 --no-widgets")
+    out = capsys.readouterr()
+    assert result.success, out.out + out.err
+    assert env_sandbox.count() == 0 and other.count(method="GET") >= 1
 
 
 @pytest.mark.parametrize("spelling", ["HTTP://127.0.0.1:{port}", "http://LOCALHOST:{port}",
                                       "http://127.0.0.1:{port}/", "Http://LocalHost:{port}"])
-def test_loopback_is_decided_on_the_parsed_host_never_through_a_proxy(monkeypatch, spelling):
+def test_loopback_is_decided_on_the_parsed_host_never_through_a_proxy(monkeypatch, spelling,
+                                                                     sandboxes):
     """A proxy in the environment (a dead port here) must never see loopback traffic, whatever
     the spelling: it would carry the Authorization and security-token headers in clear."""
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    with start(pools=1) as sb:
-        creds = Credentials(sb.ak, sb.sk)
-        endpoint = spelling.format(port=sb.port)
-        with PoolsClient(Settings(endpoint, sb.project_id, creds)) as client:
-            assert client.list_pools()
-        assert sb.count(method="GET") == 1
+    sb = sandboxes(pools=1)
+    creds = Credentials(sb.ak, sb.sk)
+    endpoint = spelling.format(port=sb.port)
+    with PoolsClient(Settings(endpoint, sb.project_id, creds)) as client:
+        assert client.list_pools()
+    assert sb.count(method="GET") == 1
 
 
 @pytest.mark.parametrize("endpoint", ["http://example.com", "http://127.0.0.1.example.com",

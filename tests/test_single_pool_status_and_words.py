@@ -18,17 +18,13 @@ from conftest import finish, make_client, panels_over, until
 
 from modelarts_nb.deletion.flow import Step
 from modelarts_nb.gateway.retry import RetryPolicy
-from modelarts_nb.notebook.display import html_plain
-from modelarts_nb.notebook.render import PANEL_STYLE
+from modelarts_nb.notebook.theme import PANEL_STYLE, html_plain
 from modelarts_nb.sandbox import Fault
 
 
 @pytest.fixture
-def sb():
-    from modelarts_nb.sandbox import start
-
-    with start(pools=3, delete_seconds=0.8) as sandbox:
-        yield sandbox
+def sb(sandboxes):
+    return sandboxes(pools=3, delete_seconds=0.8)
 
 
 @pytest.fixture
@@ -414,14 +410,14 @@ def test_no_fixed_light_only_colour_is_left():
     """No hard-coded light-theme background (#f3f3f3 under white text in dark) or fixed text
     colour outside a var() fallback in what the panel and the text path render."""
     from modelarts_nb.notebook import panel as panel_module
-    from modelarts_nb.notebook import render
+    from modelarts_nb.notebook import render, theme
 
-    source = Path(render.__file__).read_text(encoding="utf-8") + Path(
-        panel_module.__file__).read_text(encoding="utf-8")
+    source = "".join(Path(module.__file__).read_text(encoding="utf-8")
+                     for module in (render, panel_module, theme))
     assert "#f3f3f3" not in source and "color:#fff" not in source
     bare = re.findall(r"(?<![\w-])color:\s*#[0-9a-fA-F]{3,6}", PANEL_STYLE)
     assert not bare, bare
-    from modelarts_nb.notebook.render import phase_badge
+    from modelarts_nb.notebook.theme import phase_badge
 
     for phase in ("Running", "Deleting", "Error", "Deleted", "odd"):
         badge = phase_badge(phase)

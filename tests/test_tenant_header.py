@@ -26,7 +26,6 @@ from modelarts_nb.gateway import signer
 from modelarts_nb.gateway.auth import AkSkAuth
 from modelarts_nb.gateway.errors import InvalidName, PermissionDenied
 from modelarts_nb.gateway.settings import NOTEBOOK_SESSION, Credentials, Settings, resolve_settings
-from modelarts_nb.sandbox import start
 from modelarts_nb.sandbox.workspaces import WORKSPACE_DENIED, WORKSPACE_DENIED_STATUS
 
 AK = "HPUAEXAMPLEAK0000001"
@@ -136,19 +135,20 @@ def _session_stand_in(tmp_path, monkeypatch, user_id: str) -> None:
         monkeypatch.delitem(sys.modules, name, raising=False)
 
 
-def test_the_sessions_tenant_goes_only_with_the_sessions_credentials(tmp_path, monkeypatch):
+def test_the_sessions_tenant_goes_only_with_the_sessions_credentials(tmp_path, monkeypatch,
+                                                                    sandboxes):
     clear_cloud_env(monkeypatch, tmp_path)
-    with start(pools=1) as sb:
-        monkeypatch.setenv("MODELARTS_ENDPOINT", sb.endpoint)
-        sb.issue_session_credentials(lifetime=900)
-        _session_stand_in(tmp_path, monkeypatch, TENANT)
-        session = resolve_settings()
-        assert session.credentials.source == NOTEBOOK_SESSION and session.user_id == TENANT
-        assert f"{TENANT} from {NOTEBOOK_SESSION}" in session.describe()
-        own_keys = resolve_settings(access_key=sb.ak, secret_key=sb.sk, project_id=PROJECT)
-        assert own_keys.user_id is None  # never the session's tenant with other keys
-        monkeypatch.setenv("MODELARTS_USER_ID", "from-env")
-        assert resolve_settings().user_id == "from-env"  # environment beats session
+    sb = sandboxes(pools=1)
+    monkeypatch.setenv("MODELARTS_ENDPOINT", sb.endpoint)
+    sb.issue_session_credentials(lifetime=900)
+    _session_stand_in(tmp_path, monkeypatch, TENANT)
+    session = resolve_settings()
+    assert session.credentials.source == NOTEBOOK_SESSION and session.user_id == TENANT
+    assert f"{TENANT} from {NOTEBOOK_SESSION}" in session.describe()
+    own_keys = resolve_settings(access_key=sb.ak, secret_key=sb.sk, project_id=PROJECT)
+    assert own_keys.user_id is None  # never the session's tenant with other keys
+    monkeypatch.setenv("MODELARTS_USER_ID", "from-env")
+    assert resolve_settings().user_id == "from-env"  # environment beats session
 
 
 # -- over real HTTP: each source reaches GET and DELETE, signed ------------------------------
@@ -162,31 +162,31 @@ def _magic(shell, capsys, line: str) -> tuple[bool, str]:
 
 @pytest.mark.parametrize("source", ["flag", "environment", "session"])
 def test_each_source_reaches_the_pools_get_and_delete_signed_and_nothing_else(
-        source, shell, capsys, monkeypatch, tmp_path):
+        source, shell, capsys, monkeypatch, tmp_path, sandboxes):
     clear_cloud_env(monkeypatch, tmp_path)
-    with start(pools=3, delete_seconds=0.6) as sb:
-        monkeypatch.setenv("MODELARTS_ENDPOINT", sb.endpoint)
-        if source == "session":
-            sb.issue_session_credentials(lifetime=900)
-            _session_stand_in(tmp_path, monkeypatch, TENANT)
-        else:
-            for name, value in sb.env().items():
-                monkeypatch.setenv(name, value)
-        if source == "environment":
-            monkeypatch.setenv("MODELARTS_USER_ID", TENANT)
-        (pool_id,) = sb.display_names()["pool-01"]
-        flag = f" --user-id {TENANT}" if source == "flag" else ""
-        ok, out = _magic(shell, capsys, f"%pool_delete {pool_id} --yes --no-widgets{flag}")
-        assert ok, out
-        about_pool = [r for r in sb.requests if r.path.endswith(f"/pools/{pool_id}")]
-        assert {r.method for r in about_pool} == {"GET", "DELETE"}
-        for record in about_pool:
-            assert record.headers.get(HEADER) == TENANT
-            assert HEADER in record.signed_headers  # signed, and the sandbox verified it
-            assert record.status in (200, 404)
-        others = [r for r in sb.requests if r not in about_pool]
-        assert others and all(HEADER not in r.headers for r in others)  # workloads, nodes
-        assert f"tenant (X-ModelArts-User-ID) {TENANT}" in out  # settings.describe()
+    sb = sandboxes(pools=3, delete_seconds=0.6)
+    monkeypatch.setenv("MODELARTS_ENDPOINT", sb.endpoint)
+    if source == "session":
+        sb.issue_session_credentials(lifetime=900)
+        _session_stand_in(tmp_path, monkeypatch, TENANT)
+    else:
+        for name, value in sb.env().items():
+            monkeypatch.setenv(name, value)
+    if source == "environment":
+        monkeypatch.setenv("MODELARTS_USER_ID", TENANT)
+    (pool_id,) = sb.display_names()["pool-01"]
+    flag = f" --user-id {TENANT}" if source == "flag" else ""
+    ok, out = _magic(shell, capsys, f"%pool_delete {pool_id} --yes --no-widgets{flag}")
+    assert ok, out
+    about_pool = [r for r in sb.requests if r.path.endswith(f"/pools/{pool_id}")]
+    assert {r.method for r in about_pool} == {"GET", "DELETE"}
+    for record in about_pool:
+        assert record.headers.get(HEADER) == TENANT
+        assert HEADER in record.signed_headers  # signed, and the sandbox verified it
+        assert record.status in (200, 404)
+    others = [r for r in sb.requests if r not in about_pool]
+    assert others and all(HEADER not in r.headers for r in others)  # workloads, nodes
+    assert f"tenant (X-ModelArts-User-ID) {TENANT}" in out  # settings.describe()
 
 
 def test_a_malformed_flag_fails_the_cell_in_one_line_before_any_request(
@@ -256,19 +256,19 @@ def test_allowed_tenants_are_never_listed_and_a_typo_in_auth_type_is_refused(san
 
 
 @pytest.fixture
-def sdk_sandbox(monkeypatch):
+def sdk_sandbox(monkeypatch, sandboxes):
     for name in list(os.environ):
         if name.upper().startswith(("HUAWEICLOUD_", "HC_CONTAINER_")) or name.upper().endswith(
                 "_PROXY"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    with start(delete_seconds=30) as sb:
-        config = HttpConfig.get_default_config()
-        config.timeout, config.retry_times = (5, 5), 0
-        client = (ModelArtsClient.new_builder()
-                  .with_credentials(BasicCredentials(sb.ak, sb.sk, sb.project_id))
-                  .with_endpoint(sb.endpoint).with_http_config(config).build())
-        yield sb, client
+    sb = sandboxes(delete_seconds=30)
+    config = HttpConfig.get_default_config()
+    config.timeout, config.retry_times = (5, 5), 0
+    client = (ModelArtsClient.new_builder()
+              .with_credentials(BasicCredentials(sb.ak, sb.sk, sb.project_id))
+              .with_endpoint(sb.endpoint).with_http_config(config).build())
+    return sb, client
 
 
 def test_official_sdk_with_an_admitted_tenant_shows_and_deletes(sdk_sandbox):

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from modelarts_nb.notebook.pools_panel import _STYLE as POOLS_STYLE
-from modelarts_nb.notebook.render import PANEL_STYLE
+from modelarts_nb.notebook.theme import PANEL_STYLE, POOLS_STYLE
 
 # Material colours JupyterLab 3.6 defines in its JavaScript bundle, not in the theme CSS
 # (JupyterLab 4 writes them as each variable's fallback); the palette is fixed.

@@ -226,7 +226,7 @@ PANEL_CELL = (
 # Workspace "0": the nine seeded situations, 500 class pools and the hostile one; 509 once
 # leaving-pool (already Deleting in the seed) is gone, which may happen before the listing.
 LISTED = 510
-FIRST_ROWS = 20  # rows the panel comes with (pools_panel._FIRST_ROWS)
+FIRST_ROWS = 20  # rows the panel comes with (pools_list.FIRST_ROWS)
 # JS helpers. Times are taken in the page (performance.now, checked every animation frame),
 # so they hold what a user would see, without Playwright's own round trips.
 _LAST_PANEL = "[...document.querySelectorAll('.mnb-pools-panel')].pop()"

@@ -29,8 +29,10 @@ from .test_browser_bulk import DOCS, pool_row
 from .test_browser_reopen import ALLOWED, SAVE_WIDGET_STATE, reload
 
 NAME = "truth.ipynb"
+# Deletions last 30 s unless a test says otherwise: a batch is still running when the kernel
+# restarts; a test that only needs the deletion done asks for 2 s (no minute spent waiting).
 SETUP = ("from modelarts_nb import sandbox\n"
-         "sb = sandbox.start(delete_seconds=30)\n"
+         "sb = sandbox.start(delete_seconds={delete_seconds})\n"
          "_ = sb.export_env()\n"
          "%load_ext modelarts_nb")
 # The broken-link icons ipywidgets draws before every disconnected view, as the page shows them.
@@ -43,8 +45,8 @@ GONE = "has stopped: nothing here acts any more"
 STACKS = [pytest.param(None, id="jupyterlab4"), pytest.param(COMPAT_JUPYTER, id="jupyterlab3")]
 
 
-def notebook(folder: Path, *cells: str) -> Path:
-    sources = (SETUP, *cells)
+def notebook(folder: Path, *cells: str, delete_seconds: float = 30) -> Path:
+    sources = (SETUP.format(delete_seconds=delete_seconds), *cells)
     path = folder / NAME
     path.write_text(json.dumps({"cells": [
         {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
@@ -141,7 +143,8 @@ def test_a_pools_panel_reopened_from_saved_widget_state_is_inert_and_says_so(tmp
 
 @pytest.mark.parametrize("jupyter", STACKS)
 def test_the_acknowledgement_sentence_toggles_and_enter_says_what_is_missing(tmp_path, jupyter):
-    server = server_for(notebook(tmp_path, "%pool_delete train-gpu --interval 0.5"), jupyter)
+    server = server_for(notebook(tmp_path, "%pool_delete train-gpu --interval 0.5",
+                                        delete_seconds=2), jupyter)
     with server, browser_for(server, "ack-enter") as browser:
         page = browser.page
         open_notebook(page, server, f"/lab/tree/{NAME}")
@@ -174,7 +177,7 @@ def test_history_shows_one_line_per_deletion_in_jupyterlab4(tmp_path):
              "%pool_delete pool-01 --yes --interval 0.2",
              "%pool_delete pool-02 --yes --interval 0.2",
              "%pools --history")
-    server = server_for(notebook(tmp_path, *cells), None)
+    server = server_for(notebook(tmp_path, *cells, delete_seconds=2), None)
     with server, browser_for(server, "history") as browser:
         page = browser.page
         open_notebook(page, server, f"/lab/tree/{NAME}")
