@@ -9,12 +9,12 @@ COMPAT_STAMP := $(COMPAT)/.installed
 SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
 POOLS ?= 3
-# pytest-xdist workers of each suite in `make test` (2, the CI machine's cores; WORKERS=0 runs
-# each suite in one process) and in `make check` (its tests mostly wait on loopback sandboxes).
-WORKERS ?= 2
+# pytest-xdist workers of each suite: the tests mostly wait (on loopback sandboxes, kernels,
+# JupyterLab), so 2 cores keep 6 workers busy; WORKERS=0 runs a suite in one process.
+WORKERS ?= 6
 CHECK_WORKERS ?= 4
 
-.PHONY: test test-lanes screenshots lane-root lane-host lane-browser check lint bench demo clean compat kernel39 kernel39-root wheel dist lane-host \
+.PHONY: test setup test-lanes screenshots lane-root lane-host lane-browser check lint bench demo clean compat kernel39 kernel39-root wheel dist lane-host \
   lane-browser lane-root test-host test-browser test-browser-kernel39 test-kernel39 test-compat \
   test-nbval test-serial
 
@@ -35,7 +35,10 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 # in it too. The stamp keeps `make test` from re-running pip every time.
 $(COMPAT_STAMP): pyproject.toml tests/browser/compat_env.sh
 	PYTHON=$(PYTHON) COMPAT_VENV=$(COMPAT) bash tests/browser/compat_env.sh
-	$(COMPAT)/bin/pip install -q --disable-pip-version-check "pytest-xdist>=3.5"
+	$(COMPAT)/bin/pip freeze --exclude modelarts-nb > $(COMPAT)/stack.txt
+	$(COMPAT)/bin/pip install -q --disable-pip-version-check -c $(COMPAT)/stack.txt \
+	  "pytest-xdist>=3.5" "hypothesis>=6" nbformat nbclient \
+	  huaweicloudsdkcore==3.1.219 huaweicloudsdkmodelarts==3.1.219
 	touch $@
 
 compat: $(COMPAT_STAMP)
@@ -62,11 +65,6 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check modelarts_nb tests benchmarks
 	$(BIN)/mypy modelarts_nb
 
-# The magic and panel tests again, on the oldest stack (.venv-compat).
-COMPAT_TESTS := tests/test_magic.py tests/test_panel.py tests/test_bulk.py tests/test_impact.py \
-  tests/test_completion.py tests/test_pools_panel.py tests/test_selection.py tests/test_receipts.py \
-  tests/test_single_pool_status_and_words.py tests/test_display.py tests/test_theme_contrast.py
-
 # The inner loop (under 2 minutes): lint, then the fast tests on this venv: all but the slow
 # ones (browsers, notebooks run in real kernels, packaging, the demo, and tests that take 3 s or
 # more) and the timing-sensitive `serial` ones; tests/conftest.py names them.
@@ -78,9 +76,14 @@ check: lint
 # pytest-xdist's WORKERS, then, alone, the timing-sensitive tests marked `serial`. (The lanes
 # below run the same parts side by side: `make test-lanes`, faster on more cores, and flakier
 # on two.)
-test: lint compat kernel39-root
-	$(MAKE) --no-print-directory test-kernel39 test-host test-browser test-browser-kernel39 \
+test: setup
+	$(MAKE) --no-print-directory lint test-kernel39 test-host test-browser test-browser-kernel39 \
 	  test-compat test-nbval test-serial
+
+# The three environments side by side (pip and debootstrap mostly wait on the network): this
+# venv, the compat stack and the 3.9 root with this checkout's wheel in its kernel.
+setup:
+	$(MAKE) --no-print-directory -j3 $(TEST_STAMP) $(COMPAT_STAMP) kernel39-root
 
 test-lanes:
 	$(MAKE) --no-print-directory -j3 -O lane-root lane-host lane-browser
@@ -95,8 +98,14 @@ lane-browser: $(TEST_STAMP) $(COMPAT_STAMP)
 lane-root: $(TEST_STAMP) $(COMPAT_STAMP) kernel39-root
 	$(MAKE) --no-print-directory -k test-kernel39 test-browser-kernel39 test-compat
 
+# Two processes: the files that touch no notebook stack (tests/conftest.py's STACKLESS_FILES,
+# run here only; that run fails if one of them imports pandas, IPython or ipywidgets), then
+# every other file (also run in the 3.9 root).
 test-host: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not serial" --ignore=tests/browser
+	MODELARTS_NB_TESTS=stackless $(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) \
+	  -m "not serial" tests
+	MODELARTS_NB_TESTS=stacks $(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) \
+	  -m "not serial" --ignore=tests/browser tests
 
 test-browser: $(TEST_STAMP) $(COMPAT_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) -m "not serial and not kernel39_root" tests/browser
@@ -106,10 +115,13 @@ test-browser-kernel39: $(TEST_STAMP) $(COMPAT_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "kernel39_root" tests/browser
 
 test-kernel39:
-	bash tests/kernel39/run.sh --if-possible --suite
+	KERNEL39_WORKERS=$(WORKERS) bash tests/kernel39/run.sh --if-possible --suite
 
+# Every file that touches a notebook stack (all but conftest's STACKLESS_FILES) again, on the
+# oldest stack (.venv-compat: ipywidgets 7.8, IPython 7.34, ipykernel 6, pandas as pip picks).
 test-compat: $(COMPAT_STAMP)
-	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider -n $(WORKERS) -m "not serial" $(COMPAT_TESTS)
+	MODELARTS_NB_TESTS=stacks $(COMPAT)/bin/python -m pytest -q -p no:cacheprovider \
+	  -n $(WORKERS) -m "not serial" --ignore=tests/browser tests
 
 test-nbval: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks/
@@ -118,7 +130,8 @@ test-nbval: $(TEST_STAMP)
 # (The 3.9 root's are those of the kernel test-kernel39 installed.)
 test-serial: $(TEST_STAMP) $(COMPAT_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m serial || [ $$? = 5 ]
-	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider -m serial $(COMPAT_TESTS) || [ $$? = 5 ]
+	MODELARTS_NB_TESTS=stacks $(COMPAT)/bin/python -m pytest -q -p no:cacheprovider -m serial \
+	  --ignore=tests/browser tests || [ $$? = 5 ]
 	bash tests/kernel39/run.sh --if-possible --serial
 
 bench: $(TEST_STAMP)

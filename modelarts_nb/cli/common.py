@@ -1,6 +1,6 @@
 """What every ``modelarts-nb`` sub-command shares: what it prints, how it stops, its options.
 
-Why apart from ``cli`` (the parser, pools, plan, history) and ``cli_run`` (apply, delete):
+Why apart from ``command`` (the parser, pools, plan, history) and ``run`` (apply, delete):
 every line the command writes goes through ``Out`` (masked, one line per message, quiet or JSON
 as asked), a run's progress and its stop on SIGINT/SIGTERM are the same for ``apply`` and
 ``delete``, and both sides describe a plan and its settings the same way.
