@@ -10,12 +10,13 @@ SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
 POOLS ?= 3
 # pytest-xdist workers of each suite: the tests mostly wait (on loopback sandboxes, kernels,
-# JupyterLab), so 2 cores keep 6 workers busy; WORKERS=0 runs a suite in one process.
-WORKERS ?= 6
+# JupyterLab), so 2 cores keep 4 workers busy beside the browser lane; WORKERS=0 runs a suite in one process.
+WORKERS ?= 4
+BROWSER_WORKERS ?= 2  # each a JupyterLab, a kernel and a Chromium
 CHECK_WORKERS ?= 4
 
-.PHONY: test setup test-lanes screenshots lane-root lane-host lane-browser check lint bench demo clean compat kernel39 kernel39-root wheel dist lane-host \
-  lane-browser lane-root test-host test-browser test-browser-kernel39 test-kernel39 test-compat \
+.PHONY: test setup screenshots lane-suites lane-root lane-browser check lint bench demo clean compat kernel39 kernel39-root wheel dist \
+  test-host test-browser test-browser-kernel39 test-kernel39 test-compat \
   test-nbval test-serial
 
 $(BIN)/python:
@@ -71,44 +72,48 @@ lint: $(TEST_STAMP)
 check: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(CHECK_WORKERS) -m "not slow and not serial"
 
-# Everything, in every environment: the 3.9 root, this venv (browsers included), the compat
-# stack, and the notebooks against their stored outputs; one part after the other, each on
-# pytest-xdist's WORKERS, then, alone, the timing-sensitive tests marked `serial`. (The lanes
-# below run the same parts side by side: `make test-lanes`, faster on more cores, and flakier
-# on two.)
-test: setup
-	$(MAKE) --no-print-directory lint test-kernel39 test-host test-browser test-browser-kernel39 \
-	  test-compat test-nbval test-serial
+# Everything, in every environment, in two lanes side by side (the browser lane waits on pages
+# and kernels more than it computes), then, alone, the timing-sensitive tests marked `serial`:
+#   suites, then root: lint; the stackless files and the magic and panel tests on the newest
+#            stack; every stack file on the oldest (compat); the tutorials against their stored
+#            outputs; then, the 3.9 root built meanwhile, every stack file in it and JupyterLab
+#            3.6 driving a kernel in it
+#   browser: JupyterLab 4, Notebook 7 and JupyterLab 3.6 in Chromium
+test:
+	$(MAKE) --no-print-directory -j3 -O lane-root lane-browser
+	$(MAKE) --no-print-directory test-serial
 
 # The three environments side by side (pip and debootstrap mostly wait on the network): this
 # venv, the compat stack and the 3.9 root with this checkout's wheel in its kernel.
 setup:
 	$(MAKE) --no-print-directory -j3 $(TEST_STAMP) $(COMPAT_STAMP) kernel39-root
 
-test-lanes:
-	$(MAKE) --no-print-directory -j3 -O lane-root lane-host lane-browser
-	$(MAKE) --no-print-directory test-serial
+lane-suites: $(TEST_STAMP) $(COMPAT_STAMP)
+	$(MAKE) --no-print-directory lint test-host test-compat test-nbval
 
-lane-host: $(TEST_STAMP)
-	$(MAKE) --no-print-directory -k lint test-host test-nbval
+# the root builds while the suites above run; its own tests follow them
+lane-root: kernel39-root lane-suites
+	$(MAKE) --no-print-directory test-kernel39 test-browser-kernel39
 
 lane-browser: $(TEST_STAMP) $(COMPAT_STAMP)
-	$(MAKE) --no-print-directory -k test-browser
+	$(MAKE) --no-print-directory test-browser
 
-lane-root: $(TEST_STAMP) $(COMPAT_STAMP) kernel39-root
-	$(MAKE) --no-print-directory -k test-kernel39 test-browser-kernel39 test-compat
+# The newest stack (this venv): the files that touch no notebook stack (tests/conftest.py's
+# STACKLESS_FILES, run here only, in a process that fails if one of them imports pandas,
+# IPython or ipywidgets after all), then the magic and panel tests (ipywidgets 8, IPython 9).
+# Every other stack file runs in the 3.9 root and on the compat stack.
+WIDGET_TESTS := tests/test_magic.py tests/test_panel.py tests/test_bulk.py tests/test_impact.py \
+  tests/test_completion.py tests/test_pools_panel.py tests/test_selection.py tests/test_receipts.py \
+  tests/test_single_pool_status_and_words.py tests/test_display.py tests/test_theme_contrast.py
 
-# Two processes: the files that touch no notebook stack (tests/conftest.py's STACKLESS_FILES,
-# run here only; that run fails if one of them imports pandas, IPython or ipywidgets), then
-# every other file (also run in the 3.9 root).
 test-host: $(TEST_STAMP)
 	MODELARTS_NB_TESTS=stackless $(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) \
 	  -m "not serial" tests
-	MODELARTS_NB_TESTS=stacks $(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) \
-	  -m "not serial" --ignore=tests/browser tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) -m "not serial" $(WIDGET_TESTS)
 
 test-browser: $(TEST_STAMP) $(COMPAT_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) -m "not serial and not kernel39_root" tests/browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(BROWSER_WORKERS) \
+	  -m "not serial and not kernel39_root" tests/browser
 
 # These two need the root that kernel39-root builds (run.sh --suite says so if it is missing).
 test-browser-kernel39: $(TEST_STAMP) $(COMPAT_STAMP)

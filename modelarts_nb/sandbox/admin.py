@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..gateway.auth import AkSkAuth
+from ..gateway.sender import default_tls
 from .faults import Fault
 
 __all__ = ["AdminClient", "AdminError", "main"]
@@ -92,7 +93,8 @@ class AdminClient:
         """Send one signed admin request (``name`` like "reset"); any status is returned."""
         content = b"" if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if body is not None else {}
-        with httpx.Client(auth=self._auth, timeout=self.timeout, trust_env=False) as client:
+        with httpx.Client(auth=self._auth, timeout=self.timeout, trust_env=False,
+                          verify=default_tls(trust_env=False)) as client:
             return client.request(method, self.endpoint + PREFIX + name.strip("/"),
                                   content=content, headers=headers)
 
