@@ -89,11 +89,11 @@ setup:
 	$(MAKE) --no-print-directory -j3 $(TEST_STAMP) $(COMPAT_STAMP) kernel39-root
 
 lane-suites: $(TEST_STAMP) $(COMPAT_STAMP)
-	$(MAKE) --no-print-directory lint test-host test-compat test-nbval
+	$(MAKE) --no-print-directory -j1 lint test-host test-compat test-nbval
 
 # the root builds while the suites above run; its own tests follow them
 lane-root: kernel39-root lane-suites
-	$(MAKE) --no-print-directory test-kernel39 test-browser-kernel39
+	$(MAKE) --no-print-directory -j1 test-kernel39 test-browser-kernel39
 
 lane-browser: $(TEST_STAMP) $(COMPAT_STAMP)
 	$(MAKE) --no-print-directory test-browser

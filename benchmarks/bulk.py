@@ -15,9 +15,8 @@ import time
 
 import httpx
 
-from modelarts_nb import PoolsClient
+from modelarts_nb import Credentials, PoolsClient, Settings
 from modelarts_nb.gateway.auth import AkSkAuth
-from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.sandbox import Sandbox, start
 
 POOLS, CONCURRENCY, LATENCY = 100, 8, 0.05

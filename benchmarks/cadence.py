@@ -9,8 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from modelarts_nb import PoolsClient
-from modelarts_nb.gateway.settings import Credentials, Settings
+from modelarts_nb import Credentials, PoolsClient, Settings
 
 _BODY = json.loads(
     (Path(__file__).parent.parent / "tests" / "fixtures" / "show_pool_deleting.json").read_text()

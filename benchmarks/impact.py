@@ -4,9 +4,8 @@ read and the table under 200 ms on loopback)."""
 
 from __future__ import annotations
 
-from modelarts_nb import PoolsClient
+from modelarts_nb import Credentials, PoolsClient, Settings
 from modelarts_nb.deletion.impact import read_impact
-from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.notebook.render import impact_lines
 from modelarts_nb.sandbox import Fault, start
 

@@ -12,9 +12,8 @@ from collections.abc import Callable
 
 import httpx
 
-from modelarts_nb import PoolsClient
+from modelarts_nb import Credentials, PoolsClient, Settings
 from modelarts_nb.gateway.auth import AkSkAuth
-from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.sandbox import Sandbox, start
 
 

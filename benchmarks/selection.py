@@ -6,9 +6,8 @@ from __future__ import annotations
 import copy
 import json
 
-from modelarts_nb import PoolsClient
-from modelarts_nb.deletion.selection import Filters, list_selected
-from modelarts_nb.gateway.settings import Credentials, Settings
+from modelarts_nb import Credentials, Filters, PoolsClient, Settings
+from modelarts_nb.deletion.selection import list_selected
 from modelarts_nb.sandbox import Fault, start
 
 from .timing import median_ms

@@ -16,11 +16,11 @@ from modelarts_nb import (
     ModelArtsError,
     Pool,
     PoolNotFound,
+    resolve_settings,
     spec_resources_table,
     status_resources_table,
 )
 from modelarts_nb.gateway.names import check_endpoint, check_region, looks_like_pool_id
-from modelarts_nb.gateway.settings import resolve_settings
 from modelarts_nb.notebook.render import pool_html, pool_text
 from modelarts_nb.sandbox import Fault
 

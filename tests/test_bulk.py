@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from conftest import make_client
 
-from modelarts_nb.deletion.steps import Step
+from modelarts_nb import Step
 from modelarts_nb.notebook.pools_panel import PoolsPanel
 from modelarts_nb.sandbox import Fault
 

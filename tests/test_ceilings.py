@@ -24,17 +24,19 @@ from conftest import make_client, until
 
 from modelarts_nb import (
     ApiError,
+    Credentials,
     Pool,
     PoolsClient,
+    RetryPolicy,
     ServerError,
+    Settings,
     Throttled,
     spec_resources_table,
     status_resources_table,
 )
 from modelarts_nb.gateway.errors import Cancelled
 from modelarts_nb.gateway.models import pool_details
-from modelarts_nb.gateway.retry import RetryPolicy, Throttle
-from modelarts_nb.gateway.settings import Credentials, Settings
+from modelarts_nb.gateway.retry import Throttle
 from modelarts_nb.notebook.render import pool_text
 from modelarts_nb.sandbox import Fault, Sandbox
 

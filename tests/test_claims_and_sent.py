@@ -12,14 +12,13 @@ import json
 import pytest
 from conftest import finish, panels_over, until
 
-from modelarts_nb import PoolsClient
+from modelarts_nb import Credentials, PoolsClient, RetryPolicy, Settings, Step
 from modelarts_nb.deletion import receipts
 from modelarts_nb.deletion.engine import _REGISTRY
-from modelarts_nb.deletion.flow import DeleteFlow, Step
+from modelarts_nb.deletion.flow import DeleteFlow
 from modelarts_nb.gateway import names
 from modelarts_nb.gateway.api import PoolsApi
-from modelarts_nb.gateway.retry import RetryPolicy, parse_retry_after
-from modelarts_nb.gateway.settings import Credentials, Settings
+from modelarts_nb.gateway.retry import parse_retry_after
 from modelarts_nb.notebook.panel import DeletePanel
 from modelarts_nb.sandbox import Fault
 

@@ -11,14 +11,15 @@ from conftest import make_client
 from modelarts_nb import (
     AuthenticationError,
     ConnectionFailed,
+    Credentials,
     DeletionRefused,
     InvalidName,
     PermissionDenied,
     PoolNotFound,
     PoolsClient,
     ServerError,
+    Settings,
 )
-from modelarts_nb.gateway.settings import Credentials, Settings
 from modelarts_nb.sandbox import Fault
 
 

@@ -20,18 +20,19 @@ from modelarts_nb import (
     ApiError,
     AuthenticationError,
     ConnectionFailed,
+    Credentials,
     DeletionFailed,
     DeletionRefused,
     InvalidName,
     PermissionDenied,
     PoolNotFound,
     PoolsClient,
+    RetryPolicy,
     ServerError,
+    Settings,
     Throttled,
     WaitTimeout,
 )
-from modelarts_nb.gateway.retry import RetryPolicy
-from modelarts_nb.gateway.settings import Credentials, Settings
 
 PID = "0123456789abcdef0123456789abcdef"
 AK, SK = "UNITAK00000000000001", "unitsecret000000000000000000000000000001"

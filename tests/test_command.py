@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from modelarts_nb.deletion.plan import Plan
+from modelarts_nb import Plan
 from modelarts_nb.deletion.receipts import read_history
 from modelarts_nb.sandbox import Fault
 

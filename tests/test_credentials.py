@@ -23,12 +23,18 @@ import httpx
 import pytest
 from conftest import clear_cloud_env, make_client
 
-from modelarts_nb import PoolsClient
+from modelarts_nb import (
+    AuthenticationError,
+    ConfigError,
+    Credentials,
+    PermissionDenied,
+    PoolsClient,
+    Settings,
+)
 from modelarts_nb.deletion.engine import delete_once
 from modelarts_nb.gateway import settings
 from modelarts_nb.gateway.auth import AkSkAuth
-from modelarts_nb.gateway.errors import AuthenticationError, ConfigError, PermissionDenied
-from modelarts_nb.gateway.settings import NOTEBOOK_SESSION, Credentials, Settings
+from modelarts_nb.gateway.settings import NOTEBOOK_SESSION
 from modelarts_nb.sandbox import Fault
 from modelarts_nb.sandbox.gate import LOCK_AFTER, TOKEN_EXPIRED
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from modelarts_nb import Deletion, Pool, Step, Target
 from modelarts_nb.deletion import rules
-from modelarts_nb.deletion.engine import NOTHING_SENT, WATCH_STOPPED, Deletion, Target
+from modelarts_nb.deletion.engine import NOTHING_SENT, WATCH_STOPPED
 from modelarts_nb.deletion.flow import DeleteFlow
-from modelarts_nb.deletion.steps import TRANSITIONS, Step
+from modelarts_nb.deletion.steps import TRANSITIONS
 from modelarts_nb.gateway import errors
-from modelarts_nb.gateway.models import Pool
 
 RUNNING = json.loads((Path(__file__).parent / "fixtures" / "show_pool_running.json").read_text())
 GONE = None  # a GET that answers 404

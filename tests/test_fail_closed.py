@@ -12,9 +12,8 @@ import copy
 import pytest
 from conftest import make_client
 
-from modelarts_nb import Pool
+from modelarts_nb import DeletionRefused, Pool
 from modelarts_nb.deletion.rules import exclusion, refusal
-from modelarts_nb.gateway.errors import DeletionRefused
 
 BILLING = "os.modelarts/billing.mode"
 

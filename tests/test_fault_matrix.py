@@ -22,9 +22,9 @@ from modelarts_nb import (
     AuthenticationError,
     ModelArtsError,
     PermissionDenied,
+    RetryPolicy,
     ServerError,
 )
-from modelarts_nb.gateway.retry import RetryPolicy
 from modelarts_nb.sandbox import Fault
 
 OPS = ("show", "watch", "list", "delete")

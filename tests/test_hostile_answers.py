@@ -9,8 +9,7 @@ from __future__ import annotations
 import pytest
 from conftest import make_client
 
-from modelarts_nb import Pool
-from modelarts_nb.gateway.errors import ApiError, ServerError
+from modelarts_nb import ApiError, Pool, ServerError
 from modelarts_nb.gateway.retry import parse_retry_after
 from modelarts_nb.sandbox import Fault
 

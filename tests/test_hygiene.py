@@ -8,7 +8,8 @@ import threading
 import pytest
 from conftest import make_client, our_threads, until
 
-from modelarts_nb.deletion.flow import DeleteFlow, Step
+from modelarts_nb import Step
+from modelarts_nb.deletion.flow import DeleteFlow
 from modelarts_nb.notebook.panel import DeletePanel
 from modelarts_nb.sandbox import Fault
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import make_client, put_in_env, until
 
+from modelarts_nb import Pool, Step
 from modelarts_nb.deletion.flow import DeleteFlow
 from modelarts_nb.deletion.impact import read_impact
-from modelarts_nb.deletion.steps import Step
-from modelarts_nb.gateway.models import Pool
 from modelarts_nb.notebook.panel import DeletePanel
 from modelarts_nb.notebook.render import impact_html, impact_lines
 from modelarts_nb.sandbox import Fault

@@ -15,7 +15,8 @@ import time
 import pytest
 from conftest import make_client, our_threads, until
 
-from modelarts_nb.deletion.flow import NOTHING_SENT, WATCH_STOPPED, DeleteFlow, Step
+from modelarts_nb import Step
+from modelarts_nb.deletion.flow import NOTHING_SENT, WATCH_STOPPED, DeleteFlow
 from modelarts_nb.sandbox import Fault
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import our_threads, sandbox_in_env, until
 
-from modelarts_nb.deletion.flow import Step
+from modelarts_nb import Step
 from modelarts_nb.notebook.panel import DeletePanel
 
 

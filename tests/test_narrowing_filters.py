@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 import pytest
 from conftest import make_client
 
-from modelarts_nb.deletion.selection import Filters, list_selected
-from modelarts_nb.gateway.models import Pool
+from modelarts_nb import Filters, Pool
+from modelarts_nb.deletion.selection import list_selected
 from modelarts_nb.sandbox.select import STATUS_GROUPS
 
 IGNORED = ("labelSelector", "status")

@@ -10,7 +10,7 @@ import copy
 
 import pytest
 
-from modelarts_nb.deletion.selection import Filters
+from modelarts_nb import Filters
 
 
 def narrows(pattern: str) -> bool:

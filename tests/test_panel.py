@@ -8,7 +8,7 @@ import threading
 import pytest
 from conftest import finish, our_threads, panels_over, until
 
-from modelarts_nb.deletion.flow import Step
+from modelarts_nb import Step
 from modelarts_nb.sandbox import Fault
 
 

@@ -10,11 +10,10 @@ from datetime import datetime, timezone
 import pytest
 from conftest import make_client, panels_over, pools_panel, until
 
+from modelarts_nb import Plan, Pool, Step
 from modelarts_nb.deletion.impact import Impact, Node, Workload
-from modelarts_nb.deletion.plan import Plan, PlanError, PlanItem, drift
+from modelarts_nb.deletion.plan import PlanError, PlanItem, drift
 from modelarts_nb.deletion.policy import Verdict, decide
-from modelarts_nb.deletion.steps import Step
-from modelarts_nb.gateway.models import Pool
 from modelarts_nb.sandbox import Fault
 
 

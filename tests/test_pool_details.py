@@ -10,8 +10,7 @@ import html
 
 import pytest
 
-from modelarts_nb.deletion.flow import Step
-from modelarts_nb.gateway.models import Pool
+from modelarts_nb import Pool, Step
 from modelarts_nb.notebook.render import details_html, details_lines, pool_text
 from modelarts_nb.notebook.theme import html_plain
 

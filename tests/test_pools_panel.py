@@ -19,9 +19,8 @@ import ipywidgets as widgets
 import pytest
 from conftest import make_client, pools_panel, until
 
-from modelarts_nb.deletion.selection import Filters, list_selected
-from modelarts_nb.deletion.steps import Step
-from modelarts_nb.gateway.models import Pool
+from modelarts_nb import Filters, Pool, Step
+from modelarts_nb.deletion.selection import list_selected
 from modelarts_nb.notebook.pools_panel import PoolsPanel
 from modelarts_nb.notebook.pools_rows import row_html, twins_css
 from modelarts_nb.notebook.pools_words import confirmation_lines

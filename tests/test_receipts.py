@@ -27,9 +27,9 @@ import httpx
 import pytest
 from conftest import make_client, pools_panel, until
 
-from modelarts_nb import PoolsClient, history
+from modelarts_nb import PoolsClient, Step, history
 from modelarts_nb.deletion import receipts, receipts_file
-from modelarts_nb.deletion.flow import DeleteFlow, Step
+from modelarts_nb.deletion.flow import DeleteFlow
 from modelarts_nb.gateway import text
 from modelarts_nb.gateway.api import PoolsApi
 from modelarts_nb.notebook.panel import DeletePanel

@@ -20,8 +20,9 @@ import time
 import pytest
 from conftest import make_client, panels_over, sandbox_in_env, until
 
+from modelarts_nb import Step
 from modelarts_nb.deletion import receipts
-from modelarts_nb.deletion.flow import DeleteFlow, Step
+from modelarts_nb.deletion.flow import DeleteFlow
 from modelarts_nb.notebook import display
 from modelarts_nb.notebook.panel import DeletePanel
 from modelarts_nb.sandbox import Fault

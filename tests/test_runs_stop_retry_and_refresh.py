@@ -12,10 +12,9 @@ import time
 import pytest
 from conftest import make_client, until
 
+from modelarts_nb import InvalidName, Step
 from modelarts_nb.deletion.engine import _REGISTRY, NOTHING_SENT
 from modelarts_nb.deletion.flow import DeleteFlow
-from modelarts_nb.deletion.steps import Step
-from modelarts_nb.gateway.errors import InvalidName
 from modelarts_nb.gateway.names import endpoint_key
 from modelarts_nb.sandbox import Fault
 

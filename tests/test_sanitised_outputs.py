@@ -29,10 +29,9 @@ from pathlib import Path
 import pytest
 from conftest import clear_cloud_env, make_client, put_in_env, until
 
-from modelarts_nb import PoolsClient
+from modelarts_nb import ApiError, PoolsClient
 from modelarts_nb.deletion import receipts
 from modelarts_nb.gateway import signer
-from modelarts_nb.gateway.errors import ApiError
 from modelarts_nb.sandbox import Fault
 
 MARK = "ECHO"

@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from test_tutorials_say_what_they_show import broken_claims
 
 from modelarts_nb.sandbox import DEFAULT_AK, DEFAULT_SK, DEFAULT_TOKEN
 
@@ -172,6 +173,11 @@ def teaching(workdir):
 
 
 @pytest.fixture(scope="module")
+def cleanup(workdir):
+    return _run(NOTEBOOKS / "cleanup.ipynb", workdir / "cleanup.ipynb", nb_execute.kernel_env({}))
+
+
+@pytest.fixture(scope="module")
 def error_sandbox(sandboxes_for_module):
     return sandboxes_for_module(ak=AK, sk=SK, token=SANDBOX_TOKEN, security_token=SECURITY_TOKEN,
                                 pools=3, delete_seconds=0.6)
@@ -230,6 +236,14 @@ def test_no_secret_in_saved_notebook_or_kernel_stderr(request, name):
     # the scan covered what matters: outputs and widget state were saved
     assert any(c.get("outputs") for c in run.nb.cells if c.cell_type == "code")
     assert _widget_state(run), "no widget state was saved, so the scan did not cover it"
+
+
+@pytest.mark.parametrize("name", ["quickstart", "teaching", "cleanup"])
+def test_a_tutorial_run_afresh_says_what_its_cells_show(request, name):
+    """The tutorials' claims (tests/test_tutorials_say_what_they_show.py) on these fresh runs,
+    cells tagged nbval-ignore-output included, whose stored output nbval does not compare."""
+    run = request.getfixturevalue(name)
+    assert broken_claims(f"{name}.ipynb", run.nb) == []
 
 
 def test_scan_would_notice_a_leak(workdir):

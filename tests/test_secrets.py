@@ -9,9 +9,8 @@ import logging
 import httpx
 import pytest
 
-from modelarts_nb import ModelArtsError, PoolsClient
+from modelarts_nb import Credentials, ModelArtsError, PoolsClient, Settings, resolve_settings
 from modelarts_nb.gateway.auth import AkSkAuth, TokenAuth
-from modelarts_nb.gateway.settings import Credentials, Settings, resolve_settings
 from modelarts_nb.sandbox import Fault
 
 AK = "AKAUDIT7Q2W3E4R5T6Y7"

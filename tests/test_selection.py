@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from conftest import make_client
 
-from modelarts_nb.deletion.selection import Filters, list_selected, parse_age, parse_tag
-from modelarts_nb.gateway.models import Pool
+from modelarts_nb import Filters, Pool
+from modelarts_nb.deletion.selection import list_selected, parse_age, parse_tag
 from modelarts_nb.notebook.tables import pools_table
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)

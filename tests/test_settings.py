@@ -7,8 +7,15 @@ import textwrap
 
 import pytest
 
-from modelarts_nb import ConfigError, InvalidName, PoolsClient, resolve_settings
-from modelarts_nb.gateway.settings import Credentials, Settings, endpoint_for_region
+from modelarts_nb import (
+    ConfigError,
+    Credentials,
+    InvalidName,
+    PoolsClient,
+    Settings,
+    resolve_settings,
+)
+from modelarts_nb.gateway.settings import endpoint_for_region
 
 AK, SK, TOKEN = "ENVAK000000000000001", "envsecret0000000000000000000000000000001", "iamtoken-abc"
 PID = "0123456789abcdef0123456789abcdef"

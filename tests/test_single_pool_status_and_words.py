@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import finish, make_client, panels_over, until
 
-from modelarts_nb.deletion.flow import Step
-from modelarts_nb.gateway.retry import RetryPolicy
+from modelarts_nb import RetryPolicy, Step
 from modelarts_nb.notebook.theme import PANEL_STYLE, html_plain
 from modelarts_nb.sandbox import Fault
 

@@ -17,8 +17,8 @@ import time
 import pytest
 from conftest import make_client, panels_over, pools_panel, until
 
+from modelarts_nb import RetryPolicy
 from modelarts_nb.deletion.flow import DeleteFlow
-from modelarts_nb.gateway.retry import RetryPolicy
 from modelarts_nb.sandbox import Fault
 
 

@@ -21,11 +21,11 @@ from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkmodelarts.v1 import DeletePoolRequest, ModelArtsClient, ShowPoolRequest
 
+from modelarts_nb import Credentials, InvalidName, PermissionDenied, Settings, resolve_settings
 from modelarts_nb.deletion.receipts import location, read_history
 from modelarts_nb.gateway import signer
 from modelarts_nb.gateway.auth import AkSkAuth
-from modelarts_nb.gateway.errors import InvalidName, PermissionDenied
-from modelarts_nb.gateway.settings import NOTEBOOK_SESSION, Credentials, Settings, resolve_settings
+from modelarts_nb.gateway.settings import NOTEBOOK_SESSION
 from modelarts_nb.sandbox.workspaces import WORKSPACE_DENIED, WORKSPACE_DENIED_STATUS
 
 AK = "HPUAEXAMPLEAK0000001"

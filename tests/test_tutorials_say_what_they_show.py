@@ -20,13 +20,13 @@ What is checked, for every notebook in ``notebooks/``:
   cell that ends in ":" before cells with output is covered by a claim.
 
 The outputs read are the committed ones (what a reader sees on GitHub), which nbval keeps equal
-to a fresh run (``make test``; refresh with ``tests/notebooks/execute.py``); the slow test runs
-each tutorial afresh in a kernel and checks the same claims on what it printed then.
+to a fresh run (``make test``; refresh with ``tests/notebooks/execute.py``); the same claims are
+checked on each tutorial run afresh in a kernel by ``tests/test_saved_notebooks.py``, whose runs
+they share (one run a tutorial and environment, not two).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,24 +285,6 @@ def test_every_tutorial_has_its_claims_written_down():
 @pytest.mark.parametrize("name", TUTORIALS)
 def test_a_saved_tutorial_says_what_its_cells_show(name):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    assert broken_claims(name, nb) == []
-
-
-def _execute_module():
-    spec = importlib.util.spec_from_file_location(
-        "nb_execute", ROOT / "tests" / "notebooks" / "execute.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", TUTORIALS)
-def test_a_tutorial_run_afresh_says_what_its_cells_show(name):
-    """The same claims on a run in a fresh kernel (what nbval does not compare: the cells
-    tagged nbval-ignore-output, whose stored output could drift)."""
-    nb = _execute_module().execute(NOTEBOOKS / name, timeout=180)
     assert broken_claims(name, nb) == []
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,9 +23,9 @@ from .body import TooLarge
 from .models import Pool, Tags, Workspace, parse_tags
 from .names import check_pool_id, check_workspace_id
 from .responses import read_json, request_id
-from .retry import RETRYABLE_STATUS, RetryPolicy
+from .retry import RETRYABLE_STATUS
 from .sender import DEFAULT_TIMEOUT, TENANT_HEADER, NotWritten, Sender
-from .settings import Settings, resolve_settings
+from .settings import resolve_settings
 from .signer import canonical_query
 from .text import one_line
 
@@ -62,18 +61,8 @@ class PoolsApi(Sender):
     Use as a context manager, or call ``close()``: afterwards no connection stays open.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(settings, timeout=timeout, retry=retry, transport=transport,
-                         sleep=sleep, clock=clock)
+    def _opened(self) -> None:
+        """Every live client is known, so that kernel exit can close them all."""
         with _LIVE_LOCK:
             _LIVE.add(self)
 

@@ -90,6 +90,11 @@ class Sender:
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
         self._workspaces: dict[str, str] = {}  # pool id -> its workspace, as last read
+        self._opened()
+
+    def _opened(self) -> None:
+        """A hook for what a subclass records of every client made (``PoolsApi``: kernel exit
+        closes them all)."""
 
     @property
     def settings(self) -> Settings:

@@ -143,6 +143,8 @@ def test_a_pools_panel_reopened_from_saved_widget_state_is_inert_and_says_so(tmp
 
 @pytest.mark.parametrize("jupyter", STACKS)
 def test_the_acknowledgement_sentence_toggles_and_enter_says_what_is_missing(tmp_path, jupyter):
+    """A pool with running work: the typed name alone leaves Delete disabled and the line says
+    what is missing; a click on the sentence that names what stops ticks it; Enter deletes."""
     server = server_for(notebook(tmp_path, "%pool_delete train-gpu --interval 0.5",
                                         delete_seconds=2), jupyter)
     with server, browser_for(server, "ack-enter") as browser:
@@ -152,9 +154,11 @@ def test_the_acknowledgement_sentence_toggles_and_enter_says_what_is_missing(tmp
         panel = page.locator(".mnb-panel", has_text="train-gpu")
         ack, missing = panel.locator(".mnb-ack"), panel.locator(".mnb-missing")
         expect(ack).to_contain_text("Also end 3 training jobs and 1 sub-pool (infer-cpu)")
+        expect(panel.locator(".mnb-impact")).to_contain_text("resnet50-finetune")
         typed = panel.locator(".mnb-confirm input")
         typed.fill("train-gpu")
         expect(missing).to_contain_text("To enable Delete, tick “Also end")
+        expect(panel.locator(".mnb-delete")).to_be_disabled()  # the typed name alone is not enough
         typed.press("Enter")
         expect(missing).to_contain_text("Enter: nothing was sent.")
         sentence = ack.get_by_text("Also end 3 training jobs and 1 sub-pool (infer-cpu)")
