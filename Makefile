@@ -12,6 +12,9 @@ POOLS ?= 3
 # pytest-xdist workers of each suite: the tests mostly wait (on loopback sandboxes, kernels,
 # JupyterLab), so 2 cores keep 4 workers busy beside the browser lane; WORKERS=0 runs a suite in one process.
 WORKERS ?= 4
+# pytest's cache and nbval's plugin stay off but where nbval runs (it imports nbformat and
+# jupyter_client in every process, workers included)
+NO_NBVAL := -p no:cacheprovider -p no:nbval
 BROWSER_WORKERS ?= 2  # each a JupyterLab, a kernel and a Chromium
 CHECK_WORKERS ?= 4
 
@@ -70,17 +73,16 @@ lint: $(TEST_STAMP)
 # ones (browsers, notebooks run in real kernels, packaging, the demo, and tests that take 3 s or
 # more) and the timing-sensitive `serial` ones; tests/conftest.py names them.
 check: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(CHECK_WORKERS) -m "not slow and not serial"
+	$(BIN)/python -m pytest -q $(NO_NBVAL) -n $(CHECK_WORKERS) -m "not slow and not serial"
 
 # Everything, in every environment, in two lanes side by side (the browser lane waits on pages
 # and kernels more than it computes), then, alone, the timing-sensitive tests marked `serial`:
-#   suites, then root: lint; the stackless files and the magic and panel tests on the newest
-#            stack; every stack file on the oldest (compat); the tutorials against their stored
-#            outputs; then, the 3.9 root built meanwhile, every stack file in it and JupyterLab
-#            3.6 driving a kernel in it
-#   browser: JupyterLab 4, Notebook 7 and JupyterLab 3.6 in Chromium
+#   suites:  lint; the stackless files and the magic and panel tests on the newest stack; every
+#            stack file on the oldest (compat); the tutorials against their stored outputs
+#   browser, then root: JupyterLab 4, Notebook 7 and JupyterLab 3.6 in Chromium; then, the 3.9
+#            root built meanwhile, every stack file in it and JupyterLab 3.6 driving its kernel
 test:
-	$(MAKE) --no-print-directory -j3 -O lane-root lane-browser
+	$(MAKE) --no-print-directory -j3 -O lane-suites lane-root
 	$(MAKE) --no-print-directory test-serial
 
 # The three environments side by side (pip and debootstrap mostly wait on the network): this
@@ -91,12 +93,12 @@ setup:
 lane-suites: $(TEST_STAMP) $(COMPAT_STAMP)
 	$(MAKE) --no-print-directory -j1 lint test-host test-compat test-nbval
 
-# the root builds while the suites above run; its own tests follow them
-lane-root: kernel39-root lane-suites
-	$(MAKE) --no-print-directory -j1 test-kernel39 test-browser-kernel39
-
 lane-browser: $(TEST_STAMP) $(COMPAT_STAMP)
 	$(MAKE) --no-print-directory test-browser
+
+# the root builds while the browsers run; its own tests follow them
+lane-root: kernel39-root lane-browser
+	$(MAKE) --no-print-directory -j1 test-kernel39 test-browser-kernel39
 
 # The newest stack (this venv): the files that touch no notebook stack (tests/conftest.py's
 # STACKLESS_FILES, run here only, in a process that fails if one of them imports pandas,
@@ -107,17 +109,17 @@ WIDGET_TESTS := tests/test_magic.py tests/test_panel.py tests/test_bulk.py tests
   tests/test_single_pool_status_and_words.py tests/test_display.py tests/test_theme_contrast.py
 
 test-host: $(TEST_STAMP)
-	MODELARTS_NB_TESTS=stackless $(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) \
+	MODELARTS_NB_TESTS=stackless $(BIN)/python -m pytest -q $(NO_NBVAL) -n $(WORKERS) \
 	  -m "not serial" tests
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) -m "not serial" $(WIDGET_TESTS)
+	$(BIN)/python -m pytest -q $(NO_NBVAL) -n $(WORKERS) -m "not serial" $(WIDGET_TESTS)
 
 test-browser: $(TEST_STAMP) $(COMPAT_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(BROWSER_WORKERS) \
+	$(BIN)/python -m pytest -q $(NO_NBVAL) -n $(BROWSER_WORKERS) \
 	  -m "not serial and not kernel39_root" tests/browser
 
 # These two need the root that kernel39-root builds (run.sh --suite says so if it is missing).
 test-browser-kernel39: $(TEST_STAMP) $(COMPAT_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "kernel39_root" tests/browser
+	$(BIN)/python -m pytest -q $(NO_NBVAL) -m "kernel39_root" tests/browser
 
 test-kernel39:
 	KERNEL39_WORKERS=$(WORKERS) bash tests/kernel39/run.sh --if-possible --suite
@@ -134,9 +136,9 @@ test-nbval: $(TEST_STAMP)
 # pytest exits 5 when no test is selected: an environment may hold none of the serial tests.
 # (The 3.9 root's are those of the kernel test-kernel39 installed.)
 test-serial: $(TEST_STAMP) $(COMPAT_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m serial || [ $$? = 5 ]
-	MODELARTS_NB_TESTS=stacks $(COMPAT)/bin/python -m pytest -q -p no:cacheprovider -m serial \
-	  --ignore=tests/browser tests || [ $$? = 5 ]
+	MODELARTS_NB_TESTS=serial $(BIN)/python -m pytest -q $(NO_NBVAL) -m serial tests
+	MODELARTS_NB_TESTS=stacks+serial $(COMPAT)/bin/python -m pytest -q -p no:cacheprovider \
+	  -m serial tests
 	bash tests/kernel39/run.sh --if-possible --serial
 
 bench: $(TEST_STAMP)

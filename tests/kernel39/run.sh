@@ -106,10 +106,10 @@ install_kernel() {
     python -m pip install -q -c freeze-after.txt $TOOLS"
 }
 
-run_suite() {  # $1: pytest options that select the tests (markers: tests/conftest.py)
+run_suite() {  # $1: pytest options that select the tests, $2: which files (tests/conftest.py)
   in_root sh -ec "cd /work
     python -c 'import sys; print(\"kernel39: Python\", sys.version.split()[0])'
-    rc=0; KERNEL39_FREEZE=/work MODELARTS_NB_TESTS=stacks python -m pytest -q -p no:cacheprovider $1 $TESTS || rc=\$?
+    rc=0; KERNEL39_FREEZE=/work MODELARTS_NB_TESTS=$2 python -m pytest -q -p no:cacheprovider $1 $TESTS || rc=\$?
     [ \$rc = 0 ] || [ \$rc = 5 ]  # 5: no test selected (no serial test among these)"
 }
 PARALLEL="-n $WORKERS -m 'not serial'"
@@ -143,8 +143,8 @@ esac
 case $step in
   --prepare) exit 0 ;;
   --bench) in_root sh -ec "cd /work && python -m benchmarks --only imports,first_panel"; exit 0 ;;
-  --suite) run_suite "$PARALLEL" ;;
-  --serial) run_suite "$SERIAL" ;;
-  *) run_suite "$PARALLEL"; run_suite "$SERIAL" ;;
+  --suite) run_suite "$PARALLEL" stacks ;;
+  --serial) run_suite "$SERIAL" stacks+serial ;;
+  *) run_suite "$PARALLEL" stacks; run_suite "$SERIAL" stacks+serial ;;
 esac
 echo "kernel39: done in $((SECONDS - t0)) s"
