@@ -49,3 +49,16 @@ def test_the_note_names_the_last_state_and_hides_only_beside_its_own_panel(shell
     panel.show()
     assert f"mnb-live-{panel.model_id}" in panel._dom_classes
     panel.close()
+
+
+def test_kernel_exit_also_disables_a_control_a_finishing_run_is_about_to_show(shell, env_sandbox):
+    """A batch ending while the kernel exits may put "Back to the list" on the page after the
+    panel went inert (its thread was past the redraw's lookup): that button is disabled too."""
+    many = shell.run_line_magic("pools", "")
+    many.show()
+    assert many.back_button not in _controls(many) and not many.back_button.disabled
+
+    display._on_kernel_exit()
+
+    assert many.back_button.disabled
+    many.close()
