@@ -201,7 +201,7 @@ def test_terminal_ipython_prints_text_and_sends_no_delete(env_sandbox):
 
 
 def test_kernel_interrupt_stops_background_watches(shell, capsys, env_sandbox):
-
+    env_sandbox.store.delete_seconds = 60  # still Deleting when the interrupt comes, however slow
     run(shell, capsys, "p = %pool_delete pool-01 --interval 5")
     panel = shell.user_ns["p"]
     until(lambda: not panel.flow.impact_pending, what="what deleting breaks")
