@@ -388,7 +388,7 @@ def test_seeded_deleting_seconds_holds_only_the_seeded_deletion(sandboxes) -> No
         body = client.get(f"{url}/{leaving}").json()
         assert body["status"]["phase"] == "Deleting" and body["metadata"]["deletionTimestamp"]
         assert client.get(f"{url}/{failed}").status_code == 404  # deleted: gone in 0.3 s
-    sb.clock_offset = 59
+    sb.clock_offset = 50  # (a loaded machine may take seconds to get here)
     assert sb.pool_json(leaving) is not None
     sb.clock_offset = 61
     assert sb.pool_json(leaving) is None  # the hour (here a minute) is up
