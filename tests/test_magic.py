@@ -164,6 +164,7 @@ def test_widget_mode_yes_shows_panel_deletes_once(shell, capsys, env_sandbox):
 
 def test_no_wait_returns_once_accepted(shell, capsys, env_sandbox):
     (pool_id,) = env_sandbox.display_names()["pool-03"]
+    env_sandbox.store.delete_seconds = 60  # still Deleting when looked at, however slow
     result, out = run(shell, capsys, "p = %pool_delete pool-03 --yes --no-wait")
     assert result.success and shell.user_ns["p"].flow.step is Step.ACCEPTED
     assert env_sandbox.pool_json(pool_id)["status"]["phase"] == "Deleting"
