@@ -298,7 +298,8 @@ SLOW_TESTS = {
 SERIAL_TESTS = {  # by file: `make test-serial` collects only these files
     "test_completion.py": {"test_display_names_and_ids_complete_and_nothing_else"},  # a budget
     "test_interrupt.py": {"test_magic_interrupted_before_the_delete_says_nothing_was_sent",
-                          "test_stopping_a_batch_watch_ends_its_back_off_within_a_second"},
+                          "test_stopping_a_batch_watch_ends_its_back_off_within_a_second",
+                          "test_stop_while_a_delete_waits_out_a_429_sends_nothing_more"},
     "test_receipts.py": {"test_stop_then_refresh_adds_the_later_outcome_to_the_same_receipt"},
     "test_receipts_and_panels_under_misuse.py": {
         "test_kernel_exit_while_the_impact_check_runs_leaves_the_panel_inert"},

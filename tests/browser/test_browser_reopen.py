@@ -74,7 +74,10 @@ def save_and_stop(page: Page, server: JupyterServer, *, widget_state: bool) -> d
     saved: dict = {}
     for _ in range(100):
         page.wait_for_timeout(200)
-        saved = json.loads((server.root / NAME).read_text())
+        try:
+            saved = json.loads((server.root / NAME).read_text())
+        except json.JSONDecodeError:  # read while Jupyter writes it: look again
+            continue
         outputs = saved["cells"][1]["outputs"]
         state = json.dumps(saved["metadata"].get("widgets", {}))
         if outputs and (not widget_state or "DELETED: pool pool-02" in state):
