@@ -10,13 +10,13 @@ SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
 POOLS ?= 3
 # pytest-xdist workers of each suite: the tests mostly wait (on loopback sandboxes, kernels,
-# JupyterLab), so 2 cores keep 3 workers busy beside the browser lane; WORKERS=0 runs a suite in one process.
-WORKERS ?= 3
+# JupyterLab), so 2 workers a suite beside the browser lane (3 is faster and flakier); WORKERS=0 runs a suite in one process.
+WORKERS ?= 2
 # pytest's cache and nbval's plugin stay off but where nbval runs (it imports nbformat and
 # jupyter_client in every process, workers included)
 NO_NBVAL := -p no:cacheprovider -p no:nbval
 BROWSER_WORKERS ?= 2  # each a JupyterLab, a kernel and a Chromium
-CHECK_WORKERS ?= 3
+CHECK_WORKERS ?= 2
 
 .PHONY: test setup screenshots lane-suites lane-root lane-browser check lint bench demo clean compat kernel39 kernel39-root wheel dist \
   test-host test-browser test-browser-kernel39 test-kernel39 test-compat \
