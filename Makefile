@@ -20,7 +20,7 @@ CHECK_WORKERS ?= 2
 
 .PHONY: test setup screenshots lane-suites lane-root lane-browser check lint bench demo clean compat kernel39 kernel39-root wheel dist \
   test-host test-browser test-browser-kernel39 test-kernel39 test-compat \
-  test-nbval test-serial
+  test-nbval test-serial test-serial-host test-serial-compat test-serial-root
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,15 +75,16 @@ lint: $(TEST_STAMP)
 check: lint
 	$(BIN)/python -m pytest -q $(NO_NBVAL) -n $(CHECK_WORKERS) -m "not slow and not serial"
 
-# Everything, in every environment, in two lanes side by side (the browser lane waits on pages
-# and kernels more than it computes), then, alone, the timing-sensitive tests marked `serial`:
+# Everything, in every environment, in three lanes side by side, then the timing-sensitive
+# tests marked `serial`, each environment's in a process of its own (they mostly wait):
 #   suites:  lint; the stackless files and the magic and panel tests on the newest stack; every
 #            stack file on the oldest (compat); the tutorials against their stored outputs
-#   browser, then root: JupyterLab 4, Notebook 7 and JupyterLab 3.6 in Chromium; then, the 3.9
-#            root built meanwhile, every stack file in it and JupyterLab 3.6 driving its kernel
+#   browser: JupyterLab 4, Notebook 7 and JupyterLab 3.6 in Chromium
+#   root:    once the 3.9 root is built, every stack file in it; then JupyterLab 3.6 in Chromium
+#            driving a kernel in the root
 test:
-	$(MAKE) --no-print-directory -j3 -O lane-suites lane-root
-	$(MAKE) --no-print-directory test-serial
+	$(MAKE) --no-print-directory -j4 -O lane-suites lane-browser lane-root
+	$(MAKE) --no-print-directory -j3 -O test-serial
 
 # The three environments side by side (pip and debootstrap mostly wait on the network): this
 # venv, the compat stack and the 3.9 root with this checkout's wheel in its kernel.
@@ -96,8 +97,7 @@ lane-suites: $(TEST_STAMP) $(COMPAT_STAMP)
 lane-browser: $(TEST_STAMP) $(COMPAT_STAMP)
 	$(MAKE) --no-print-directory test-browser
 
-# the root builds while the browsers run; its own tests follow them
-lane-root: kernel39-root lane-browser
+lane-root: kernel39-root $(TEST_STAMP) $(COMPAT_STAMP)
 	$(MAKE) --no-print-directory -j1 test-kernel39 test-browser-kernel39
 
 # The newest stack (this venv): the files that touch no notebook stack (tests/conftest.py's
@@ -134,11 +134,18 @@ test-nbval: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks/
 
 # pytest exits 5 when no test is selected: an environment may hold none of the serial tests.
-# (The 3.9 root's are those of the kernel test-kernel39 installed.)
-test-serial: $(TEST_STAMP) $(COMPAT_STAMP)
+# (The 3.9 root's are those of the kernel test-kernel39 installed.) `make -j3 test-serial` runs
+# the three environments' side by side: the tests wait on timers, not on the processor.
+test-serial: test-serial-host test-serial-compat test-serial-root
+
+test-serial-host: $(TEST_STAMP)
 	MODELARTS_NB_TESTS=serial $(BIN)/python -m pytest -q $(NO_NBVAL) -m serial tests
+
+test-serial-compat: $(COMPAT_STAMP)
 	MODELARTS_NB_TESTS=stacks+serial $(COMPAT)/bin/python -m pytest -q -p no:cacheprovider \
 	  -m serial tests
+
+test-serial-root:
 	bash tests/kernel39/run.sh --if-possible --serial
 
 bench: $(TEST_STAMP)

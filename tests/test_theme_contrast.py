@@ -4,7 +4,7 @@ warning and refusal; the ``%pools`` panel's notes (why a row cannot be ticked: r
 a pool stops: orange), its muted text and its column headers, on a row at rest and under the
 pointer; and the coloured buttons of both. Each reaches WCAG AA (4.5:1) in the light and the
 dark theme. Needs JupyterLab installed, so it runs on the host, not in the 3.9 kernel root
-(which holds a kernel, not a Lab); the browser test ``tests/browser/test_browser_themes.py``
+(which holds a kernel, not a Lab); the browser test ``tests/browser/test_browser_panels_look.py``
 measures every text of both panels from computed styles, this one only what the stylesheets
 say, in a second."""
 

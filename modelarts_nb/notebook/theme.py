@@ -6,7 +6,7 @@ and a panel whose kernel is gone with the same colours and words. They are chose
 change one and every view follows. Colours come from JupyterLab's CSS variables, each with a
 fallback of the same shade for VS Code and the classic Notebook, and every text reaches 4.5:1
 (WCAG AA) in the light and the dark themes (``tests/test_theme_contrast.py`` reads these
-stylesheets; ``tests/browser/test_browser_themes.py`` measures them on the page).
+stylesheets; ``tests/browser/test_browser_panels_look.py`` measures them on the page).
 
 In order: server strings as inert HTML (``html_text``); dark themes and the shared rules
 (``on_dark``, ``table_rules``, ``button_colours``); the phase badge (``phase_badge``); the fixed

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, Route, expect, sync_playwright
+from playwright.sync_api import Locator, Page, Route, expect
 
-from .harness import JupyterServer, launch_chromium
+from .harness import JupyterServer, shared_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
@@ -96,23 +96,22 @@ class Evidence:
 @contextmanager
 def browser_for(server: JupyterServer, name: str) -> Iterator[Browser]:
     """A fresh Chromium page that may only talk to the server (anything else is aborted)."""
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
+    context = shared_chromium().new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        browser = Browser(page)
+        page.on("pageerror", lambda e: browser.errors.append(f"{e.name}: {e.message}"))
+        page.route("**/*", lambda route: _loopback_only(route, server.base, browser.blocked))
         try:
-            page = chromium.new_page(viewport={"width": 1280, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            browser = Browser(page)
-            page.on("pageerror", lambda e: browser.errors.append(f"{e.name}: {e.message}"))
-            page.route("**/*", lambda route: _loopback_only(route, server.base, browser.blocked))
-            try:
-                yield browser
-            except BaseException:
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"))
-                print(f"--- page errors: {browser.errors}\n--- server log:\n{server.log()}")
-                raise
-        finally:
-            chromium.close()
+            yield browser
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"))
+            print(f"--- page errors: {browser.errors}\n--- server log:\n{server.log()}")
+            raise
+    finally:
+        context.close()
 
 
 def _loopback_only(route: Route, base: str, blocked: list[str]) -> None:
