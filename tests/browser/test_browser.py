@@ -20,7 +20,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +28,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
+from modelarts_nb.sandbox import DEFAULT_SK, DEFAULT_TOKEN
+
 from .harness import JupyterServer, shared_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
+PANEL_CELL = 10  # the quickstart's "panel = %pool_delete pool-02" (markdown cells count)
 ARTIFACTS = ROOT / "test-artifacts"
 COMPAT_JUPYTER = ROOT / ".venv-compat" / "bin" / "jupyter"
 KERNEL39_ROOT = Path(os.environ.get("KERNEL39_DIR") or ROOT / ".kernel39") / "root"
@@ -238,6 +241,66 @@ def delete_pool_02(
     return evidence
 
 
+def save_and_stop(page: Page, server: JupyterServer, name: str,
+                  until: Callable[[dict], bool]) -> dict:
+    """Ctrl+S, wait for a new file on disk that satisfies ``until``, then shut the session (and
+    its kernel) down."""
+    path = server.root / name
+    before = path.stat().st_mtime_ns
+    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    saved: dict = {}
+    for _ in range(100):
+        page.wait_for_timeout(200)
+        try:
+            if path.stat().st_mtime_ns == before:
+                continue
+            saved = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):  # read while Jupyter writes it: look again
+            continue
+        if until(saved):
+            break
+    for session in server.api("GET", "/api/sessions").json():
+        assert server.api("DELETE", f"/api/sessions/{session['id']}").status_code == 204
+    assert server.api("GET", "/api/kernels").json() == []
+    return saved
+
+
+def reload(page: Page) -> None:
+    page.reload()
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible")
+    page.wait_for_timeout(1500)  # the widget manager restores the saved state after the cells
+
+
+def assert_nothing_secret(saved: dict) -> None:
+    text = json.dumps(saved)
+    assert DEFAULT_SK not in text and DEFAULT_TOKEN not in text
+
+
+def assert_note_says_deleted(cell: Locator, pool: str) -> None:
+    """Reopened without its kernel, the panel cannot be drawn; the note the kernel kept up to
+    date beside it says how the deletion ended."""
+    note = cell.locator(".mnb-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text(
+        re.compile(rf"Last seen by this cell: DELETED: pool {pool} .*The pool is gone\."))
+    expect(note).to_contain_text("%pools --history")
+
+
+def reopened_without_its_kernel(page: Page, server: JupyterServer, shot: str) -> None:
+    """After the deletion: save, shut the kernel down, reload; the panel's cell says how the
+    deletion ended (the widget state is not saved: JupyterLab's default)."""
+    cell = page.locator(".jp-Cell").nth(PANEL_CELL)
+    expect(cell.locator(".mnb-note")).to_be_hidden()  # hidden while the panel is drawn
+    saved = save_and_stop(page, server, NOTEBOOK.name,
+                          until=lambda notebook: bool(notebook["cells"][PANEL_CELL]["outputs"]))
+    assert_nothing_secret(saved)
+    assert "widgets" not in saved["metadata"]
+    reload(page)
+    assert_note_says_deleted(cell, "pool-02")
+    cell.screenshot(path=str(ARTIFACTS / f"{shot}-reopened.png"))
+
+
 def assert_background_updates(
     evidence: Evidence, ipykernel: str, python: str | None = None
 ) -> None:
@@ -270,27 +333,29 @@ def saved_widget_versions(notebook: Path) -> set[str]:
 # -- tests ---------------------------------------------------------------------------------
 
 
-def test_jupyterlab4_panel_deletes_while_kernel_stays_free() -> None:
+def test_jupyterlab4_panel_deletes_while_kernel_stays_free_and_reopened_says_so() -> None:
     server = JupyterServer([NOTEBOOK], extra_args=["--LabApp.expose_app_in_browser=True"])
     with server, browser_for(server, "jupyterlab4") as browser:
         evidence = delete_pool_02(browser, server, path="/lab/tree/quickstart.ipynb",
                                   shot="jupyterlab4-panel", probe=True)
+        reopened_without_its_kernel(browser.page, server, "jupyterlab4")
     assert_background_updates(evidence, ipykernel="7.")
     assert_clean(browser, server)
 
 
-def test_notebook7_panel_deletes() -> None:
+def test_notebook7_panel_deletes_and_reopened_says_so() -> None:
     server = JupyterServer([NOTEBOOK])
     with server, browser_for(server, "notebook7") as browser:
         evidence = delete_pool_02(browser, server, path="/notebooks/quickstart.ipynb",
                                   shot="notebook7-panel", probe=False)
+        reopened_without_its_kernel(browser.page, server, "notebook7")
     print(f"evidence: {evidence}")
     assert len([s for s in evidence.statuses if "WATCHING:" in s]) >= 2, evidence
     assert "idle" in evidence.kernel_states, evidence.kernel_states
     assert_clean(browser, server, allowed=(NB7_KNOWN_ERROR,))
 
 
-def test_jupyterlab3_ipywidgets7_ipykernel6_panel() -> None:
+def test_jupyterlab3_ipywidgets7_ipykernel6_panel_and_reopened_says_so() -> None:
     if not COMPAT_JUPYTER.is_file():
         pytest.fail(f"{COMPAT_JUPYTER} is missing: run `make compat` (tests/browser/compat_env.sh)")
     server = JupyterServer([NOTEBOOK], jupyter=COMPAT_JUPYTER,
@@ -298,6 +363,7 @@ def test_jupyterlab3_ipywidgets7_ipykernel6_panel() -> None:
     with server, browser_for(server, "jupyterlab3") as browser:
         evidence = delete_pool_02(browser, server, path="/lab/tree/quickstart.ipynb",
                                   shot="jupyterlab3-panel", probe=True)
+        reopened_without_its_kernel(browser.page, server, "jupyterlab3")
     assert_background_updates(evidence, ipykernel="6.")
     v8_state = "2.0.0" in saved_widget_versions(NOTEBOOK)
     assert_clean(browser, server, allowed=(V8_STATE_ON_V7_ERROR,) if v8_state else ())

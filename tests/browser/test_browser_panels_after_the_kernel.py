@@ -23,10 +23,12 @@ from .test_browser import (
     assert_clean,
     browser_for,
     open_notebook,
+    reload,
     run_all,
+    save_and_stop,
 )
 from .test_browser_bulk import DOCS, pool_row
-from .test_browser_reopen import ALLOWED, SAVE_WIDGET_STATE, reload
+from .test_browser_reopen import ALLOWED, SAVE_WIDGET_STATE
 
 NAME = "truth.ipynb"
 # Deletions last 30 s unless a test says otherwise: a batch is still running when the kernel
@@ -124,14 +126,7 @@ def test_a_pools_panel_reopened_from_saved_widget_state_is_inert_and_says_so(tmp
         panel = page.locator(".mnb-pools-panel")
         tick(panel, "pool-01")
         expect(panel.locator(".mnb-selected-count")).to_contain_text("1 of")
-        page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
-        page.keyboard.press("Control+s")
-        for _ in range(100):
-            page.wait_for_timeout(200)
-            if "widgets" in json.loads((server.root / NAME).read_text())["metadata"]:
-                break
-        for session in server.api("GET", "/api/sessions").json():
-            server.api("DELETE", f"/api/sessions/{session['id']}")
+        save_and_stop(page, server, NAME, until=lambda notebook: "widgets" in notebook["metadata"])
         reload(page)
         panel = page.locator(".mnb-pools-panel")
         expect(panel).to_be_visible()

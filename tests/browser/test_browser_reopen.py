@@ -4,33 +4,31 @@ Reopened without its kernel, a widget output shows only "Error displaying widget
 found" (the frontends always pick the widget view, never the text/HTML copy beside it). So the
 panel leaves a one-line note output of its own beside it, hidden while the panel is drawn, which
 the kernel updates when the deletion ends — also after a click, when the cell has finished.
-These tests run the whole story — run, type the name, click Delete, wait for DELETED, save, shut
-the kernel down, reload — and check the cell says how it ended, in JupyterLab 4, Notebook 7 and
-JupyterLab 3.6. With "Save Widget State Automatically" on (``make demo`` turns it on), the
-frontend saves the widgets too and redraws the final panel itself, with nothing clickable left.
+The delete stories of ``test_browser.py`` end that way — save, shut the kernel down, reload —
+and check the cell says how it ended, in JupyterLab 4, Notebook 7 and JupyterLab 3.6. Here:
+with "Save Widget State Automatically" on (``make demo`` turns it on), the
+frontend saves the widgets too and redraws the final panel itself, with nothing clickable left;
+and a restarted kernel leaves the panel inert.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
-
-from modelarts_nb.sandbox import DEFAULT_SK, DEFAULT_TOKEN
 
 from .harness import JupyterServer
 from .test_browser import (
     ARTIFACTS,
-    COMPAT_JUPYTER,
     NB7_KNOWN_ERROR,
-    Browser,
     assert_clean,
+    assert_nothing_secret,
     browser_for,
     open_notebook,
+    reload,
     run_all,
+    save_and_stop,
 )
 
 SAVE_WIDGET_STATE = {"@jupyter-widgets/jupyterlab-manager/plugin": {"saveState": True}}
@@ -67,53 +65,20 @@ def delete_by_click(page: Page) -> None:
                                                               timeout=60_000)
 
 
-def save_and_stop(page: Page, server: JupyterServer, *, widget_state: bool) -> dict:
-    """Ctrl+S, wait for the file on disk, then shut the session (and its kernel) down."""
-    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
-    page.keyboard.press("Control+s")
-    saved: dict = {}
-    for _ in range(100):
-        page.wait_for_timeout(200)
-        try:
-            saved = json.loads((server.root / NAME).read_text())
-        except json.JSONDecodeError:  # read while Jupyter writes it: look again
-            continue
-        outputs = saved["cells"][1]["outputs"]
-        state = json.dumps(saved["metadata"].get("widgets", {}))
-        if outputs and (not widget_state or "DELETED: pool pool-02" in state):
-            break
-    for session in server.api("GET", "/api/sessions").json():
-        assert server.api("DELETE", f"/api/sessions/{session['id']}").status_code == 204
-    assert server.api("GET", "/api/kernels").json() == []
-    return saved
-
-
-def reload(page: Page) -> None:
-    page.reload()
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible")
-    page.wait_for_timeout(1500)  # the widget manager restores the saved state after the cells
-
-
-def assert_nothing_secret(saved: dict) -> None:
-    text = json.dumps(saved)
-    assert DEFAULT_SK not in text and DEFAULT_TOKEN not in text
-
-
-def reopened_after_click(
-    browser: Browser, server: JupyterServer, path: str, shot: str, *, widget_state: bool
-) -> None:
-    """Run, type the name, click Delete, wait for DELETED, save, shut down, reload."""
-    page = browser.page
-    open_notebook(page, server, path)
-    delete_by_click(page)
-    expect(page.locator(".mnb-note")).to_be_hidden()  # hidden while the panel is drawn
-    saved = save_and_stop(page, server, widget_state=widget_state)
-    assert_nothing_secret(saved)
-    assert ("widgets" in saved["metadata"]) is widget_state
-    reload(page)
-    ARTIFACTS.mkdir(exist_ok=True)
-    cell = page.locator(".jp-Cell").nth(1)
-    if widget_state:
+def test_jupyterlab4_saved_widget_state_redraws_the_final_panel(tmp_path: Path) -> None:
+    """With "Save Widget State Automatically" on, the reopened cell draws the panel itself,
+    as it ended, with nothing that looks clickable."""
+    server = JupyterServer([reopen_notebook(tmp_path)], settings=SAVE_WIDGET_STATE)
+    with server, browser_for(server, "jupyterlab4-reopen-state") as browser:
+        page = browser.page
+        open_notebook(page, server, f"/lab/tree/{NAME}")
+        delete_by_click(page)
+        expect(page.locator(".mnb-note")).to_be_hidden()  # hidden while the panel is drawn
+        saved = save_and_stop(page, server, NAME, until=lambda notebook: "DELETED: pool pool-02"
+                              in json.dumps(notebook["metadata"].get("widgets", {})))
+        assert_nothing_secret(saved)
+        assert "widgets" in saved["metadata"]
+        reload(page)
         panel = page.locator(".mnb-panel", has_text="pool-02")
         expect(panel.locator(".mnb-status-line")).to_contain_text("DELETED: pool pool-02")
         expect(panel.locator(".mnb-status-line")).to_contain_text("The pool is gone.")
@@ -122,49 +87,9 @@ def reopened_after_click(
             .to_have_count(0)
         expect(page.locator(".mnb-note")).to_be_hidden()  # the panel is drawn: no note
         expect(page.get_by_text("Error displaying widget")).to_have_count(0)
-    else:
-        # the panel cannot be drawn; the note the kernel kept up to date says how it ended
-        note = page.locator(".mnb-note")
-        expect(note).to_be_visible()
-        expect(note).to_contain_text(
-            re.compile(r"Last seen by this cell: DELETED: pool pool-02 .*The pool is gone\."))
-        expect(note).to_contain_text("%pools --history")
-    cell.screenshot(path=str(ARTIFACTS / f"{shot}-reopened.png"))
-
-
-def test_jupyterlab4_reopened_notebook_shows_the_deletion(tmp_path: Path) -> None:
-    server = JupyterServer([reopen_notebook(tmp_path)])
-    with server, browser_for(server, "jupyterlab4-reopen") as browser:
-        reopened_after_click(browser, server, f"/lab/tree/{NAME}", "jupyterlab4",
-                             widget_state=False)
-    assert_clean(browser, server)
-
-
-def test_notebook7_reopened_notebook_shows_the_deletion(tmp_path: Path) -> None:
-    server = JupyterServer([reopen_notebook(tmp_path)])
-    with server, browser_for(server, "notebook7-reopen") as browser:
-        reopened_after_click(browser, server, f"/notebooks/{NAME}", "notebook7",
-                             widget_state=False)
-    assert_clean(browser, server, allowed=ALLOWED)
-
-
-def test_jupyterlab3_reopened_notebook_shows_the_deletion(tmp_path: Path) -> None:
-    if not COMPAT_JUPYTER.is_file():
-        pytest.fail(f"{COMPAT_JUPYTER} is missing: run `make compat` (tests/browser/compat_env.sh)")
-    server = JupyterServer([reopen_notebook(tmp_path)], jupyter=COMPAT_JUPYTER)
-    with server, browser_for(server, "jupyterlab3-reopen") as browser:
-        reopened_after_click(browser, server, f"/lab/tree/{NAME}", "jupyterlab3",
-                             widget_state=False)
-    assert_clean(browser, server, allowed=ALLOWED)
-
-
-def test_jupyterlab4_saved_widget_state_redraws_the_final_panel(tmp_path: Path) -> None:
-    """With "Save Widget State Automatically" on, the reopened cell draws the panel itself,
-    as it ended, with nothing that looks clickable."""
-    server = JupyterServer([reopen_notebook(tmp_path)], settings=SAVE_WIDGET_STATE)
-    with server, browser_for(server, "jupyterlab4-reopen-state") as browser:
-        reopened_after_click(browser, server, f"/lab/tree/{NAME}", "jupyterlab4-state",
-                             widget_state=True)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".jp-Cell").nth(1).screenshot(
+            path=str(ARTIFACTS / "jupyterlab4-state-reopened.png"))
     assert_clean(browser, server)
 
 
