@@ -10,7 +10,7 @@ VENV=${COMPAT_VENV:-.venv-compat}
 PYTHON=${PYTHON:-python3}
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check \
+"$VENV/bin/pip" install -q --no-compile --disable-pip-version-check \
   "ipywidgets==7.8.*" "ipython==7.34.*" "jupyterlab==3.6.*" "ipykernel==6.*" \
   "pandas>=1.1.5" "httpx>=0.24,<1" pytest
 # --no-deps: the package itself, without letting pip upgrade the pinned stack above

@@ -106,10 +106,14 @@ install_kernel() {
     python -m pip install -q -c freeze-after.txt $TOOLS"
 }
 
-run_suite() {  # $1: pytest options that select the tests, $2: which files (tests/conftest.py)
+# $1: pytest options that select the tests, $2: which files (tests/conftest.py). Bytecode may be
+# written here: /work is new each install, and each xdist worker would else rewrite every test
+# module's asserts again.
+run_suite() {
   in_root sh -ec "cd /work
     python -c 'import sys; print(\"kernel39: Python\", sys.version.split()[0])'
-    rc=0; KERNEL39_FREEZE=/work MODELARTS_NB_TESTS=$2 python -m pytest -q -p no:cacheprovider $1 $TESTS || rc=\$?
+    rc=0; KERNEL39_FREEZE=/work MODELARTS_NB_TESTS=$2 PYTHONDONTWRITEBYTECODE= \\
+      python -m pytest -q -p no:cacheprovider $1 $TESTS || rc=\$?
     [ \$rc = 0 ] || [ \$rc = 5 ]  # 5: no test selected (no serial test among these)"
 }
 PARALLEL="-n $WORKERS -m 'not serial'"
