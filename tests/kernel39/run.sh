@@ -66,7 +66,7 @@ build_root() {
     mirror=$(debian_mirror)
     echo "kernel39: debootstrap bullseye from $mirror into $ROOT"
     rm -rf "$ROOT"; mkdir -p "$DIR"
-    debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
+    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
       bullseye "$ROOT" "$mirror" > "$DIR/debootstrap.log" 2>&1 \
       || { tail -n 20 "$DIR/debootstrap.log"; echo "kernel39: debootstrap failed"; exit 1; }
     echo "kernel39: root ready in $((SECONDS - t0)) s"
