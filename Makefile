@@ -9,18 +9,19 @@ COMPAT_STAMP := $(COMPAT)/.installed
 SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
 POOLS ?= 3
-# pytest-xdist workers of each suite. Its tests mostly wait (on loopback sandboxes, kernels,
-# timers), but four suites and the browsers run side by side and keep both cores busy: more
-# workers only add processes (each collects every test) and timing noise. WORKERS=0 runs a
-# suite in one process.
+# pytest-xdist workers of each suite. Their tests mostly wait (on loopback sandboxes, kernels,
+# timers), but while the browser lane runs both cores are busy, and more workers then only add
+# processes (each collects every test) and timing noise: 2. The compat suite runs last, mostly
+# after the browsers: 4. WORKERS=0 runs a suite in one process.
 WORKERS ?= 2
+COMPAT_WORKERS ?= 4
 # pytest's cache and nbval's plugin stay off but where nbval runs (it imports nbformat and
 # jupyter_client in every process, workers included)
 NO_NBVAL := -p no:cacheprovider -p no:nbval
 BROWSER_WORKERS ?= 2  # each a JupyterLab, a kernel and a Chromium
 CHECK_WORKERS ?= 2
 
-.PHONY: test setup screenshots lane-host lane-compat lane-browser lane-root check lint bench demo clean compat kernel39 kernel39-root wheel dist \
+.PHONY: test setup screenshots lane-suites lane-browser lane-root check lint bench demo clean compat kernel39 kernel39-root wheel dist \
   test-host test-browser test-browser-kernel39 test-kernel39 test-compat \
   test-nbval test-serial test-serial-host test-serial-compat test-serial-root
 
@@ -79,17 +80,17 @@ lint: $(TEST_STAMP)
 check: lint
 	$(BIN)/python -m pytest -q $(NO_NBVAL) -n $(CHECK_WORKERS) -m "not slow and not serial"
 
-# Everything, in every environment, in four lanes side by side (the browsers compute, the
-# suites mostly wait: together they keep both cores busy), then the timing-sensitive tests
-# marked `serial`, each environment's in a process of its own (they wait on timers):
-#   host:    lint; the stackless files and the magic and panel tests on the newest stack; the
-#            tutorials against their stored outputs (nbval)
-#   compat:  every stack file on the oldest stack
+# Everything, in every environment, in three lanes side by side (the browsers compute, the
+# suites mostly wait), then the timing-sensitive tests marked `serial`, each environment's in a
+# process of its own (they wait on timers):
+#   suites:  lint; the stackless files and the magic and panel tests on the newest stack; the
+#            tutorials against their stored outputs (nbval); every stack file on the oldest
+#            stack (compat)
 #   browser: JupyterLab 4, Notebook 7 and JupyterLab 3.6 in Chromium
 #   root:    once the 3.9 root is built, every stack file in it; then JupyterLab 3.6 in Chromium
 #            driving a kernel in the root
 test:
-	$(MAKE) --no-print-directory -j5 -O lane-host lane-compat lane-browser lane-root
+	$(MAKE) --no-print-directory -j4 -O lane-suites lane-browser lane-root
 	$(MAKE) --no-print-directory -j3 -O test-serial
 
 # The three environments side by side (pip and debootstrap mostly wait on the network): this
@@ -97,11 +98,8 @@ test:
 setup:
 	$(MAKE) --no-print-directory -j3 $(TEST_STAMP) $(COMPAT_STAMP) kernel39-root
 
-lane-host: $(TEST_STAMP)
-	$(MAKE) --no-print-directory -j1 lint test-host test-nbval
-
-lane-compat: $(COMPAT_STAMP)
-	$(MAKE) --no-print-directory test-compat
+lane-suites: $(TEST_STAMP) $(COMPAT_STAMP)
+	$(MAKE) --no-print-directory -j1 lint test-host test-nbval test-compat
 
 lane-browser: $(TEST_STAMP) $(COMPAT_STAMP)
 	$(MAKE) --no-print-directory test-browser
@@ -137,7 +135,7 @@ test-kernel39:
 # oldest stack (.venv-compat: ipywidgets 7.8, IPython 7.34, ipykernel 6, pandas as pip picks).
 test-compat: $(COMPAT_STAMP)
 	MODELARTS_NB_TESTS=stacks $(COMPAT)/bin/python -m pytest -q -p no:cacheprovider \
-	  -n $(WORKERS) -m "not serial" --ignore=tests/browser tests
+	  -n $(COMPAT_WORKERS) -m "not serial" --ignore=tests/browser tests
 
 test-nbval: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks/
