@@ -1,5 +1,9 @@
 # The two set-up commands: `make demo` and `make test`. Both build .venv from nothing.
 PYTHON ?= python3
+# Bytecode is written, whatever the shell says: with PYTHONDONTWRITEBYTECODE=1 (set on some
+# machines) every test process and kernel would compile each module it imports again, and
+# pytest would rewrite every test file's asserts again in each worker (~100 s of CPU a run).
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 TEST_STAMP := $(VENV)/.installed-test
@@ -29,8 +33,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# --no-compile: Python compiles what the tests import, when they import it (a third of the
-# ~8,000 files; compiling them all at install costs ~15 s of CPU an environment)
+# --no-compile: Python compiles what the tests import, when they first import it (compiling
+# all ~8,000 files at install costs ~15 s of CPU an environment); see PYTHONDONTWRITEBYTECODE
+# above.
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --no-compile -e '.[test]'
 	touch $@
