@@ -297,6 +297,7 @@ SLOW_TESTS = {
 # with nothing else running (-m serial; every other run takes -m "not serial").
 SERIAL_TESTS = {  # by file: `make test-serial` collects only these files
     "test_completion.py": {"test_display_names_and_ids_complete_and_nothing_else"},  # a budget
+    "test_bulk.py": {"test_throttling_slows_the_whole_batch"},  # 429s on a time axis
     "test_fault_matrix.py": {  # an error at once vs. abnormal after a 0.5 s grace
         "test_watch_reports_error_at_once_and_lasting_abnormal_after_its_grace"},
     "test_interrupt.py": {"test_magic_interrupted_before_the_delete_says_nothing_was_sent",

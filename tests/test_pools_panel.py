@@ -432,9 +432,10 @@ def test_panel_excludes_prepaid_and_stop_sends_nothing_more(sb):
     assert all(t.step is Step.STOPPED for t in sent)
     unsent = [t for t in panel.run.targets if not t.sent]
     assert all(t.step is Step.CANCELLED and "nothing was deleted" in t.message for t in unsent)
-    # a read already past its last Stop check may still arrive (its thread was descheduled
-    # on a loaded 2-core machine: seen at ~60 ms in the 3.9 root); nothing starts after that
-    assert not [r for r in sb.requests if r.time > wall + 0.25]
+    # a request already past its last Stop check may still arrive (its thread descheduled on a
+    # loaded 2-core machine: seen 60 ms in the 3.9 root, and over 250 ms beside the browser
+    # tests); nothing starts after that, and the DELETEs the server saw are those marked sent
+    assert not [r for r in sb.requests if r.time > wall + 1.0]
     assert f"{len(unsent)} cancelled" in panel.status.value
     going = "1 deletion continues" if len(sent) == 1 else f"{len(sent)} deletions continue"
     assert panel.stop_note.value.startswith(
