@@ -25,7 +25,7 @@ NO_NBVAL := -p no:cacheprovider -p no:nbval
 BROWSER_WORKERS ?= 2  # each a JupyterLab, a kernel and a Chromium
 CHECK_WORKERS ?= 2
 
-.PHONY: test setup screenshots lane-suites lane-browser lane-root check lint bench demo clean compat kernel39 kernel39-root wheel dist \
+.PHONY: test setup screenshots lane-suites lane-browser lane-root lane-browser-kernel39 check lint bench demo clean compat kernel39 kernel39-root wheel dist \
   test-host test-browser test-browser-kernel39 test-kernel39 test-compat \
   test-nbval test-serial test-serial-host test-serial-compat test-serial-root
 
@@ -91,11 +91,11 @@ check: lint
 #   suites:  lint; the stackless files and the magic and panel tests on the newest stack; the
 #            tutorials against their stored outputs (nbval); every stack file on the oldest
 #            stack (compat)
-#   browser: JupyterLab 4, Notebook 7 and JupyterLab 3.6 in Chromium
-#   root:    once the 3.9 root is built, every stack file in it; then JupyterLab 3.6 in Chromium
-#            driving a kernel in the root
+#   browser: JupyterLab 4, Notebook 7 and JupyterLab 3.6 in Chromium; then, the root built
+#            meanwhile, JupyterLab 3.6 driving a kernel in the 3.9 root
+#   root:    once the 3.9 root is built, every stack file in it
 test:
-	$(MAKE) --no-print-directory -j4 -O lane-suites lane-browser lane-root
+	$(MAKE) --no-print-directory -j4 -O lane-suites lane-root lane-browser-kernel39
 	$(MAKE) --no-print-directory -j3 -O test-serial
 
 # The three environments side by side (pip and debootstrap mostly wait on the network): this
@@ -109,8 +109,11 @@ lane-suites: $(TEST_STAMP) $(COMPAT_STAMP)
 lane-browser: $(TEST_STAMP) $(COMPAT_STAMP)
 	$(MAKE) --no-print-directory test-browser
 
-lane-root: kernel39-root $(TEST_STAMP) $(COMPAT_STAMP)
-	$(MAKE) --no-print-directory -j1 test-kernel39 test-browser-kernel39
+lane-root: kernel39-root
+	$(MAKE) --no-print-directory test-kernel39
+
+lane-browser-kernel39: lane-browser kernel39-root
+	$(MAKE) --no-print-directory test-browser-kernel39
 
 # The newest stack (this venv): the files that touch no notebook stack (tests/conftest.py's
 # STACKLESS_FILES, run here only, in a process that fails if one of them imports pandas,

@@ -85,17 +85,17 @@ def test_a_401_stops_the_batch_at_once(sb):
 
 
 def test_throttling_slows_the_whole_batch(sb, sandboxes):
-    limited = sandboxes(pools=60, delete_seconds=30, rate_limit=20)
+    limited = sandboxes(pools=30, delete_seconds=30, rate_limit=20)
     with make_client(limited) as client:
-        items = client.delete_many(student_pools(60), concurrency=8, force=True)
-    assert states(items) == {"accepted": 60}
+        items = client.delete_many(student_pools(30), concurrency=8, force=True)
+    assert states(items) == {"accepted": 30}
     records = limited.requests
     rejected = [r for r in records if r.status == 429]
     assert rejected, "the rate limit must have been hit"
     first = rejected[0].time
     late = [r for r in rejected if r.time > first + 0.1]  # sent after the client knew
     assert late == [], f"{len(late)} requests beyond the limit after the first 429"
-    assert sum(r.method == "DELETE" and r.status == 200 for r in records) == 60
+    assert sum(r.method == "DELETE" and r.status == 200 for r in records) == 30
 
 
 def test_pools_magic_text_paths(shell, capsys, env_sandbox):

@@ -32,6 +32,11 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 CLOUD_PREFIXES = ("HUAWEICLOUD_", "MODELARTS_")
+# jupyter_client picks free ports for a kernel and closes them before the kernel binds them; on
+# a busy machine another process may take one first, and the kernel dies at once ("Address
+# already in use", seen in the 3.9 root beside the browser tests). Such a start is tried once
+# more; a kernel that dies again fails the run.
+KERNEL_DIED = "Kernel died before replying to kernel_info"
 
 
 class CurrentEnvKernelManager(AsyncKernelManager):
@@ -68,20 +73,26 @@ def execute(
     that receives the kernel process's stderr.
     """
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        kernel_manager_class=CurrentEnvKernelManager,
-        kernel_name="python3",
-        timeout=timeout,
-        allow_errors=allow_errors,
-        store_widget_state=True,
-        record_timing=False,  # no execution timestamps in cell metadata: stable references
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     launch: dict[str, Any] = {"env": kernel_env() if env is None else env}
     if stderr is not None:
         launch["stderr"] = stderr
-    return client.execute(**launch)
+    for attempt in (1, 2):
+        client = NotebookClient(
+            nb,
+            kernel_manager_class=CurrentEnvKernelManager,
+            kernel_name="python3",
+            timeout=timeout,
+            allow_errors=allow_errors,
+            store_widget_state=True,
+            record_timing=False,  # no execution timestamps in cell metadata: stable references
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        try:
+            return client.execute(**launch)
+        except RuntimeError as exc:  # no cell ran: the kernel never answered
+            if attempt == 2 or KERNEL_DIED not in str(exc):
+                raise
+    raise AssertionError("unreachable")
 
 
 def main(argv: list[str] | None = None) -> int:
