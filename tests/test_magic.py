@@ -47,10 +47,13 @@ def test_returns_panel_and_sends_no_delete(shell, capsys, env_sandbox):
     panel = shell.user_ns["p"]
     assert isinstance(panel, DeletePanel) and panel.flow.step is Step.REVIEW
     assert panel.flow.pool.display_name == "train-gpu"
-    # reads only: the pool's, then the panel's check of what it runs (workloads, nodes,
-    # sub-pools) in the background, as many as the pool needs, begun or not by now
-    methods = [r.method for r in env_sandbox.requests]
-    assert methods and set(methods) == {"GET"}, env_sandbox.requests
+    # reads only: one lookup of the name among the pools, then the panel's check of what this
+    # pool runs (workloads, nodes, sub-pools) in the background, begun or not by now
+    requests = env_sandbox.requests
+    lookups = [r for r in requests if r.path.endswith("/pools") and not r.query]
+    checks = [r for r in requests if r not in lookups]
+    assert {r.method for r in requests} == {"GET"} and len(lookups) == 1, requests
+    assert all(panel.flow.pool.id in r.path + r.query for r in checks), checks
 
 
 def test_variable_expansion_and_pool_id(shell, capsys, env_sandbox):
