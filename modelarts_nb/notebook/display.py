@@ -134,10 +134,8 @@ class StaticCopy:
                 setattr(self, name, _nothing)
         stack: list[Any] = [self]
         first_html = None
-        seen: set[int] = set()
         while stack:
             widget = stack.pop(0)
-            seen.add(id(widget))
             stack.extend(getattr(widget, "children", ()))
             if isinstance(widget, widgets.HTML) and first_html is None:
                 first_html = widget
@@ -146,8 +144,7 @@ class StaticCopy:
         # and the controls a run ending this moment may still put in the tree (a %pools
         # panel's "Back to the list": its thread may be past the redraw's lookup)
         for value in vars(self).values():
-            if id(value) not in seen and isinstance(value, widgets.DOMWidget) \
-                    and hasattr(value, "disabled"):
+            if isinstance(value, widgets.DOMWidget) and hasattr(value, "disabled"):
                 value.disabled = True
         if first_html is not None:
             first_html.value = kernel_stopped_html() + first_html.value
