@@ -14,6 +14,7 @@ import sys
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from test_saved_notebooks import nb_execute
 
 DRY_CELLS = [
     "%load_ext modelarts_nb",
@@ -51,16 +52,8 @@ def inject_parameters(nb: nbformat.NotebookNode, source: str) -> None:
 
 
 def run_all(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Run All in a fresh kernel. One that dies before answering (jupyter_client's port race on
-    a busy machine: tests/notebooks/execute.py) is started once more; no cell had run."""
-    for attempt in (1, 2):
-        try:
-            NotebookClient(nb, timeout=60, kernel_name="python3").execute()
-            return nb
-        except RuntimeError as exc:
-            if attempt == 2 or "Kernel died before replying to kernel_info" not in str(exc):
-                raise
-    raise AssertionError("unreachable")
+    """Run All in a fresh kernel (started once more if it died before answering)."""
+    return nb_execute.run_client(lambda: NotebookClient(nb, timeout=60, kernel_name="python3"))
 
 
 def test_run_all_of_dry_cells_deletes_nothing(sb):

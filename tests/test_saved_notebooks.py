@@ -387,3 +387,30 @@ def test_saved_json_is_valid_and_widget_view_keeps_text(quickstart):
                 assert data.get("text/plain", "").strip()
                 assert data.get("text/html", "").strip()
     json.loads(quickstart.text)
+
+
+class _Client:
+    """A notebook client whose kernels die (or fail otherwise) as told, then run."""
+
+    def __init__(self, failures: list[str], calls: list[dict]) -> None:
+        self.failures, self.calls = failures, calls
+
+    def execute(self, **launch: object) -> str:
+        self.calls.append(launch)
+        if self.failures:
+            raise RuntimeError(self.failures.pop(0))
+        return "executed"
+
+
+def test_a_kernel_that_died_before_answering_gets_one_more_start_and_no_more():
+    died = nb_execute.KERNEL_DIED
+    for failures, outcome, starts in (([], "executed", 1), ([died], "executed", 2),
+                                      ([died, died], died, 2), (["Kernel crashed"], "crashed", 1)):
+        calls: list[dict] = []
+        queue = list(failures)
+        try:
+            result = nb_execute.run_client(lambda q=queue, c=calls: _Client(q, c), env={"A": "1"})
+        except RuntimeError as exc:
+            result = str(exc)
+        assert outcome in result and len(calls) == starts, (failures, result, calls)
+        assert all(call == {"env": {"A": "1"}} for call in calls)

@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -76,20 +77,25 @@ def execute(
     launch: dict[str, Any] = {"env": kernel_env() if env is None else env}
     if stderr is not None:
         launch["stderr"] = stderr
+    return run_client(lambda: NotebookClient(
+        nb,
+        kernel_manager_class=CurrentEnvKernelManager,
+        kernel_name="python3",
+        timeout=timeout,
+        allow_errors=allow_errors,
+        store_widget_state=True,
+        record_timing=False,  # no execution timestamps in cell metadata: stable references
+        resources={"metadata": {"path": str(path.parent)}},
+    ), **launch)
+
+
+def run_client(make: Callable[[], NotebookClient], **launch: Any) -> nbformat.NotebookNode:
+    """``make().execute(**launch)``, with a second client when the first one's kernel died
+    before answering (no cell ran): see ``KERNEL_DIED``."""
     for attempt in (1, 2):
-        client = NotebookClient(
-            nb,
-            kernel_manager_class=CurrentEnvKernelManager,
-            kernel_name="python3",
-            timeout=timeout,
-            allow_errors=allow_errors,
-            store_widget_state=True,
-            record_timing=False,  # no execution timestamps in cell metadata: stable references
-            resources={"metadata": {"path": str(path.parent)}},
-        )
         try:
-            return client.execute(**launch)
-        except RuntimeError as exc:  # no cell ran: the kernel never answered
+            return make().execute(**launch)
+        except RuntimeError as exc:
             if attempt == 2 or KERNEL_DIED not in str(exc):
                 raise
     raise AssertionError("unreachable")
